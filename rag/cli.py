@@ -1,0 +1,187 @@
+"""Thin command-line shells over the library: `ask` and `rag`.
+
+Errors the user can act on print as one line on stderr with exit status 2; nothing prints a traceback
+unless --verbose is given.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import sys
+from pathlib import Path
+
+import click
+
+from .errors import RagError
+
+EXIT_USAGE = 2
+
+
+def _setup_logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(levelname)s: %(message)s" if verbose else "warning: %(message)s",
+        stream=sys.stderr,
+    )
+    for noisy in ("bm25s", "faiss", "faiss.loader", "sentence_transformers", "httpx", "urllib3"):
+        logging.getLogger(noisy).setLevel(logging.WARNING if verbose else logging.ERROR)
+
+
+def _fail(message: str) -> None:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(EXIT_USAGE)
+
+
+def friendly_errors(func):
+    """RagError -> one line on stderr and exit 2; anything unexpected too, with the traceback under --verbose."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except RagError as e:
+            _fail(str(e))
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            sys.exit(130)
+        except (click.exceptions.Exit, click.ClickException, SystemExit):
+            raise
+        except Exception as e:  # a bug, not the user's fault: still one line, details on request
+            if logging.getLogger().isEnabledFor(logging.INFO):
+                raise
+            _fail(f"unexpected {type(e).__name__}: {e} (run with --verbose for details)")
+
+    return wrapper
+
+
+def _settings(corpus, index, model, k, no_llm):
+    from .config import Settings
+
+    overrides = {"corpus_dir": corpus, "index_dir": index, "llm_model": model, "k": k}
+    s = Settings.from_env(**overrides)
+    if no_llm:
+        s.use_llm = False
+    return s
+
+
+def common_options(func):
+    for option in reversed(
+        [
+            click.option("--corpus", type=click.Path(path_type=Path), help="Folder of .txt/.md/.html articles."),
+            click.option("--index", type=click.Path(path_type=Path), help="Where the index lives."),
+            click.option("--verbose", "-v", is_flag=True, help="Log what happens, with timings."),
+        ]
+    ):
+        func = option(func)
+    return func
+
+
+def format_answer(answer) -> str:
+    lines = [answer.answer]
+    if answer.citations:
+        lines.append("")
+        for n, c in enumerate(answer.citations, 1):
+            lines.append(f'[{n}] {c.label()} "{c.quote}"')
+    for note in answer.notes:
+        lines.append(f"note: {note}")
+    return "\n".join(lines)
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.argument("question", required=False)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object per answer.")
+@click.option("--k", type=click.IntRange(1, 20), help="Passages given to the model (default 3).")
+@click.option("--model", help="LLM name from models.txt, or a path to a .gguf file.")
+@click.option("--no-llm", is_flag=True, help="Extractive answer only: the best supporting sentence.")
+@common_options
+@friendly_errors
+def ask(question, as_json, k, model, no_llm, corpus, index, verbose):
+    """Answer QUESTION from the articles, citing file and lines. Without QUESTION, read one per line from stdin."""
+    _setup_logging(verbose)
+    from .answer import Pipeline, normalize_question
+
+    settings = _settings(corpus, index, model, k, no_llm)
+    if question is not None:
+        normalize_question(question, settings.max_question_chars)  # fail fast, before loading models
+    pipeline = Pipeline(settings)
+    questions = [question] if question is not None else (line.rstrip("\n") for line in sys.stdin)
+    failed = False
+    for q in questions:
+        if question is None and not q.strip():
+            continue
+        try:
+            result = pipeline.answer(q)
+        except RagError as e:
+            if question is not None:
+                raise
+            failed = True
+            click.echo(json.dumps({"question": q, "error": str(e)}) if as_json else f"error: {e}", err=not as_json)
+            continue
+        if as_json:
+            click.echo(json.dumps(result.to_dict(), ensure_ascii=False))
+        else:
+            click.echo(format_answer(result))
+            if question is None:
+                click.echo("")
+        if verbose:
+            logging.info("timings (ms): %s", {k: round(v) for k, v in result.timings_ms.items()})
+    sys.exit(1 if failed else 0)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def rag():
+    """Local question answering over a folder of articles."""
+
+
+rag.add_command(ask, name="ask")
+
+
+@rag.command("index")
+@click.option("--rebuild", is_flag=True, help="Re-embed everything instead of only what changed.")
+@common_options
+@friendly_errors
+def index_cmd(rebuild, corpus, index, verbose):
+    """Build or refresh the index from the corpus folder."""
+    _setup_logging(verbose)
+    from .config import Settings
+    from .embed import Embedder
+    from .indexer import open_or_build
+    from .models import resolve
+
+    settings = Settings.from_env(corpus_dir=corpus, index_dir=index)
+    spec, path = resolve(settings.models_file, "embed", settings.embed_model, settings.index_dir / ".verified.json")
+    data, report = open_or_build(settings, Embedder(spec.name, path), rebuild=rebuild, progress=True)
+    for source, reason in report.skipped:
+        click.echo(f"skipped {source}: {reason}", err=True)
+    if report.rebuilt_reason and report.wrote:
+        click.echo(f"rebuilt: {report.rebuilt_reason}", err=True)
+    state = "updated" if report.wrote else "up to date"
+    click.echo(f"index {state} at {data.path}: {report.summary()}")
+
+
+@rag.command("models")
+@click.option("--verify", is_flag=True, help="Also check each present file's sha256 against models.txt.")
+@friendly_errors
+def models_cmd(verify):
+    """List the models models.txt names and whether each is on this machine."""
+    from .config import Settings
+    from .models import locate, read_models
+    from .models import verify as check
+
+    settings = Settings.from_env()
+    for spec in read_models(settings.models_file):
+        path = locate(spec, settings.models_file, download=False)
+        state = "present" if path else "missing"
+        if path and verify:
+            try:
+                check(spec, path)
+                state = "present, sha256 ok" if spec.sha256 else "present, no sha256 to check"
+            except RagError as e:
+                state = f"CORRUPTED ({e})"
+        click.echo(f"{spec.role:6} {spec.name:42} {state:10} {path or spec.source}")
+
+
+def main():  # pragma: no cover - console-script entry
+    rag()

@@ -1,0 +1,21 @@
+"""Every error the library raises on purpose. The CLI prints them as one line; the UI shows them."""
+
+
+class RagError(Exception):
+    """Base class: a problem the user can act on; its message is a single line."""
+
+
+class InputError(RagError):
+    """The question or an argument is unusable (empty, wrong type, ...)."""
+
+
+class CorpusError(RagError):
+    """The corpus folder is missing, empty or holds nothing indexable."""
+
+
+class ModelError(RagError):
+    """A model named in models.txt is missing, corrupted or cannot be fetched."""
+
+
+class IndexStoreError(RagError):
+    """The index directory cannot be read or written."""

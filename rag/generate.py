@@ -1,0 +1,75 @@
+"""The small language model, run by llama.cpp: loaded once, asked with its own chat template, streamed."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from .errors import ModelError
+from .prompts import FEW_SHOT, PASSAGE, SYSTEM_PROMPT, USER_TEMPLATE
+
+
+def build_messages(question: str, passages: list[str]) -> list[dict]:
+    messages = [{"role": "system", "content": SYSTEM_PROMPT}]
+    for user, assistant in FEW_SHOT:
+        messages += [{"role": "user", "content": user}, {"role": "assistant", "content": assistant}]
+    body = "\n".join(PASSAGE.format(n=i, text=p) for i, p in enumerate(passages, 1))
+    messages.append({"role": "user", "content": USER_TEMPLATE.format(passages=body, question=question)})
+    return messages
+
+
+class Generator:
+    def __init__(self, name: str, path: Path, n_ctx: int = 2048, n_threads: int = 0, max_tokens: int = 48):
+        self.name = name
+        self.path = Path(path)
+        self.n_ctx = n_ctx
+        self.n_threads = n_threads or os.cpu_count() or 2
+        self.max_tokens = max_tokens
+        self._llm = None
+
+    @property
+    def llm(self):
+        if self._llm is None:
+            try:
+                from llama_cpp import Llama
+
+                self._llm = Llama(
+                    model_path=str(self.path),
+                    n_ctx=self.n_ctx,
+                    n_threads=self.n_threads,
+                    n_batch=512,
+                    verbose=False,
+                )
+            except Exception as e:
+                raise ModelError(f"cannot load language model {self.name} from {self.path}: {e}") from None
+        return self._llm
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.llm.tokenize(text.encode(), add_bos=False, special=True))
+
+    def stream(self, messages: list[dict], deadline_s: float = 60.0) -> Iterator[str]:
+        """Yields text pieces as they are decoded; stops at max_tokens or when the deadline passes."""
+        start = time.monotonic()
+        for part in self.llm.create_chat_completion(
+            messages=messages, temperature=0.0, top_k=1, max_tokens=self.max_tokens, stream=True
+        ):
+            piece = part["choices"][0]["delta"].get("content") or ""
+            if piece:
+                yield piece
+            if time.monotonic() - start > deadline_s:
+                break
+
+    def complete(self, messages: list[dict], on_token: Callable[[str], None] | None = None, deadline_s: float = 60.0) -> tuple[str, float]:
+        """The whole reply and the time to its first piece (ms)."""
+        start = time.perf_counter()
+        first = 0.0
+        pieces = []
+        for piece in self.stream(messages, deadline_s):
+            if not pieces:
+                first = (time.perf_counter() - start) * 1000
+            pieces.append(piece)
+            if on_token:
+                on_token(piece)
+        return "".join(pieces).strip(), first

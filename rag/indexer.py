@@ -1,0 +1,126 @@
+"""corpus -> clean -> chunk -> embed -> store, re-embedding only the files whose content changed."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+
+import numpy as np
+
+from . import store
+from .chunk import chunk
+from .clean import clean
+from .config import SCHEMA_VERSION, Settings
+from .corpus import load_corpus
+from .embed import Embedder
+from .errors import CorpusError, IndexStoreError
+from .store import BuildReport, IndexData
+
+log = logging.getLogger("rag.index")
+
+
+def embed_text(c, settings: Settings) -> str:
+    return f"{c.title}\n{c.text}" if settings.embed_title else c.text
+
+
+def compatible(manifest: dict, settings: Settings, embedder: Embedder) -> str:
+    """Why an existing index cannot be re-used with these settings ("" when it can)."""
+    if manifest.get("schema_version") != SCHEMA_VERSION:
+        return f"index schema {manifest.get('schema_version')} differs from {SCHEMA_VERSION}"
+    if manifest.get("embed_model") != embedder.name:
+        return f"index was built with {manifest.get('embed_model')}, not {embedder.name}"
+    if manifest.get("chunking") != settings.chunking_key():
+        return "chunking settings changed"
+    return ""
+
+
+def open_or_build(settings: Settings, embedder: Embedder, rebuild: bool = False, progress: bool = False) -> tuple[IndexData, BuildReport]:
+    """The live index, refreshed against the corpus folder. Writes only when something changed."""
+    with store.build_lock(settings.index_dir):
+        old = None
+        reason = "rebuild requested" if rebuild else ""
+        if not rebuild:
+            try:
+                old = store.load(settings.index_dir)
+            except IndexStoreError as e:
+                reason = str(e)
+                log.warning("existing index not usable, rebuilding: %s", e)
+            if old is not None:
+                reason = compatible(old.manifest, settings, embedder)
+                if reason:
+                    log.warning("rebuilding the index: %s", reason)
+                    old = None
+        return _refresh(settings, embedder, old, reason, progress)
+
+
+def _refresh(settings, embedder, old: IndexData | None, reason: str, progress: bool):
+    docs, skipped = load_corpus(settings.corpus_dir, settings.max_file_mb)
+    report = BuildReport(skipped=[(s.source, s.reason) for s in skipped], rebuilt_reason=reason)
+    if not docs:
+        why = "; ".join(f"{s.source}: {s.reason}" for s in skipped[:3])
+        raise CorpusError(f"no indexable .txt/.md/.html files in {settings.corpus_dir}" + (f" ({why})" if why else ""))
+
+    old_files = old.manifest.get("files", {}) if old else {}
+    chunks, vector_parts, to_embed = [], [], []
+    files = {}
+    for doc in docs:
+        before = old_files.get(doc.source)
+        if before and before["sha256"] == doc.sha256:
+            doc_chunks, doc_vectors = old.file_chunks(doc.source)
+            report.unchanged.append(doc.source)
+            files[doc.source] = before
+        else:
+            cleaned = clean(doc)
+            doc_chunks = chunk(doc, cleaned, settings.chunk_size, settings.chunk_overlap)
+            doc_vectors = None
+            (report.updated if before else report.added).append(doc.source)
+            reasons = Counter(d.reason for d in cleaned.dropped)
+            log.info(
+                "%s: kept %d paragraphs (%d chunks), dropped %d blocks: %s",
+                doc.source, len(cleaned.paragraphs), len(doc_chunks), len(cleaned.dropped),
+                ", ".join(f"{n}× {r}" for r, n in reasons.items()) or "none",
+            )
+            files[doc.source] = {
+                "sha256": doc.sha256,
+                "title": cleaned.title,
+                "chunks": len(doc_chunks),
+                "bytes": doc.path.stat().st_size,
+                "encoding": doc.encoding,
+                "indexed_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                "dropped": [[d.start_line, d.end_line, d.reason] for d in cleaned.dropped],
+            }
+            if not doc_chunks:
+                log.warning("%s: no article text left after cleaning", doc.source)
+            to_embed.append((len(vector_parts), doc_chunks))
+        chunks.extend(doc_chunks)
+        vector_parts.append(doc_vectors)
+    report.removed = sorted(set(old_files) - set(files))
+    report.total_chunks = len(chunks)
+
+    if old is not None and not (report.added or report.updated or report.removed):
+        return old, report
+
+    new_chunks = [c for _, cs in to_embed for c in cs]
+    new_vectors = embedder.encode([embed_text(c, settings) for c in new_chunks], progress=progress and len(new_chunks) > 64)
+    report.embedded_chunks = len(new_chunks)
+    offset = 0
+    for slot, cs in to_embed:
+        vector_parts[slot] = new_vectors[offset : offset + len(cs)]
+        offset += len(cs)
+    vectors = np.concatenate([v for v in vector_parts if v is not None and len(v)] or [np.zeros((0, embedder.dim), np.float32)])
+    if not chunks:
+        raise CorpusError(f"no article text left in {settings.corpus_dir} after cleaning")
+    manifest = {
+        "schema_version": SCHEMA_VERSION,
+        "created_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "embed_model": embedder.name,
+        "dim": int(vectors.shape[1]),
+        "chunking": settings.chunking_key(),
+        "corpus_dir": str(settings.corpus_dir),
+        "files": files,
+        "skipped": report.skipped,
+    }
+    data = store.write(settings.index_dir, manifest, chunks, vectors)
+    report.wrote = True
+    return data, report

@@ -1,0 +1,34 @@
+"""Every prompt and fixed phrase, named, in one place. Code and tests share these constants."""
+
+# What the user sees when the articles do not answer the question.
+CANNOT_ANSWER_PHRASE = "The articles do not contain the answer to this question."
+
+# What the model is told to reply when the passages do not answer; matched case-insensitively.
+MODEL_NOT_FOUND = "NOT FOUND"
+
+# Shown with an answer that is the best matching sentence rather than the model's own words.
+QUOTE_NOTE = "The model's answer was not supported by the cited text, so the best supporting sentence is shown instead."
+
+# Kept short: the model prefills about 250 tokens/s on 2 cores, so every token here is latency. The system
+# prompt and the example are identical for every question, so llama.cpp re-uses their KV cache.
+SYSTEM_PROMPT = (
+    "You answer questions about news articles using only the passages given. "
+    "Reply with the answer only, in a few words, copying names and numbers exactly as written. "
+    f"If the passages do not answer the question, reply {MODEL_NOT_FOUND}."
+)
+
+FEW_SHOT = [
+    (
+        "Passages:\n[1] The company was led by Anna Berg, its chief executive, who joined in 2015.\n\n"
+        "Question: Who led the company?",
+        "Anna Berg",
+    ),
+    (
+        "Passages:\n[1] The company was led by Anna Berg, its chief executive, who joined in 2015.\n\n"
+        "Question: What is the capital of Peru?",
+        MODEL_NOT_FOUND,
+    ),
+]
+
+PASSAGE = "[{n}] {text}"
+USER_TEMPLATE = "Passages:\n{passages}\n\nQuestion: {question}"

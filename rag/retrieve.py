@@ -1,0 +1,101 @@
+"""Hybrid retrieval: dense (FAISS) and lexical (BM25) rankings fused by reciprocal rank."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+
+from .config import Settings
+from .embed import Embedder
+from .store import IndexData
+from .types import Chunk, Hit
+
+WINDOW_MAX_CHARS = 700
+
+
+def _stemmer():
+    try:
+        import Stemmer
+
+        return Stemmer.Stemmer("english")
+    except ImportError:  # stemming helps ("threatened" ~ "threat") but is optional
+        return None
+
+
+class Lexical:
+    """BM25 over the chunk texts (and their titles), built in memory when the index is opened."""
+
+    def __init__(self, chunks: list[Chunk]):
+        import bm25s
+
+        logging.getLogger("bm25s").setLevel(logging.WARNING)  # bm25s sets DEBUG on import
+        self._bm25s = bm25s
+        self.stemmer = _stemmer()
+        corpus = [f"{c.title} {c.text}" for c in chunks]
+        tokens = bm25s.tokenize(corpus, stopwords="en", stemmer=self.stemmer, show_progress=False)
+        self.retriever = bm25s.BM25()
+        self.retriever.index(tokens, show_progress=False)
+        self.vocab = tokens.vocab
+
+    def scores(self, query: str) -> np.ndarray:
+        words = self._bm25s.tokenize([query], stopwords="en", stemmer=self.stemmer, return_ids=False, show_progress=False)[0]
+        words = [w for w in words if w in self.vocab]
+        if not words:
+            return np.zeros(self.retriever.scores["num_docs"], dtype=np.float32)
+        return np.asarray(self.retriever.get_scores(words), dtype=np.float32)
+
+
+class Retriever:
+    def __init__(self, data: IndexData, embedder: Embedder, settings: Settings):
+        self.data = data
+        self.embedder = embedder
+        self.settings = settings
+        self.chunks = data.chunks
+        self.lexical = Lexical(data.chunks) if data.chunks else None
+        self._pos = {c.id: i for i, c in enumerate(self.chunks)}
+
+    def search(self, query: str, k: int | None = None, query_vector: np.ndarray | None = None) -> list[Hit]:
+        s = self.settings
+        k = k or s.k
+        n = len(self.chunks)
+        if n == 0:
+            return []
+        qv = self.embedder.encode_query(query) if query_vector is None else query_vector
+        depth = min(max(s.candidates, k), n)
+        dense_scores, dense_ids = self.data.faiss_index.search(qv[None, :].astype(np.float32), depth)
+        dense_rank = {int(i): r for r, i in enumerate(dense_ids[0]) if i >= 0}
+        cosine = {int(i): float(d) for d, i in zip(dense_scores[0], dense_ids[0]) if i >= 0}
+
+        fused: dict[int, float] = {i: s.dense_weight / (s.rrf_k + r + 1) for i, r in dense_rank.items()}
+        lex = np.zeros(n, dtype=np.float32)
+        if s.hybrid and self.lexical is not None:
+            lex = self.lexical.scores(query)
+            order = np.argsort(-lex)[:depth]
+            for r, i in enumerate(order):
+                if lex[i] <= 0:
+                    break
+                fused[int(i)] = fused.get(int(i), 0.0) + s.lexical_weight / (s.rrf_k + r + 1)
+        missing = [i for i in fused if i not in cosine]
+        if missing:  # lexical-only hits still get a true cosine, for the relevance check
+            vecs = self.data.vectors[missing]
+            for i, c in zip(missing, vecs @ qv):
+                cosine[i] = float(c)
+        ranked = sorted(fused, key=lambda i: -fused[i])[:k]
+        return [Hit(self.chunks[i], fused[i], cosine[i], float(lex[i]), r) for r, i in enumerate(ranked)]
+
+    def window(self, chunk: Chunk, max_chars: int = WINDOW_MAX_CHARS) -> list[Chunk]:
+        """The chunk with its neighbours in the same paragraph: enough context to say who said what."""
+        i = self._pos[chunk.id]
+        out = [chunk]
+        size = len(chunk.text)
+        for step in (-1, 1, -2, 2):
+            j = i + step
+            if 0 <= j < len(self.chunks):
+                c = self.chunks[j]
+                if c.source == chunk.source and c.paragraph == chunk.paragraph and size + len(c.text) <= max_chars:
+                    if abs(step) == 2 and self.chunks[i + step // 2] not in out:
+                        continue
+                    out.append(c)
+                    size += len(c.text)
+        return sorted(out, key=lambda c: c.start_char)

@@ -1,0 +1,186 @@
+"""The index on disk: FAISS vectors, chunk metadata (JSON, never pickle) and a manifest, written atomically.
+
+Layout under the index folder:
+    CURRENT            name of the live generation (replaced atomically)
+    gen-<id>/          manifest.json, chunks.jsonl, vectors.npy, faiss.index
+    .lock              held while a build runs, so two builds never interleave
+A build writes a new generation beside the live one and switches CURRENT only when every file is on
+disk, so a crash at any point leaves the previous index in place.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import logging
+import os
+import shutil
+import time
+import uuid
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .errors import IndexStoreError
+from .types import Chunk
+
+log = logging.getLogger("rag.store")
+
+FILES = ("chunks.jsonl", "vectors.npy", "faiss.index")
+
+
+@dataclass
+class IndexData:
+    manifest: dict
+    chunks: list[Chunk]
+    vectors: np.ndarray
+    faiss_index: object
+    path: Path
+
+    def file_chunks(self, source: str) -> tuple[list[Chunk], np.ndarray]:
+        rows = [i for i, c in enumerate(self.chunks) if c.source == source]
+        return [self.chunks[i] for i in rows], self.vectors[rows]
+
+
+@dataclass
+class BuildReport:
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    embedded_chunks: int = 0
+    total_chunks: int = 0
+    rebuilt_reason: str = ""
+    wrote: bool = False
+
+    def summary(self) -> str:
+        parts = [f"{self.total_chunks} chunks from {len(self.added) + len(self.updated) + len(self.unchanged)} files"]
+        for name in ("added", "updated", "removed", "unchanged"):
+            if getattr(self, name):
+                parts.append(f"{len(getattr(self, name))} {name}")
+        parts.append(f"{self.embedded_chunks} chunks embedded")
+        if self.skipped:
+            parts.append(f"{len(self.skipped)} skipped")
+        return ", ".join(parts)
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(1 << 20):
+            h.update(block)
+    return h.hexdigest()
+
+
+@contextmanager
+def build_lock(index_dir: Path, wait: bool = True):
+    """Serialize builds: a second `rag index` waits for the first (or fails at once with wait=False)."""
+    try:
+        index_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(index_dir / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as e:
+        raise IndexStoreError(f"cannot write to index folder {index_dir}: {e.strerror}") from None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except BlockingIOError:
+            raise IndexStoreError(f"another build holds the lock on {index_dir}") from None
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
+def current_generation(index_dir: Path) -> Path | None:
+    try:
+        name = (index_dir / "CURRENT").read_text().strip()
+    except OSError:
+        return None
+    path = index_dir / name
+    return path if name and path.is_dir() else None
+
+
+def load(index_dir: Path) -> IndexData | None:
+    """The live index, or None when there is none. Files not matching the manifest's checksums are refused."""
+    import faiss
+
+    gen = current_generation(Path(index_dir))
+    if gen is None:
+        return None
+    try:
+        manifest = json.loads((gen / "manifest.json").read_text())
+    except (OSError, ValueError) as e:
+        raise IndexStoreError(f"index manifest in {gen} is unreadable ({e}); run `rag index --rebuild`") from None
+    for name in FILES:
+        expected = manifest.get("checksums", {}).get(name)
+        if not expected or not (gen / name).exists() or _sha256(gen / name) != expected:
+            raise IndexStoreError(f"index file {gen / name} does not match its manifest; run `rag index --rebuild`")
+    with open(gen / "chunks.jsonl", encoding="utf-8") as f:
+        chunks = [Chunk(**json.loads(line)) for line in f if line.strip()]
+    vectors = np.load(gen / "vectors.npy", allow_pickle=False)
+    index = faiss.read_index(str(gen / "faiss.index"))
+    if len(chunks) != vectors.shape[0] or index.ntotal != len(chunks):
+        raise IndexStoreError(f"index in {gen} is inconsistent (chunks/vectors differ); run `rag index --rebuild`")
+    return IndexData(manifest, chunks, vectors, index, gen)
+
+
+def make_faiss(vectors: np.ndarray):
+    """Exact inner-product search: on normalized vectors that is cosine similarity."""
+    import faiss
+
+    index = faiss.IndexFlatIP(vectors.shape[1])
+    if len(vectors):
+        index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+    return index
+
+
+def write(index_dir: Path, manifest: dict, chunks: list[Chunk], vectors: np.ndarray) -> IndexData:
+    """Write a new generation and make it live in one atomic rename. Call under build_lock."""
+    import faiss
+
+    index_dir = Path(index_dir)
+    tmp = index_dir / f".tmp-{uuid.uuid4().hex[:8]}"
+    try:
+        tmp.mkdir(parents=True)
+        with open(tmp / "chunks.jsonl", "w", encoding="utf-8") as f:
+            for c in chunks:
+                f.write(json.dumps(c.to_dict(), ensure_ascii=False) + "\n")
+        np.save(tmp / "vectors.npy", np.ascontiguousarray(vectors, dtype=np.float32), allow_pickle=False)
+        index = make_faiss(vectors)
+        faiss.write_index(index, str(tmp / "faiss.index"))
+        manifest = dict(manifest, checksums={name: _sha256(tmp / name) for name in FILES})
+        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1, ensure_ascii=False))
+        for name in (*FILES, "manifest.json"):
+            _fsync(tmp / name)
+        gen = index_dir / f"gen-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:6]}"
+        os.rename(tmp, gen)
+        pointer = index_dir / "CURRENT.tmp"
+        pointer.write_text(gen.name + "\n")
+        _fsync(pointer)
+        os.replace(pointer, index_dir / "CURRENT")
+        _fsync(index_dir)
+    except OSError as e:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise IndexStoreError(
+            f"cannot write the index to {index_dir}: {e.strerror or e}; the previous index is kept"
+        ) from None
+    _remove_stale(index_dir, keep=gen.name)
+    return IndexData(manifest, list(chunks), vectors, index, gen)
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _remove_stale(index_dir: Path, keep: str) -> None:
+    for p in index_dir.iterdir():
+        if p.is_dir() and p.name != keep and (p.name.startswith("gen-") or p.name.startswith(".tmp-")):
+            shutil.rmtree(p, ignore_errors=True)
+

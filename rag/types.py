@@ -1,0 +1,102 @@
+"""Typed records passed between the pipeline stages."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+
+@dataclass(frozen=True)
+class Span:
+    """A piece of kept article text: raw[start_char:end_char] == text, on lines start_line..end_line (1-based)."""
+
+    text: str
+    start_char: int
+    end_char: int
+    start_line: int
+    end_line: int
+
+
+@dataclass(frozen=True)
+class Dropped:
+    """A part of a file the cleaner left out, and why (logged, never indexed)."""
+
+    start_line: int
+    end_line: int
+    reason: str
+    text: str
+
+
+@dataclass(frozen=True)
+class CleanDoc:
+    source: str
+    title: str
+    paragraphs: list[Span]
+    dropped: list[Dropped]
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """The unit that is embedded, searched and shown to the model."""
+
+    id: str  # "<source>#<ordinal>"
+    source: str
+    title: str
+    text: str
+    start_line: int
+    end_line: int
+    start_char: int
+    end_char: int
+    hash: str  # sha256 of text (first 16 hex digits)
+    doc_sha: str  # sha256 of the file it came from: unchanged file, re-usable vectors
+    paragraph: int = 0  # ordinal of its paragraph in the article: neighbours in one paragraph form a window
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Hit:
+    chunk: Chunk
+    score: float  # fused score (higher is better)
+    dense: float  # cosine similarity to the query, -1..1
+    lexical: float  # BM25 score, 0 when not found lexically
+    rank: int
+
+
+@dataclass(frozen=True)
+class Citation:
+    source: str
+    start_line: int
+    end_line: int
+    quote: str
+    title: str = ""
+
+    def to_dict(self) -> dict:
+        return {"source": self.source, "start_line": self.start_line, "end_line": self.end_line, "quote": self.quote}
+
+    def label(self) -> str:
+        return f"{self.source}:L{self.start_line}-L{self.end_line}"
+
+
+@dataclass
+class Answer:
+    question: str
+    answer: str
+    refused: bool
+    citations: list[Citation]
+    timings_ms: dict[str, float]
+    hits: list[Hit] = field(default_factory=list)
+    mode: str = ""  # "llm", "quote" (model unsupported -> best quote), "extractive", "refused"
+    notes: list[str] = field(default_factory=list)
+    query: str = ""  # what was actually searched (after follow-up rewriting)
+
+    def to_dict(self) -> dict:
+        return {
+            "question": self.question,
+            "answer": self.answer,
+            "refused": self.refused,
+            "citations": [c.to_dict() for c in self.citations],
+            "timings_ms": {k: round(v, 1) for k, v in self.timings_ms.items()},
+            "mode": self.mode,
+            "notes": self.notes,
+        }
