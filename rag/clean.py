@@ -154,6 +154,10 @@ def clean(doc: Document) -> CleanDoc:
                 Span(doc.text[b.start_char : b.end_char], b.start_char, b.end_char, b.start_line, b.end_line)
             )
 
+    if not kept:  # a short note, not a news page: its sentences are the content
+        promoted = [b for b in front_matter if _is_body(b)]
+        kept = [Span(doc.text[b.start_char : b.end_char], b.start_char, b.end_char, b.start_line, b.end_line) for b in promoted]
+        dropped = [d for d in dropped if not any(d.start_line == doc.file_line(b.start_line) for b in promoted)]
     if not title:
         title = next((b.text for b in front_matter if _title_candidate(b)), "")
     if not title and kept:  # no headline on the page: name the article by its opening words

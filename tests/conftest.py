@@ -1,0 +1,54 @@
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from rag.config import ROOT, Settings
+
+CORPUS = ROOT / "corpus"
+BIN = Path(sys.executable).parent
+
+
+@pytest.fixture(scope="session")
+def shared_index(tmp_path_factory) -> Path:
+    """One index of the real corpus for the whole session (built by the first test that needs it)."""
+    return tmp_path_factory.mktemp("index")
+
+
+@pytest.fixture(scope="session")
+def settings(shared_index) -> Settings:
+    return Settings.from_env(corpus_dir=CORPUS, index_dir=shared_index)
+
+
+@pytest.fixture(scope="session")
+def pipeline(settings):
+    from rag.answer import Pipeline
+
+    return Pipeline(settings)
+
+
+@pytest.fixture(scope="session")
+def embedder(settings):
+    from rag.embed import Embedder
+    from rag.models import resolve
+
+    spec, path = resolve(settings.models_file, "embed")
+    return Embedder(spec.name, path)
+
+
+@pytest.fixture
+def corpus_copy(tmp_path) -> Path:
+    dst = tmp_path / "corpus"
+    shutil.copytree(CORPUS, dst)
+    return dst
+
+
+def run_cli(*args, input=None, timeout=300, env=None):
+    """Run a console script of this venv; returns CompletedProcess with text output."""
+    cmd = [str(BIN / args[0]), *args[1:]]
+    return subprocess.run(
+        cmd, input=input, capture_output=True, text=True, timeout=timeout, env={**os.environ, **(env or {})}
+    )

@@ -1,0 +1,136 @@
+"""The index on disk with the real embedding model: incremental refresh, atomic writes, bad files."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from rag import store
+from rag.config import Settings
+from rag.errors import CorpusError
+from rag.indexer import open_or_build
+
+
+def _settings(corpus, index_dir):
+    return Settings.from_env(corpus_dir=corpus, index_dir=index_dir)
+
+
+def test_editing_one_file_reembeds_only_its_chunks(corpus_copy, tmp_path, embedder):
+    s = _settings(corpus_copy, tmp_path / "index")
+    first, report = open_or_build(s, embedder)
+    assert report.embedded_chunks == len(first.chunks) > 50
+    assert sorted(report.added) == sorted(p.name for p in corpus_copy.iterdir())
+
+    again, report = open_or_build(s, embedder)
+    assert report.embedded_chunks == 0 and not report.wrote and again.path == first.path
+
+    edited = corpus_copy / "002_b1afe3b024eb253c.txt"
+    edited.write_text(edited.read_text() + "\nThe EU summit on 5G security was held in Lisbon in a later week, officials said.\n")
+    data, report = open_or_build(s, embedder)
+    assert report.updated == ["002_b1afe3b024eb253c.txt"]
+    assert report.embedded_chunks == sum(c.source == "002_b1afe3b024eb253c.txt" for c in data.chunks)
+    assert any("Lisbon" in c.text for c in data.chunks)
+    # vectors of untouched files are carried over unchanged
+    kept = [c.id for c in first.chunks if c.source == "000_f7ddb58f33c977c6.txt"]
+    old_rows = [i for i, c in enumerate(first.chunks) if c.id in kept]
+    new_rows = [i for i, c in enumerate(data.chunks) if c.id in kept]
+    assert (first.vectors[old_rows] == data.vectors[new_rows]).all()
+
+    (corpus_copy / "004_5162ebb7ef3b6638.txt").unlink()
+    data, report = open_or_build(s, embedder)
+    assert report.removed == ["004_5162ebb7ef3b6638.txt"] and report.embedded_chunks == 0
+    assert not any(c.source == "004_5162ebb7ef3b6638.txt" for c in data.chunks)
+    assert data.faiss_index.ntotal == len(data.chunks)
+    # only the live generation is left on disk
+    assert [p.name for p in s.index_dir.iterdir() if p.name.startswith("gen-")] == [data.path.name]
+
+
+def test_bad_files_are_skipped_with_a_reason(corpus_copy, tmp_path, embedder):
+    (corpus_copy / "empty.txt").write_text("   \n")
+    (corpus_copy / "binary.txt").write_bytes(b"\x00\x01\x02" * 100)
+    (corpus_copy / "latin1 ünïcode name.txt").write_bytes(
+        "Der Präsident sagte, dass die Regierung über Huawei entscheiden würde, und zwar bald, im nächsten Monat.".encode("latin-1")
+    )
+    (corpus_copy / "dup.txt").write_bytes((corpus_copy / "002_b1afe3b024eb253c.txt").read_bytes())
+    outside = tmp_path / "secret.txt"
+    outside.write_text("A zorblax secret that lives outside the corpus folder and must never be indexed by anyone.")
+    os.symlink(outside, corpus_copy / "link.txt")
+    (corpus_copy / "image.png").write_bytes(b"\x89PNG")
+    data, report = open_or_build(_settings(corpus_copy, tmp_path / "index"), embedder)
+    reasons = dict(report.skipped)
+    assert reasons["empty.txt"] == "empty file"
+    assert reasons["binary.txt"].startswith("binary")
+    assert reasons["dup.txt"] == "same content as 002_b1afe3b024eb253c.txt"
+    assert "outside the corpus" in reasons["link.txt"]
+    assert "unsupported file type" in reasons["image.png"]
+    assert any(c.source == "latin1 ünïcode name.txt" and "Präsident" in c.text for c in data.chunks)
+    assert not any("zorblax" in c.text for c in data.chunks)
+
+
+def test_empty_corpus_is_a_clear_error(tmp_path, embedder):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(CorpusError, match="no indexable"):
+        open_or_build(_settings(tmp_path / "empty", tmp_path / "index"), embedder)
+    with pytest.raises(CorpusError, match="does not exist"):
+        open_or_build(_settings(tmp_path / "nowhere", tmp_path / "index"), embedder)
+
+
+def test_tampered_index_is_refused_and_rebuilt(corpus_copy, tmp_path, embedder):
+    s = _settings(corpus_copy, tmp_path / "index")
+    data, _ = open_or_build(s, embedder)
+    with open(data.path / "chunks.jsonl", "a") as f:
+        f.write(json.dumps({"injected": True}) + "\n")
+    with pytest.raises(Exception, match="does not match its manifest"):
+        store.load(s.index_dir)
+    rebuilt, report = open_or_build(s, embedder)
+    assert report.wrote and "does not match" in report.rebuilt_reason
+    assert store.load(s.index_dir).path == rebuilt.path
+
+
+def test_changed_settings_trigger_a_rebuild(corpus_copy, tmp_path, embedder):
+    s = _settings(corpus_copy, tmp_path / "index")
+    open_or_build(s, embedder)
+    data, report = open_or_build(s.replace(chunk_size=600), embedder)
+    assert report.wrote and report.rebuilt_reason == "chunking settings changed"
+    assert report.embedded_chunks == len(data.chunks)
+
+
+def test_killed_build_leaves_the_previous_index_working(corpus_copy, tmp_path, settings):
+    """SIGKILL `rag index --rebuild` at several points; the last good index must load and answer each time."""
+    index_dir = tmp_path / "index"
+    env = {**os.environ, "RAG_INDEX_DIR": str(index_dir), "RAG_CORPUS_DIR": str(corpus_copy)}
+    rag = [os.path.join(os.path.dirname(sys.executable), "rag"), "index"]
+    subprocess.run(rag, env=env, check=True, capture_output=True, timeout=300)
+    good = store.load(index_dir)
+    # A bigger corpus makes the rebuild long enough to be killed while it embeds and while it writes.
+    for n in range(12):
+        (corpus_copy / f"extra{n}.txt").write_text(
+            "\n\n".join(f"Paragraph {n}-{i}: officials in city {i} said the network plan number {n * i} was delayed again." for i in range(40))
+        )
+    for delay in (0.5, 4.0, 7.0):
+        proc = subprocess.Popen(rag + ["--rebuild"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(delay)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        live = store.load(index_dir)
+        assert live is not None and live.faiss_index.ntotal == len(live.chunks)
+        assert live.path == good.path or len(live.chunks) > len(good.chunks)  # old or new, never a mix
+        good = live
+    from rag.answer import Pipeline
+
+    answer = Pipeline(settings.replace(index_dir=index_dir, corpus_dir=corpus_copy)).answer("Who is the founder of Huawei?", use_llm=False)
+    assert "Ren Zhengfei" in answer.answer
+
+
+def test_two_builds_are_serialized(tmp_path):
+    index_dir = tmp_path / "index"
+    with store.build_lock(index_dir):
+        with pytest.raises(Exception, match="another build holds the lock"):
+            with store.build_lock(index_dir, wait=False):
+                pass
+    with store.build_lock(index_dir, wait=False):
+        pass
