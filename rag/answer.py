@@ -74,13 +74,18 @@ class Pipeline:
         self.data, self.build_report = open_or_build(s, self.embedder, rebuild=rebuild, progress=progress)
         self.retriever = Retriever(self.data, self.embedder, s)
         self._generator: Generator | None = None
+        if s.use_llm:  # find (not load) the model now, so a bad --model fails before any question
+            self._generator = self._make_generator()
+
+    def _make_generator(self) -> Generator:
+        s = self.settings
+        spec, path = resolve(s.models_file, "llm", s.llm_model, cache_file=s.index_dir / ".verified.json")
+        return Generator(spec.name, path, s.n_ctx, s.n_threads, s.max_tokens)
 
     @property
     def generator(self) -> Generator:
         if self._generator is None:
-            s = self.settings
-            spec, path = resolve(s.models_file, "llm", s.llm_model, cache_file=s.index_dir / ".verified.json")
-            self._generator = Generator(spec.name, path, s.n_ctx, s.n_threads, s.max_tokens)
+            self._generator = self._make_generator()
         return self._generator
 
     def answer(

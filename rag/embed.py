@@ -3,11 +3,26 @@
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 
 from .errors import ModelError
+
+
+@contextmanager
+def _offline():
+    saved = {k: os.environ.get(k) for k in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")}
+    os.environ.update(dict.fromkeys(saved, "1"))
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
 
 class Embedder:
@@ -20,15 +35,14 @@ class Embedder:
     @property
     def model(self):
         if self._model is None:
-            os.environ.setdefault("HF_HUB_OFFLINE", "1")
-            os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
             try:
                 from sentence_transformers import SentenceTransformer
                 from transformers.utils import logging as hf_logging
 
                 hf_logging.disable_progress_bar()  # "Loading weights" bars on every start are noise
 
-                self._model = SentenceTransformer(str(self.path), device="cpu", local_files_only=True)
+                with _offline():  # the weights are local files: nothing may call a hub from here
+                    self._model = SentenceTransformer(str(self.path), device="cpu", local_files_only=True)
             except Exception as e:
                 raise ModelError(f"cannot load embedding model {self.name} from {self.path}: {e}") from None
         return self._model

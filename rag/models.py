@@ -98,7 +98,12 @@ def _hf_file(spec: ModelSpec, rest: str, download: bool) -> Path | None:
         pass
     if not download:
         return None
-    # Short timeouts: offline, this must fail fast with a clear message, never hang.
+    offline = _hub_unreachable()
+    if offline:
+        raise ModelError(
+            f"model {spec.name} is not on this machine and cannot be downloaded from {repo} ({offline}); "
+            f"connect to the internet once, or pick a local model with --model"
+        )
     os.environ.setdefault("HF_HUB_ETAG_TIMEOUT", "5")
     os.environ.setdefault("HF_HUB_DOWNLOAD_TIMEOUT", "10")
     try:
@@ -109,6 +114,19 @@ def _hf_file(spec: ModelSpec, rest: str, download: bool) -> Path | None:
             f"model {spec.name} is not on this machine and could not be downloaded from {repo} ({reason}); "
             f"connect to the internet once, or pick a local model with --model"
         ) from None
+
+
+def _hub_unreachable(host: str = "huggingface.co", timeout: float = 3.0) -> str:
+    """Why the hub cannot be reached ("" if it can): one quick probe instead of the client's slow retries."""
+    import socket
+
+    if os.environ.get("HF_HUB_OFFLINE", "0") not in ("0", "", "false"):
+        return "HF_HUB_OFFLINE is set"
+    try:
+        socket.create_connection((host, 443), timeout=timeout).close()
+        return ""
+    except OSError as e:
+        return f"no connection to {host}: {e.strerror or e}"
 
 
 def weights_file(path: Path) -> Path:
