@@ -71,11 +71,11 @@ class Pipeline:
         verified = s.index_dir / ".verified.json"
         embed_spec, embed_path = resolve(s.models_file, "embed", s.embed_model, cache_file=verified)
         self.embedder = Embedder(embed_spec.name, embed_path)
+        self._generator: Generator | None = None
+        if s.use_llm:  # find (not load) the model first, so a bad --model fails before any indexing
+            self._generator = self._make_generator()
         self.data, self.build_report = open_or_build(s, self.embedder, rebuild=rebuild, progress=progress)
         self.retriever = Retriever(self.data, self.embedder, s)
-        self._generator: Generator | None = None
-        if s.use_llm:  # find (not load) the model now, so a bad --model fails before any question
-            self._generator = self._make_generator()
 
     def _make_generator(self) -> Generator:
         s = self.settings
