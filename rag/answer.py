@@ -21,7 +21,7 @@ from .indexer import open_or_build
 from .models import resolve
 from .prompts import CANNOT_ANSWER_PHRASE, MODEL_NOT_FOUND, QUOTE_NOTE
 from .retrieve import Retriever
-from .types import Answer, Hit
+from .types import Answer, Hit, Passage
 
 log = logging.getLogger("rag.answer")
 
@@ -65,14 +65,23 @@ def contextualize(question: str, history: Sequence[tuple[str, str]]) -> tuple[st
 class Pipeline:
     """Models and index, loaded once; answer() many times."""
 
-    def __init__(self, settings: Settings | None = None, progress: bool = False, rebuild: bool = False):
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        progress: bool = False,
+        rebuild: bool = False,
+        embedder: Embedder | None = None,
+        generator: Generator | None = None,
+    ):
+        """`embedder` and `generator` let several pipelines (eval variants) share one loaded model."""
         self.settings = settings or Settings.from_env()
         s = self.settings
-        verified = s.index_dir / ".verified.json"
-        embed_spec, embed_path = resolve(s.models_file, "embed", s.embed_model, cache_file=verified)
-        self.embedder = Embedder(embed_spec.name, embed_path)
-        self._generator: Generator | None = None
-        if s.use_llm:  # find (not load) the model first, so a bad --model fails before any indexing
+        if embedder is None:
+            spec, path = resolve(s.models_file, "embed", s.embed_model, cache_file=s.index_dir / ".verified.json")
+            embedder = Embedder(spec.name, path)
+        self.embedder = embedder
+        self._generator = generator
+        if s.use_llm and generator is None:  # find (not load) the model first: a bad --model fails before indexing
             self._generator = self._make_generator()
         self.data, self.build_report = open_or_build(s, self.embedder, rebuild=rebuild, progress=progress)
         self.retriever = Retriever(self.data, self.embedder, s)
@@ -110,7 +119,7 @@ class Pipeline:
             cite.content_terms(query), qv, sentences, self.embedder.encode([x.text for x in sentences])
         ) if sentences else []
         timings = {"retrieve": (time.perf_counter() - t0) * 1000}
-        result = Answer(question, "", False, [], timings, hits[:k], notes=notes, query=query)
+        result = Answer(question, "", False, [], timings, [self._passage(h) for h in hits], notes=notes, query=query)
 
         refusal = self._relevance_gate(question, ranked)
         if refusal:
@@ -120,7 +129,7 @@ class Pipeline:
         if not use_llm:
             return self._quote(result, best, "extractive", t0)
 
-        passages = [" ".join(c.text for c in self.retriever.window(h.chunk)) for h in hits[:k]]
+        passages = [p.text for p in result.passages[:k]]
         t1 = time.perf_counter()
         reply, first_ms = self.generator.complete(
             build_messages(model_question, passages), on_token, deadline_s=s.generation_timeout_s
@@ -151,6 +160,10 @@ class Pipeline:
         result.mode = "llm"
         result.timings_ms["total"] = (time.perf_counter() - t0) * 1000
         return result
+
+    def _passage(self, hit: Hit) -> Passage:
+        window = self.retriever.window(hit.chunk)
+        return Passage(hit.chunk.source, " ".join(c.text for c in window), window[0].start_line, window[-1].end_line, hit.score, hit.chunk.title)
 
     def _candidate_sentences(self, hits: list[Hit]) -> list[cite.Sentence]:
         seen, out = set(), []

@@ -78,6 +78,18 @@ class Citation:
         return f"{self.source}:L{self.start_line}-L{self.end_line}"
 
 
+@dataclass(frozen=True)
+class Passage:
+    """A retrieved passage as given to the model: a hit widened to its sentence window."""
+
+    source: str
+    text: str
+    start_line: int
+    end_line: int
+    score: float
+    title: str = ""
+
+
 @dataclass
 class Answer:
     question: str
@@ -85,7 +97,7 @@ class Answer:
     refused: bool
     citations: list[Citation]
     timings_ms: dict[str, float]
-    hits: list[Hit] = field(default_factory=list)
+    passages: list[Passage] = field(default_factory=list)  # retrieved, best first (more than the model saw)
     mode: str = ""  # "llm", "quote" (model unsupported -> best quote), "extractive", "refused"
     notes: list[str] = field(default_factory=list)
     query: str = ""  # what was actually searched (after follow-up rewriting)
