@@ -26,6 +26,12 @@ from .types import Answer, Hit, Passage
 log = logging.getLogger("rag.answer")
 
 SELECT_FROM = 5  # hits whose sentences compete for the evidence
+# "Which articles mention X?" asks for a list of sources, not a fact.
+_WHICH_ARTICLES = re.compile(
+    r"^(which|what) (articles?|sources?|documents?|files?|stories|texts?|pieces|reports)\b\s*"
+    r"(do |does |did )?(mentions?|discuss(es)?|talks? about|refers? to|says?|reports?|covers?|quotes?|names?|cites?)?\s*(?P<topic>.*)$",
+    re.I,
+)
 _PRONOUN = re.compile(r"\b(he|she|they|him|her|his|hers|their|them|it|its|this|that|these|those|there|then)\b", re.I)
 
 
@@ -85,6 +91,7 @@ class Pipeline:
             self._generator = self._make_generator()
         self.data, self.build_report = open_or_build(s, self.embedder, rebuild=rebuild, progress=progress)
         self.retriever = Retriever(self.data, self.embedder, s)
+        self.term_weights = cite.TermWeights([c.text for c in self.data.chunks])
 
     def _make_generator(self) -> Generator:
         s = self.settings
@@ -112,11 +119,16 @@ class Pipeline:
         question, notes = normalize_question(question, s.max_question_chars)
         query, model_question = contextualize(question, history)
 
+        listing = _WHICH_ARTICLES.match(question)
+        if listing and listing.group("topic").strip(" ?"):
+            return self._which_articles(question, listing.group("topic").strip(" ?"), notes, t0)
+
         qv = self.embedder.encode_query(query)
         hits = self.retriever.search(query, k=max(k, SELECT_FROM), query_vector=qv)
         sentences = self._candidate_sentences(hits)
         ranked = cite.rank_sentences(
-            cite.content_terms(query), qv, sentences, self.embedder.encode([x.text for x in sentences])
+            cite.content_terms(query), qv, sentences, self.embedder.encode([x.text for x in sentences]),
+            s.sentence_lexical_weight, self.term_weights,
         ) if sentences else []
         timings = {"retrieve": (time.perf_counter() - t0) * 1000}
         result = Answer(question, "", False, [], timings, [self._passage(h) for h in hits], notes=notes, query=query)
@@ -125,14 +137,50 @@ class Pipeline:
         if refusal:
             return self._refuse(result, refusal, t0)
 
-        best = ranked[0]
+        best = cite.with_context(ranked[0], sentences)
         if not use_llm:
             return self._quote(result, best, "extractive", t0)
+        if s.answer_style == "generate":
+            return self._generate(result, model_question, [best, *ranked[1:]], on_token, t0)
+        return self._typed(result, model_question, best, on_token, t0)
 
-        passages = [p.text for p in result.passages[:k]]
+    def _typed(self, result: Answer, question: str, best: cite.Sentence, on_token, t0: float) -> Answer:
+        """A name, number or date picked from the best evidence; else the evidence sentence itself.
+
+        The candidates come from the text; the model only chooses among them (a grammar allows nothing
+        else), so it cannot invent an answer, and a single candidate needs no model at all. Where the model
+        and the nearest-cue rule disagree, the sentence is the answer.
+        """
+        kind = cite.expected_type(question)
+        options = cite.candidates(best.text, kind, question, self.term_weights) if kind else []
+        if not options:
+            return self._quote(result, best, "quote", t0)
+        sentence = best
+        options = options[: self.settings.choose_from]
+        t1 = time.perf_counter()
+        chosen = options[0] if len(options) == 1 else self.generator.choose(question, sentence.text, options)
+        result.timings_ms["generate"] = (time.perf_counter() - t1) * 1000
+        result.timings_ms["first_token"] = (time.perf_counter() - t0) * 1000
+        if chosen != options[0]:  # the model and the nearest-cue rule disagree: let the sentence speak
+            result.notes.append(f"Unsure between {chosen!r} and {options[0]!r}; the best supporting sentence is shown.")
+            return self._quote(result, sentence, "quote", t0)
+        if on_token:
+            on_token(chosen)
+        result.answer = chosen
+        result.citations = [sentence.citation()]
+        result.mode = "llm" if len(options) > 1 else "extracted"
+        result.timings_ms["total"] = (time.perf_counter() - t0) * 1000
+        return result
+
+    def _generate(self, result: Answer, question: str, ranked: list[cite.Sentence], on_token, t0: float) -> Answer:
+        """Free generation from the top passages, kept only when one passage supports every content word."""
+        s = self.settings
+        timings = result.timings_ms
+        best = ranked[0]
+        passages = [p.text for p in result.passages[: s.k]]
         t1 = time.perf_counter()
         reply, first_ms = self.generator.complete(
-            build_messages(model_question, passages), on_token, deadline_s=s.generation_timeout_s
+            build_messages(question, passages), on_token, deadline_s=s.generation_timeout_s
         )
         timings["generate"] = (time.perf_counter() - t1) * 1000
         timings["first_token"] = timings["retrieve"] + first_ms
@@ -148,16 +196,43 @@ class Pipeline:
             log.info("unsupported model answer %r for %r", reply, question)
             return self._quote(result, best, "quote", t0)
         window = next(p for p, score in windows if score >= 1.0)
-        inside = [x for x in ranked if x.text in window]
+        inside = [x for x in ranked if x.text in window] or [best]
         # Cite the sentence that carries the answer's words, preferring better-ranked ones on ties; add a
         # second sentence of the same passage when one alone does not hold them all.
         backing = max(inside, key=lambda x: (round(cite.support(reply, x.text), 3), x.score))
         cited = [backing]
-        if cite.support(reply, backing.text) < 1.0:
+        if cite.support(reply, backing.text) < 1.0 and len(inside) > 1:
             cited.append(max((x for x in inside if x is not backing), key=lambda x: cite.support(reply, backing.text + " " + x.text)))
         result.answer = reply
         result.citations = [x.citation() for x in cited]
         result.mode = "llm"
+        result.timings_ms["total"] = (time.perf_counter() - t0) * 1000
+        return result
+
+    def _which_articles(self, question: str, topic: str, notes: list[str], t0: float) -> Answer:
+        """List the articles where a sentence carries (nearly) all of the topic's terms, one citation each."""
+        s = self.settings
+        qv = self.embedder.encode_query(topic)
+        hits = self.retriever.search(topic, k=max(s.candidates, s.k), query_vector=qv)
+        sentences = [x for h in hits for x in cite.split_sentences(h.chunk)]
+        terms = cite.content_terms(topic)
+        ranked = cite.rank_sentences(terms, qv, sentences, self.embedder.encode([x.text for x in sentences]),
+                                     s.sentence_lexical_weight, self.term_weights) if sentences else []
+        total = sum(self.term_weights(t) for t in terms) or 1.0
+        best: dict[str, cite.Sentence] = {}
+        for x in ranked:
+            coverage = sum(self.term_weights(t) for t in terms & cite.content_terms(x.text)) / total
+            if coverage >= s.list_coverage and x.chunk.source not in best:
+                best[x.chunk.source] = x
+        timings = {"retrieve": (time.perf_counter() - t0) * 1000}
+        result = Answer(question, "", False, [], timings, [self._passage(h) for h in hits[:SELECT_FROM]], notes=notes, query=topic)
+        if not best:
+            return self._refuse(result, f"no article mentions {topic}", t0)
+        found = sorted(best.values(), key=lambda x: x.chunk.source)[: s.list_max]
+        names = "; ".join(f"{x.chunk.source} (“{x.chunk.title}”)" for x in found)
+        result.answer = f"{len(found)} article{'s' if len(found) > 1 else ''}: {names}."
+        result.citations = [x.citation() for x in found]
+        result.mode = "list"
         result.timings_ms["total"] = (time.perf_counter() - t0) * 1000
         return result
 
@@ -177,11 +252,18 @@ class Pipeline:
         return out
 
     def _relevance_gate(self, question: str, ranked: list[cite.Sentence]) -> str:
-        """Why the corpus is taken not to answer (\"\" when it may)."""
+        """Why the corpus is taken not to answer ("" when it may). Thresholds are calibrated on the dev split."""
+        s = self.settings
         if not ranked:
             return "nothing was retrieved"
-        if ranked[0].dense < self.settings.min_relevance:
-            return f"no passage is close enough to the question (best similarity {ranked[0].dense:.2f})"
+        best = ranked[0]
+        if best.score < s.min_relevance:
+            return f"no passage is close enough to the question (relevance {best.score:.2f} < {s.min_relevance})"
+        asked = cite.relation_terms(question)
+        around = cite.content_terms(" ".join(c.text for c in self.retriever.window(best.chunk)))
+        share = cite.coverage(asked, around, self.term_weights)
+        if share < s.min_relation_coverage and best.score < s.confident_relevance:
+            return f"the passages do not speak of what the question asks about ({', '.join(sorted(asked))})"
         kind = cite.expected_type(question)
         if kind and not any(cite.has_type(x.text, kind, question) for x in ranked[:3]):
             return f"no retrieved sentence contains a {kind}"

@@ -23,10 +23,15 @@ _SENTENCE_RE = re.compile(SENTENCE_BREAK)
 
 
 def sentence_spans(text: str) -> list[tuple[int, int]]:
-    """(start, end) of each sentence in text, stripped of surrounding whitespace."""
+    """(start, end) of each sentence in text, stripped of surrounding whitespace.
+
+    A quotation stays whole: no break while a “ is open, so a quoted remark keeps its "…,” he said".
+    """
     spans, start = [], 0
     for m in _SENTENCE_RE.finditer(text):
         end = m.start() + len(m.group(0).rstrip()) if m.group(0).strip() else m.start()
+        if _open_quote(text[start:end]):
+            continue
         spans.append((start, end))
         start = m.end()
     spans.append((start, len(text.rstrip())))
@@ -37,6 +42,10 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
         if s < e:
             out.append((s, e))
     return out
+
+
+def _open_quote(text: str) -> bool:
+    return text.count("“") > text.count("”")
 
 
 def splitter(chunk_size: int, chunk_overlap: int) -> RecursiveCharacterTextSplitter:
@@ -50,6 +59,29 @@ def splitter(chunk_size: int, chunk_overlap: int) -> RecursiveCharacterTextSplit
     )
 
 
+def _locate(pieces: list[str], text: str, overlap: int) -> list[tuple[int, int]]:
+    """Offsets of the splitter's pieces in text."""
+    spans, cursor = [], 0
+    for piece in pieces:
+        at = text.find(piece, cursor)
+        if at < 0:
+            continue
+        spans.append((at, at + len(piece)))
+        cursor = at + max(1, len(piece) - overlap)
+    return spans
+
+
+def _quote_whole(spans: list[tuple[int, int]], text: str, chunk_size: int) -> list[tuple[int, int]]:
+    """Join a piece that leaves a quotation open with the next, up to twice the chunk size: who said it stays with what was said."""
+    out: list[tuple[int, int]] = []
+    for span in spans:
+        if out and _open_quote(text[out[-1][0] : out[-1][1]]) and span[1] - out[-1][0] <= 2 * chunk_size:
+            out[-1] = (out[-1][0], span[1])
+        else:
+            out.append(span)
+    return out
+
+
 def chunk(doc: Document, cleaned: CleanDoc, chunk_size: int, chunk_overlap: int = 0) -> list[Chunk]:
     split = splitter(chunk_size, chunk_overlap)
     line_starts = [0] + [m.end() for m in re.finditer("\n", doc.text)]
@@ -59,17 +91,9 @@ def chunk(doc: Document, cleaned: CleanDoc, chunk_size: int, chunk_overlap: int 
 
     chunks: list[Chunk] = []
     for para_no, para in enumerate(cleaned.paragraphs):
-        cursor = 0
-        for piece in split.split_text(para.text):
-            at = para.text.find(piece, cursor)
-            if at < 0:  # the splitter dropped a separator inside the piece; fall back to a prefix search
-                at = para.text.find(piece[:40], cursor)
-                if at < 0:
-                    continue
-                piece = para.text[at : at + len(piece)]
-            start = para.start_char + at
-            end = start + len(piece)
-            cursor = at + max(1, len(piece) - chunk_overlap)
+        for start, end in _quote_whole(_locate(split.split_text(para.text), para.text, chunk_overlap), para.text, chunk_size):
+            start += para.start_char
+            end += para.start_char
             text = doc.text[start:end]
             chunks.append(
                 Chunk(

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 SCHEMA_VERSION = 1
+TEXT_VERSION = 2  # bump when cleaning or chunking rules change: stored chunks are then rebuilt
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -32,13 +33,23 @@ class Settings:
     k: int = 3  # passages given to the model and cited
     candidates: int = 30  # per retriever, before fusion
     hybrid: bool = True  # dense + BM25; False = dense only
+    fusion: str = "convex"  # "rrf" (reciprocal rank) or "convex" (cosine + lexical_weight * BM25 / best BM25)
     rrf_k: int = 60
     dense_weight: float = 1.0
-    lexical_weight: float = 1.0
-    min_relevance: float = 0.30  # below this cosine for the best passage, the corpus is taken not to answer
+    lexical_weight: float = 0.3
+    sentence_lexical_weight: float = 0.5  # sentence selection: cosine + this * idf-weighted share of question terms
+    list_coverage: float = 0.75  # "which articles mention X": an article counts when a sentence holds this share of X's terms
+    list_max: int = 5
+    # The refusal gate, on the best evidence sentence (calibrated on the dev split of tests/eval/questions.jsonl):
+    min_relevance: float = 0.45  # its score (cosine + sentence_lexical_weight * term overlap) below this: decline
+    min_relation_coverage: float = 0.2  # ...or its passage holds less than this share of the question's non-name
+    confident_relevance: float = 0.8  # words while its score is below this
 
     # generation
     use_llm: bool = True  # False = extractive answer (best supporting sentence) only
+    answer_style: str = "typed"  # "typed": model picks a name/number/date found in the evidence, else the best
+    #                              sentence; "generate": free generation kept only when the evidence supports it
+    choose_from: int = 3  # the model picks among this many candidate answers (nearest to the question's cues first)
     max_tokens: int = 48
     n_ctx: int = 2048
     n_threads: int = 0  # 0 = all cores
@@ -67,6 +78,7 @@ class Settings:
     def chunking_key(self) -> dict:
         """What, if changed, invalidates stored chunks and vectors."""
         return {
+            "text_version": TEXT_VERSION,
             "chunk_size": self.chunk_size,
             "chunk_overlap": self.chunk_overlap,
             "embed_title": self.embed_title,

@@ -243,6 +243,7 @@ VARIANTS = {
     "default": {},
     "dense-only": {"hybrid": False},
     "extractive": {"use_llm": False},
+    "generate": {"answer_style": "generate"},
     "naive": None,  # NaiveBaseline
 }
 

@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from .errors import ModelError
-from .prompts import FEW_SHOT, PASSAGE, SYSTEM_PROMPT, USER_TEMPLATE
+from .prompts import CHOOSE_FEW_SHOT, CHOOSE_SYSTEM, CHOOSE_TEMPLATE, FEW_SHOT, PASSAGE, SYSTEM_PROMPT, USER_TEMPLATE
 
 
 def build_messages(question: str, passages: list[str]) -> list[dict]:
@@ -18,6 +18,23 @@ def build_messages(question: str, passages: list[str]) -> list[dict]:
     body = "\n".join(PASSAGE.format(n=i, text=p) for i, p in enumerate(passages, 1))
     messages.append({"role": "user", "content": USER_TEMPLATE.format(passages=body, question=question)})
     return messages
+
+
+def choice_messages(question: str, passage: str, options: list[str]) -> list[dict]:
+    messages = [{"role": "system", "content": CHOOSE_SYSTEM}]
+    for user, assistant in CHOOSE_FEW_SHOT:
+        messages += [{"role": "user", "content": user}, {"role": "assistant", "content": assistant}]
+    content = CHOOSE_TEMPLATE.format(passage=passage, options=" | ".join(options), question=question)
+    return messages + [{"role": "user", "content": content}]
+
+
+def _gbnf_literal(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ") + '"'
+
+
+def options_grammar(options: list[str]) -> str:
+    """A GBNF grammar whose only sentences are the options: the model can pick, never invent."""
+    return "root ::= " + " | ".join(_gbnf_literal(o) for o in options) + "\n"
 
 
 class Generator:
@@ -45,6 +62,21 @@ class Generator:
             except Exception as e:
                 raise ModelError(f"cannot load language model {self.name} from {self.path}: {e}") from None
         return self._llm
+
+    def choose(self, question: str, passage: str, options: list[str]) -> str:
+        """One of `options`, picked by the model reading `passage` (constrained decoding, temperature 0)."""
+        from llama_cpp import LlamaGrammar
+
+        grammar = LlamaGrammar.from_string(options_grammar(options), verbose=False)
+        out = self.llm.create_chat_completion(
+            messages=choice_messages(question, passage, options),
+            temperature=0.0,
+            top_k=1,
+            max_tokens=max(8, 2 * max(self.count_tokens(o) for o in options)),
+            grammar=grammar,
+        )
+        reply = (out["choices"][0]["message"]["content"] or "").strip()
+        return reply if reply in options else options[0]
 
     def count_tokens(self, text: str) -> int:
         return len(self.llm.tokenize(text.encode(), add_bos=False, special=True))

@@ -32,3 +32,14 @@ FEW_SHOT = [
 
 PASSAGE = "[{n}] {text}"
 USER_TEMPLATE = "Passages:\n{passages}\n\nQuestion: {question}"
+
+# Choosing among candidate answers found in the evidence (the output is constrained to one of them).
+CHOOSE_SYSTEM = "You answer questions about news articles. Reply with the option from the passage that answers the question."
+CHOOSE_FEW_SHOT = [
+    (
+        "Passage: The company was led by Anna Berg, its chief executive, who joined Nordcom in 2015.\n"
+        "Options: Anna Berg | Nordcom | 2015\n\nQuestion: Who led the company?",
+        "Anna Berg",
+    ),
+]
+CHOOSE_TEMPLATE = "Passage: {passage}\nOptions: {options}\n\nQuestion: {question}"

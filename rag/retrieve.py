@@ -67,20 +67,23 @@ class Retriever:
         dense_rank = {int(i): r for r, i in enumerate(dense_ids[0]) if i >= 0}
         cosine = {int(i): float(d) for d, i in zip(dense_scores[0], dense_ids[0]) if i >= 0}
 
-        fused: dict[int, float] = {i: s.dense_weight / (s.rrf_k + r + 1) for i, r in dense_rank.items()}
         lex = np.zeros(n, dtype=np.float32)
+        lex_rank: dict[int, int] = {}
         if s.hybrid and self.lexical is not None:
             lex = self.lexical.scores(query)
-            order = np.argsort(-lex)[:depth]
-            for r, i in enumerate(order):
-                if lex[i] <= 0:
-                    break
-                fused[int(i)] = fused.get(int(i), 0.0) + s.lexical_weight / (s.rrf_k + r + 1)
-        missing = [i for i in fused if i not in cosine]
-        if missing:  # lexical-only hits still get a true cosine, for the relevance check
-            vecs = self.data.vectors[missing]
-            for i, c in zip(missing, vecs @ qv):
+            order = [int(i) for i in np.argsort(-lex)[:depth] if lex[i] > 0]
+            lex_rank = {i: r for r, i in enumerate(order)}
+        missing = [i for i in lex_rank if i not in cosine]
+        if missing:  # lexical-only hits still get a true cosine, for fusion and the relevance check
+            for i, c in zip(missing, self.data.vectors[missing] @ qv):
                 cosine[i] = float(c)
+        if s.fusion == "convex":
+            top = float(lex.max()) or 1.0
+            fused = {i: s.dense_weight * cosine[i] + s.lexical_weight * float(lex[i]) / top for i in cosine}
+        else:
+            fused = {i: s.dense_weight / (s.rrf_k + r + 1) for i, r in dense_rank.items()}
+            for i, r in lex_rank.items():
+                fused[i] = fused.get(i, 0.0) + s.lexical_weight / (s.rrf_k + r + 1)
         ranked = sorted(fused, key=lambda i: -fused[i])[:k]
         return [Hit(self.chunks[i], fused[i], cosine[i], float(lex[i]), r) for r, i in enumerate(ranked)]
 
