@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup start test index eval bench clean
+.PHONY: setup start ui ask test browser index eval bench clean
 
 setup: $(STAMP)
 
@@ -18,12 +18,24 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e ".[dev]"
 	touch $(STAMP)
 
+# The main job: build the index, answer one question on the command line, then serve the web chat.
 start: setup
 	$(BIN)/rag index
 	$(BIN)/ask "Who is the founder of Huawei?"
+	$(BIN)/rag ui
 
-test: setup
+ui: setup
+	$(BIN)/rag ui
+
+# Browser tests drive Debian's Chromium (Playwright's own browser download does not work offline).
+browser:
+	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)
+
+test: setup browser
 	$(BIN)/python -m pytest -q
+
+eval: setup
+	$(BIN)/rag eval --compare
 
 index: setup
 	$(BIN)/rag index

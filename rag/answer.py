@@ -89,9 +89,20 @@ class Pipeline:
         self._generator = generator
         if s.use_llm and generator is None:  # find (not load) the model first: a bad --model fails before indexing
             self._generator = self._make_generator()
-        self.data, self.build_report = open_or_build(s, self.embedder, rebuild=rebuild, progress=progress)
-        self.retriever = Retriever(self.data, self.embedder, s)
-        self.term_weights = cite.TermWeights([c.text for c in self.data.chunks])
+        self.build_report = self.reload(progress=progress, rebuild=rebuild)
+
+    def reload(self, progress: bool = False, rebuild: bool = False):
+        """Refresh the index against the corpus folder (re-embedding only what changed) and switch to it."""
+        data, report = open_or_build(self.settings, self.embedder, rebuild=rebuild, progress=progress)
+        retriever = Retriever(data, self.embedder, self.settings)
+        self.data, self.retriever = data, retriever
+        self.term_weights = cite.TermWeights([c.text for c in data.chunks])
+        return report
+
+    def use_model(self, name: str) -> None:
+        """Switch the language model (by models.txt name or .gguf path); it loads on first use."""
+        self.settings = self.settings.replace(llm_model=name)
+        self._generator = self._make_generator()
 
     def _make_generator(self) -> Generator:
         s = self.settings
@@ -139,7 +150,7 @@ class Pipeline:
 
         best = cite.with_context(ranked[0], sentences)
         if not use_llm:
-            return self._quote(result, best, "extractive", t0)
+            return self._quote(result, best, "extractive", t0, on_token)
         if s.answer_style == "generate":
             return self._generate(result, model_question, [best, *ranked[1:]], on_token, t0)
         return self._typed(result, model_question, best, on_token, t0)
@@ -154,20 +165,19 @@ class Pipeline:
         kind = cite.expected_type(question)
         options = cite.candidates(best.text, kind, question, self.term_weights) if kind else []
         if not options:
-            return self._quote(result, best, "quote", t0)
-        sentence = best
+            return self._quote(result, best, "quote", t0, on_token)
         options = options[: self.settings.choose_from]
         t1 = time.perf_counter()
-        chosen = options[0] if len(options) == 1 else self.generator.choose(question, sentence.text, options)
+        chosen = options[0] if len(options) == 1 else self.generator.choose(question, best.text, options)
         result.timings_ms["generate"] = (time.perf_counter() - t1) * 1000
         result.timings_ms["first_token"] = (time.perf_counter() - t0) * 1000
         if chosen != options[0]:  # the model and the nearest-cue rule disagree: let the sentence speak
             result.notes.append(f"Unsure between {chosen!r} and {options[0]!r}; the best supporting sentence is shown.")
-            return self._quote(result, sentence, "quote", t0)
+            return self._quote(result, best, "quote", t0, on_token)
         if on_token:
             on_token(chosen)
         result.answer = chosen
-        result.citations = [sentence.citation()]
+        result.citations = [best.citation()]
         result.mode = "llm" if len(options) > 1 else "extracted"
         result.timings_ms["total"] = (time.perf_counter() - t0) * 1000
         return result
@@ -277,7 +287,9 @@ class Pipeline:
         result.timings_ms["total"] = (time.perf_counter() - t0) * 1000
         return result
 
-    def _quote(self, result: Answer, best: cite.Sentence, mode: str, t0: float) -> Answer:
+    def _quote(self, result: Answer, best: cite.Sentence, mode: str, t0: float, on_token=None) -> Answer:
+        if on_token:
+            on_token(best.text)
         result.answer = best.text
         result.citations = [best.citation()]
         result.mode = mode

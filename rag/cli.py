@@ -204,5 +204,19 @@ def eval_cmd(questions_file, out_file, reports_dir, compare, variants, k, corpus
     click.echo(f"reports: {reports_dir / 'eval.md'}, {reports_dir / 'eval.json'}, {reports_dir / 'eval.png'}")
 
 
+@rag.command("ui")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind; anything but loopback needs RAG_UI_USER/RAG_UI_PASSWORD.")
+@click.option("--port", default=7860, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--share", is_flag=True, help="Ask Gradio for a public share link (needs credentials and internet).")
+@common_options
+@friendly_errors
+def ui_cmd(host, port, share, corpus, index, verbose):
+    """Serve the web chat (Gradio) at http://HOST:PORT."""
+    _setup_logging(verbose)
+    from ui.app import launch
+
+    launch(_settings(corpus, index, None, None, False), host=host, port=port, share=share)
+
+
 def main():  # pragma: no cover - console-script entry
     rag()

@@ -1,0 +1,304 @@
+"""The web chat: a thin Gradio shell over the same Pipeline.answer() the `ask` command uses.
+
+One pipeline (models + index) per process, shared by every browser tab. llama.cpp is not safe to call from
+two threads at once, so every event that touches the pipeline runs in one queue ("pipeline", one at a time)
+and under one lock; each tab keeps its own conversation in its session state.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import os
+import queue
+import shutil
+import threading
+import time
+from pathlib import Path
+
+import gradio as gr
+
+from rag.answer import Pipeline, normalize_question
+from rag.config import Settings
+from rag.errors import RagError
+from rag.models import locate, read_models
+from rag.types import Answer
+
+from . import render
+
+log = logging.getLogger("rag.ui")
+
+UPLOAD_TYPES = (".txt", ".md", ".markdown", ".html", ".htm")
+EXAMPLES_FILE = Path(__file__).with_name("examples.txt")
+EMPTY_STATE = {"history": [], "answers": []}
+
+
+class App:
+    """The shared pipeline, its lock, and the bookkeeping the page shows (who is waiting)."""
+
+    def __init__(self, pipeline: Pipeline, max_upload_mb: float = 10.0):
+        self.pipeline = pipeline
+        self.lock = threading.Lock()
+        self.max_upload_mb = max_upload_mb
+        self.waiting: dict[str, float] = {}  # session -> when its question was queued
+        self.busy = 0
+
+    # ---- chat ---------------------------------------------------------------------------------
+
+    def add_question(self, message: str, chat: list, state: dict, request: gr.Request):
+        """Runs at once (no queue): show the question, or refuse it visibly, before the model's turn."""
+        try:
+            question, _ = normalize_question(message or "", self.pipeline.settings.max_question_chars)
+        except RagError as e:
+            gr.Warning(str(e))
+            return message, chat, state, None
+        chat = chat + [{"role": "user", "content": question}, {"role": "assistant", "content": "Searching the articles…"}]
+        self.waiting[_session(request)] = time.monotonic()
+        return "", chat, state, question
+
+    def respond(self, chat: list, state: dict, k: int, show_passages: bool, question: str | None, request: gr.Request):
+        """Streams the answer into the last chat message, then fills in the sources."""
+        self.waiting.pop(_session(request), None)
+        if not question or not chat:
+            yield chat, state, gr.skip(), gr.skip()
+            return
+        history = [tuple(pair) for pair in state["history"]]
+        pieces: queue.Queue = queue.Queue()
+        outcome: dict = {}
+
+        def work():
+            try:
+                with self.lock:
+                    self.busy += 1
+                    try:
+                        outcome["answer"] = self.pipeline.answer(question, history=history, on_token=pieces.put, k=int(k))
+                    finally:
+                        self.busy -= 1
+            except RagError as e:
+                outcome["error"] = str(e)
+            except Exception as e:  # a bug: show it as a message, keep the app serving
+                log.exception("answer failed")
+                outcome["error"] = f"unexpected {type(e).__name__}: {e}"
+            finally:
+                pieces.put(None)
+
+        threading.Thread(target=work, daemon=True).start()
+        text = ""
+        while (piece := pieces.get()) is not None:
+            text += piece
+            chat[-1] = {"role": "assistant", "content": text + " ▌"}
+            yield chat, state, gr.skip(), gr.skip()
+        if "error" in outcome:
+            chat[-1] = {"role": "assistant", "content": f"⚠ {outcome['error']}"}
+            yield chat, state, render.sources_html(None, False), gr.update(choices=[], value=None)
+            return
+        answer: Answer = outcome["answer"]
+        chat[-1] = {"role": "assistant", "content": render.chat_text(answer)}
+        state = {
+            "history": state["history"] + [[question, answer.answer]],
+            "answers": state["answers"] + [answer],
+        }
+        choices = [f"[{n}] {c.source}:L{c.start_line}-L{c.end_line}" for n, c in enumerate(answer.citations, 1)]
+        yield chat, state, render.sources_html(answer, show_passages), gr.update(choices=choices, value=None)
+
+    def cancel(self, request: gr.Request):
+        self.waiting.pop(_session(request), None)
+
+    def rerender_sources(self, state: dict, show_passages: bool):
+        return render.sources_html(state["answers"][-1] if state["answers"] else None, show_passages)
+
+    def open_citation(self, choice: str | None, state: dict):
+        if not choice or not state["answers"]:
+            return gr.skip(), gr.skip()
+        n = int(choice.split("]")[0].strip("[")) - 1
+        citation = state["answers"][-1].citations[n]
+        path = self._corpus_file(citation.source)
+        if path is None:
+            return "<div class='declined'>That file is no longer in the corpus.</div>", gr.Tabs(selected="article")
+        return render.article_html(path, citation.source, citation.start_line, citation.end_line), gr.Tabs(selected="article")
+
+    def status(self) -> str:
+        s = self.pipeline.settings
+        name = self.pipeline._generator.name if self.pipeline._generator else "extractive only"
+        return (f"**Queue:** {len(self.waiting)} waiting · {self.busy} answering · "
+                f"**model:** {name} · **index:** {len(self.pipeline.data.chunks)} chunks")
+
+    # ---- corpus -------------------------------------------------------------------------------
+
+    def _corpus_file(self, source: str) -> Path | None:
+        """Only files the index knows, inside the corpus folder: nothing else can be read through the app."""
+        if source not in self.pipeline.data.manifest.get("files", {}):
+            return None
+        root = Path(self.pipeline.settings.corpus_dir).resolve()
+        path = (root / source).resolve()
+        return path if path.is_relative_to(root) and path.is_file() else None
+
+    def corpus_rows(self) -> list[list]:
+        files = self.pipeline.data.manifest.get("files", {})
+        return [[name, meta.get("title", ""), meta.get("chunks", 0), meta.get("indexed_at", "")] for name, meta in sorted(files.items())]
+
+    def corpus_title(self) -> str:
+        n = len(self.pipeline.data.manifest.get("files", {}))
+        return f"# Ask your articles\n{n} article{'s' if n != 1 else ''} from `{self.pipeline.settings.corpus_dir}` · answers cite file and lines"
+
+    def reindex(self, progress=gr.Progress(track_tqdm=True)):
+        progress(0.05, desc="Reading the corpus folder")
+        try:
+            with self.lock:
+                report = self.pipeline.reload(progress=True)
+        except RagError as e:
+            return f"⚠ {e}", self.corpus_rows(), gr.update(choices=self._sources()), self.corpus_title()
+        skipped = "".join(f"\n- skipped `{s}`: {r}" for s, r in report.skipped)
+        return f"Index: {report.summary()}.{skipped}", self.corpus_rows(), gr.update(choices=self._sources()), self.corpus_title()
+
+    def upload(self, files: list | None, progress=gr.Progress(track_tqdm=True)):
+        messages = []
+        corpus = Path(self.pipeline.settings.corpus_dir)
+        for f in files or []:
+            src = Path(f if isinstance(f, str) else f.name)
+            name = Path(getattr(f, "orig_name", None) or src.name).name  # never a path: no writing outside the corpus
+            if Path(name).suffix.lower() not in UPLOAD_TYPES:
+                messages.append(f"⚠ refused `{name}`: only {', '.join(UPLOAD_TYPES)} files")
+                continue
+            size = src.stat().st_size
+            if size > self.max_upload_mb * 2**20:
+                messages.append(f"⚠ refused `{name}`: {size / 2**20:.1f} MB is over the {self.max_upload_mb:g} MB limit")
+                continue
+            shutil.copyfile(src, corpus / name)
+            messages.append(f"added `{name}`")
+        if not any(m.startswith("added") for m in messages):
+            return "\n".join(messages) or "No file chosen.", self.corpus_rows(), gr.skip(), gr.skip()
+        note, rows, dropdown, title = self.reindex(progress)
+        return "\n".join(messages) + "\n\n" + note, rows, dropdown, title
+
+    def remove(self, source: str | None, progress=gr.Progress(track_tqdm=True)):
+        path = self._corpus_file(source) if source else None
+        if path is None:
+            return "Choose an indexed file to remove.", self.corpus_rows(), gr.skip(), gr.skip()
+        path.unlink()
+        note, rows, dropdown, title = self.reindex(progress)
+        return f"removed `{source}`\n\n{note}", rows, dropdown, title
+
+    def _sources(self) -> list[str]:
+        return sorted(self.pipeline.data.manifest.get("files", {}))
+
+    # ---- settings -----------------------------------------------------------------------------
+
+    def models(self) -> list[str]:
+        s = self.pipeline.settings
+        return [m.name for m in read_models(s.models_file) if m.role == "llm" and locate(m, s.models_file) is not None]
+
+    def choose_model(self, name: str):
+        try:
+            with self.lock:
+                self.pipeline.use_model(name)
+            return f"Model: {name}"
+        except RagError as e:
+            gr.Warning(str(e))
+            return f"⚠ {e}"
+
+
+def _session(request: gr.Request | None) -> str:
+    return getattr(request, "session_hash", None) or "local"
+
+
+def _examples() -> list[str]:
+    path = Path(os.environ.get("RAG_UI_EXAMPLES", EXAMPLES_FILE))
+    try:
+        return [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()][:6]
+    except OSError:
+        return []
+
+
+def build(app: App) -> gr.Blocks:
+    with gr.Blocks(title="Ask your articles", fill_width=True) as demo:
+        state = gr.State(EMPTY_STATE)
+        pending = gr.State(None)  # the question add_question accepted, for respond
+        title = gr.Markdown(app.corpus_title())
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=3, min_width=320):
+                chat = gr.Chatbot(label="Chat", height=460, render_markdown=False, buttons=["copy", "copy_all"],
+                                  elem_id="chat", placeholder="Answers come only from the articles, with the file and lines they rest on.")
+                with gr.Row():
+                    box = gr.Textbox(placeholder="Ask about the articles…", show_label=False, scale=5, elem_id="question", max_lines=4)
+                    send = gr.Button("Ask", variant="primary", scale=1, elem_id="ask")
+                with gr.Row():
+                    stop = gr.Button("Cancel", variant="stop", size="sm", elem_id="cancel")
+                    clear = gr.Button("Clear chat", size="sm", elem_id="clear")
+                examples = _examples()
+                if examples:
+                    gr.Examples(examples=[[q] for q in examples], inputs=[box], label="Try")
+                status = gr.Markdown(app.status(), elem_id="status")
+            with gr.Column(scale=2, min_width=300):
+                with gr.Tabs() as tabs:
+                    with gr.Tab("Sources", id="sources"):
+                        sources = gr.HTML(render.sources_html(None, False), elem_id="sources")
+                        picker = gr.Radio(choices=[], label="Open a cited article", elem_id="picker")
+                    with gr.Tab("Article", id="article"):
+                        article = gr.HTML("<div class='sources-empty'>Choose a citation to read it in its article.</div>", elem_id="article")
+                    with gr.Tab("Corpus", id="corpus"):
+                        table = gr.Dataframe(value=app.corpus_rows(), headers=["file", "title", "chunks", "indexed at"],
+                                             interactive=False, wrap=True, elem_id="corpus-table")
+                        upload = gr.File(label=f"Add articles ({', '.join(UPLOAD_TYPES)}, up to {app.max_upload_mb:g} MB each)",
+                                         file_count="multiple", file_types=list(UPLOAD_TYPES), elem_id="upload")
+                        with gr.Row():
+                            reindex = gr.Button("Re-index", size="sm", elem_id="reindex")
+                            doomed = gr.Dropdown(choices=app._sources(), label="Remove a file", scale=2)
+                            remove = gr.Button("Remove", size="sm", variant="stop")
+                        corpus_note = gr.Markdown(elem_id="corpus-note")
+                    with gr.Tab("Settings", id="settings"):
+                        k = gr.Slider(1, 8, value=app.pipeline.settings.k, step=1, label="Passages given to the model")
+                        show_passages = gr.Checkbox(label="Show the retrieved passages with their scores", value=False)
+                        model = gr.Dropdown(choices=app.models(), value=getattr(app.pipeline._generator, "name", None),
+                                            label="Language model (from models.txt, present on this machine)")
+                        model_note = gr.Markdown()
+
+        asked = gr.on(
+            [box.submit, send.click], app.add_question, [box, chat, state], [box, chat, state, pending], queue=False
+        ).then(
+            app.respond, [chat, state, k, show_passages, pending], [chat, state, sources, picker],
+            concurrency_id="pipeline", concurrency_limit=1, show_progress="minimal",
+        )
+        stop.click(app.cancel, None, None, cancels=[asked], queue=False)
+        clear.click(lambda: ([], EMPTY_STATE, render.sources_html(None, False), gr.update(choices=[], value=None)),
+                    None, [chat, state, sources, picker], queue=False)
+        show_passages.change(app.rerender_sources, [state, show_passages], sources, queue=False)
+        picker.change(app.open_citation, [picker, state], [article, tabs], queue=False).then(
+            None, None, None, js=render.SCROLL_TO_MARK_JS
+        )
+        corpus_outputs = [corpus_note, table, doomed, title]
+        reindex.click(app.reindex, None, corpus_outputs, concurrency_id="pipeline", concurrency_limit=1)
+        upload.upload(app.upload, upload, corpus_outputs, concurrency_id="pipeline", concurrency_limit=1)
+        remove.click(app.remove, doomed, corpus_outputs, concurrency_id="pipeline", concurrency_limit=1)
+        model.change(app.choose_model, model, model_note, concurrency_id="pipeline", concurrency_limit=1)
+        gr.Timer(2.0).tick(app.status, None, status, queue=False, show_progress="hidden")
+    return demo
+
+
+def launch(settings: Settings | None = None, host: str = "127.0.0.1", port: int = 7860, share: bool = False,
+           prevent_thread_lock: bool = False):
+    """Build the pipeline once and serve the chat. Any address other than loopback requires credentials."""
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    auth = None
+    if not _is_loopback(host) or share:
+        user, password = os.environ.get("RAG_UI_USER"), os.environ.get("RAG_UI_PASSWORD")
+        if not (user and password):
+            raise RagError(f"serving on {host}{' with a share link' if share else ''} needs RAG_UI_USER and RAG_UI_PASSWORD set")
+        auth = (user, password)
+    app = App(Pipeline(settings or Settings.from_env(), progress=True))
+    demo = build(app)
+    demo.queue(max_size=32, default_concurrency_limit=1)
+    demo.launch(server_name=host, server_port=port, share=share, auth=auth, max_file_size=f"{int(app.max_upload_mb)}mb",
+                css=render.CSS, theme=gr.themes.Soft(), footer_links=[], show_error=True,
+                prevent_thread_lock=prevent_thread_lock, allowed_paths=[], quiet=False)
+    return demo
+
+
+def _is_loopback(host: str) -> bool:
+    if host in ("localhost", ""):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
