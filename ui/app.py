@@ -50,11 +50,11 @@ class App:
         try:
             question, _ = normalize_question(message or "", self.pipeline.settings.max_question_chars)
         except RagError as e:
-            gr.Warning(str(e))
-            return message, chat, state, None
+            return message, chat, state, None, f"⚠ {e}"
         chat = chat + [{"role": "user", "content": question}, {"role": "assistant", "content": "Searching the articles…"}]
         self.waiting[_session(request)] = time.monotonic()
-        return "", chat, state, question
+        notice = "" if question == (message or "").strip() else "Note: the question was cleaned up or trimmed to fit."
+        return "", chat, state, question, notice
 
     def respond(self, chat: list, state: dict, k: int, show_passages: bool, question: str | None, request: gr.Request):
         """Streams the answer into the last chat message, then fills in the sources."""
@@ -222,6 +222,7 @@ def build(app: App) -> gr.Blocks:
                 with gr.Row():
                     box = gr.Textbox(placeholder="Ask about the articles…", show_label=False, scale=5, elem_id="question", max_lines=4)
                     send = gr.Button("Ask", variant="primary", scale=1, elem_id="ask")
+                notice = gr.Markdown(elem_id="notice")
                 with gr.Row():
                     stop = gr.Button("Cancel", variant="stop", size="sm", elem_id="cancel")
                     clear = gr.Button("Clear chat", size="sm", elem_id="clear")
@@ -254,7 +255,7 @@ def build(app: App) -> gr.Blocks:
                         model_note = gr.Markdown()
 
         asked = gr.on(
-            [box.submit, send.click], app.add_question, [box, chat, state], [box, chat, state, pending], queue=False
+            [box.submit, send.click], app.add_question, [box, chat, state], [box, chat, state, pending, notice], queue=False
         ).then(
             app.respond, [chat, state, k, show_passages, pending], [chat, state, sources, picker],
             concurrency_id="pipeline", concurrency_limit=1, show_progress="minimal",

@@ -1,0 +1,192 @@
+"""The web chat in a real browser: Playwright driving Debian's Chromium against `rag ui` on loopback.
+
+Screenshots land in tests/artifacts/ (git-ignored) for a person to look at.
+"""
+
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from rag.prompts import CANNOT_ANSWER_PHRASE
+
+from .conftest import CORPUS
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync"]
+ARTIFACTS = Path(__file__).parent / "artifacts"
+
+pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="needs Debian's chromium (make browser)")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory, shared_index):
+    """`rag ui` on a copy of the corpus (uploads and removals must not touch the repo's corpus/)."""
+    corpus = tmp_path_factory.mktemp("ui") / "corpus"
+    shutil.copytree(CORPUS, corpus)
+    index = tmp_path_factory.mktemp("ui-index")
+    shutil.copytree(shared_index, index, dirs_exist_ok=True)  # re-use the session's index: no re-embedding
+    port = _free_port()
+    proc = subprocess.Popen(
+        [os.path.join(os.path.dirname(sys.executable), "rag"), "ui", "--port", str(port), "--corpus", str(corpus), "--index", str(index)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env={**os.environ, "GRADIO_ANALYTICS_ENABLED": "False"},
+    )
+    lines: list[str] = []
+    threading.Thread(target=lambda: [lines.append(line) for line in proc.stdout], daemon=True).start()
+    deadline = time.time() + 240
+    while not any("Running on local URL" in line for line in lines):
+        assert proc.poll() is None, "".join(lines)
+        assert time.time() < deadline, "".join(lines)
+        time.sleep(0.5)
+    yield {"url": f"http://127.0.0.1:{port}", "corpus": corpus, "log": lines}
+    proc.terminate()
+    proc.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser, server):
+    context = browser.new_context(viewport={"width": 1366, "height": 900})
+    page = context.new_page()
+    page.requests = []
+    page.on("request", lambda r: page.requests.append(r.url))
+    page.goto(server["url"])
+    page.wait_for_selector("#question textarea")
+    yield page
+    outside = [u for u in page.requests if not re.match(r"^(https?|wss?)://127\.0\.0\.1:\d+/|^(data|blob):", u)]
+    context.close()
+    assert not outside, f"the page made outside requests: {outside[:5]}"
+
+
+def ask(page, question: str, timeout=90_000):
+    page.fill("#question textarea", question)
+    page.click("#ask")
+    page.wait_for_function(
+        """([q, phrase]) => {
+            const t = document.querySelector('#chat').innerText;
+            return t.includes(q) && (t.includes('[1]') || t.includes(phrase) || t.includes('⚠')) && !t.includes('▌') && !t.includes('Searching the articles');
+        }""",
+        arg=[question, CANNOT_ANSWER_PHRASE], timeout=timeout,
+    )
+
+
+def test_answer_streams_with_citation_and_opens_the_source(page):
+    page.evaluate("""() => {
+        window.__seen = new Set();
+        new MutationObserver(() => window.__seen.add(document.querySelector('#chat').innerText))
+            .observe(document.querySelector('#chat'), {subtree: true, childList: true, characterData: true});
+    }""")
+    ask(page, "Who is the founder of Huawei?")
+    chat = page.inner_text("#chat")
+    assert "Ren Zhengfei [1]" in chat
+    assert "[1] 001_2cf39cb89ea2da08.txt:L35-L35" in chat
+    seen = page.evaluate("() => Array.from(window.__seen)")
+    assert any("Searching the articles" in s for s in seen), "the answer arrived without any intermediate state"
+    mark = page.locator("#sources mark").first
+    assert mark.inner_text().startswith("Ren Zhengfei, the founder of Huawei")
+    page.screenshot(path=str(ARTIFACTS / "answer.png"), full_page=True)
+
+    page.locator("#picker label").first.click()
+    page.wait_for_selector("#article mark.cited")
+    cited = page.locator("#article mark.cited")
+    assert "Ren Zhengfei, the founder of Huawei" in cited.inner_text()
+    page.wait_for_timeout(400)
+    in_view = page.evaluate("""() => {
+        const m = document.querySelector('#article mark.cited').getBoundingClientRect();
+        const box = document.querySelector('#article .article').getBoundingClientRect();
+        return m.top >= box.top - 1 && m.bottom <= box.bottom + 1;
+    }""")
+    assert in_view, "the cited passage was not scrolled into view"
+    assert page.locator("#article .ln").count() > 100  # the whole article, line-numbered
+    page.screenshot(path=str(ARTIFACTS / "source_viewer.png"), full_page=True)
+
+
+def test_unanswerable_is_declined_with_closest_passages(page):
+    ask(page, "Who won the 2018 FIFA World Cup?")
+    assert CANNOT_ANSWER_PHRASE in page.inner_text("#chat")
+    sources = page.inner_text("#sources")
+    assert "Declined." in sources and "Closest passages" in sources
+    page.screenshot(path=str(ARTIFACTS / "declined.png"), full_page=True)
+
+
+def test_follow_up_uses_the_conversation(page):
+    ask(page, "Who is Britain's national security adviser?")
+    ask(page, "What does he say is the biggest threat?")
+    assert "Criminal hackers" in page.inner_text("#chat") or "criminal hackers" in page.inner_text("#chat")
+
+
+def test_empty_question_shows_a_message(page):
+    page.fill("#question textarea", "   ")
+    page.click("#ask")
+    page.wait_for_selector("#notice >> text=the question is empty", timeout=10_000)
+    assert "the question is empty" not in page.inner_text("#chat")
+    page.fill("#question textarea", "Who is the founder of Huawei?\x07 " + "and more " * 200)
+    page.click("#ask")
+    page.wait_for_selector("#notice >> text=trimmed", timeout=10_000)
+
+
+def test_two_tabs_at_once_each_get_their_own_answer(browser, server):
+    contexts = [browser.new_context(viewport={"width": 390, "height": 844}) for _ in range(2)]  # phone-width, too
+    pages = [c.new_page() for c in contexts]
+    for p in pages:
+        p.goto(server["url"])
+        p.wait_for_selector("#question textarea")
+    questions = ["Who is the U.S. ambassador to Germany?", "How many deals had Huawei announced?"]
+    for p, q in zip(pages, questions):
+        p.fill("#question textarea", q)
+    for p in pages:
+        p.click("#ask")
+    for p, q in zip(pages, questions):
+        p.wait_for_function("q => { const t = document.querySelector('#chat').innerText; return t.includes(q) && t.includes('[1]') && !t.includes('▌'); }",
+                            arg=q, timeout=120_000)
+    a, b = (p.inner_text("#chat") for p in pages)
+    assert "Grenell" in a and questions[1] not in a
+    assert "91" in b and questions[0] not in b
+    pages[1].screenshot(path=str(ARTIFACTS / "phone.png"), full_page=True)
+    for c in contexts:
+        c.close()
+
+
+def test_upload_checks_type_and_indexes_new_files(page, server, tmp_path):
+    page.click("button[role=tab]:has-text('Corpus')")
+    bad = tmp_path / "notes.pdf"
+    bad.write_bytes(b"%PDF-1.4 not really")
+    page.set_input_files("#upload input[type=file]", str(bad))
+    page.wait_for_selector("text=Invalid file type: notes.pdf", timeout=30_000)  # refused in the page
+    assert not (server["corpus"] / "notes.pdf").exists()
+
+    good = tmp_path / "lisbon.md"
+    good.write_text("# Lisbon summit\n\nThe ministers met in Lisbon on a rainy Tuesday and agreed a common 5G vendor review by the end of the year.\n")
+    page.set_input_files("#upload input[type=file]", str(good))
+    page.wait_for_selector("#corpus-note >> text=added lisbon.md", timeout=120_000)
+    page.wait_for_selector("#corpus-table >> text=lisbon.md", timeout=30_000)
+    assert (server["corpus"] / "lisbon.md").exists()
+    page.screenshot(path=str(ARTIFACTS / "corpus.png"), full_page=True)
+
+    page.click("button[role=tab]:has-text('Sources')")
+    ask(page, "Where did the ministers meet?")
+    assert "lisbon.md" in page.inner_text("#chat")
