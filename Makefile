@@ -37,6 +37,9 @@ test: setup browser
 eval: setup
 	$(BIN)/rag eval --compare
 
+bench: setup
+	$(BIN)/rag bench
+
 index: setup
 	$(BIN)/rag index
 

@@ -134,14 +134,19 @@ class Pipeline:
         if listing and listing.group("topic").strip(" ?"):
             return self._which_articles(question, listing.group("topic").strip(" ?"), notes, t0)
 
+        stages: dict[str, float] = {}
+        t1 = time.perf_counter()
         qv = self.embedder.encode_query(query)
-        hits = self.retriever.search(query, k=max(k, SELECT_FROM), query_vector=qv)
+        stages["embed_query"] = (time.perf_counter() - t1) * 1000
+        hits = self.retriever.search(query, k=max(k, SELECT_FROM), query_vector=qv, timings=stages)
+        t1 = time.perf_counter()
         sentences = self._candidate_sentences(hits)
         ranked = cite.rank_sentences(
             cite.content_terms(query), qv, sentences, self.embedder.encode([x.text for x in sentences]),
             s.sentence_lexical_weight, self.term_weights,
         ) if sentences else []
-        timings = {"retrieve": (time.perf_counter() - t0) * 1000}
+        stages["select"] = (time.perf_counter() - t1) * 1000
+        timings = {"retrieve": (time.perf_counter() - t0) * 1000, **stages}
         result = Answer(question, "", False, [], timings, [self._passage(h) for h in hits], notes=notes, query=query)
 
         refusal = self._relevance_gate(question, ranked)

@@ -211,6 +211,8 @@ def _plausible_name(span: str, at: int, terms: set[str], asked: set[str], weight
     everywhere-entity (a name found in most passages, like the subject of every article, rarely answers)."""
     if not terms or terms <= asked or span.lower() in STOPWORDS or _NOT_NAMES.search(span):
         return False
+    if re.search(r"\d", span) or not (re.search(r"[a-z]{2}", span) or re.fullmatch(r"[A-Z]{2,}|(?:[A-Z]\.){2,}[A-Z]?", span)):
+        return False  # "L1-L9" is no name; "ZTE", "NATO" and "U.S." are
     if at == 0 and " " not in span:
         return False
     return weights is None or any(weights.df.get(t, 0) <= weights.common * weights.n for t in terms)

@@ -204,6 +204,23 @@ def eval_cmd(questions_file, out_file, reports_dir, compare, variants, k, corpus
     click.echo(f"reports: {reports_dir / 'eval.md'}, {reports_dir / 'eval.json'}, {reports_dir / 'eval.png'}")
 
 
+@rag.command("bench")
+@click.option("--reports", "reports_dir", type=click.Path(path_type=Path), default=Path("reports"), show_default=True)
+@click.option("--sizes", default="10000,100000", show_default=True, help="Synthetic passage counts for the scale run.")
+@click.option("--million", is_flag=True, help="Also measure 1,000,000 passages (several more minutes).")
+@click.option("--peer", is_flag=True, help="Also run LlamaIndex with its defaults (pip install -e '.[peer]').")
+@common_options
+@friendly_errors
+def bench_cmd(reports_dir, sizes, million, peer, corpus, index, verbose):
+    """Measure build speed, per-stage latency, cold start, memory and search at scale."""
+    _setup_logging(verbose)
+    from .bench import bench
+
+    counts = [int(x) for x in sizes.split(",") if x.strip()] + ([1_000_000] if million else [])
+    bench(_settings(corpus, index, None, None, False), reports_dir, counts, peer=peer, say=lambda m: click.echo(m, err=True))
+    click.echo((reports_dir / "bench.md").read_text())
+
+
 @rag.command("ui")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind; anything but loopback needs RAG_UI_USER/RAG_UI_PASSWORD.")
 @click.option("--port", default=7860, show_default=True, type=click.IntRange(1, 65535))

@@ -30,6 +30,7 @@ class Settings:
     max_file_mb: float = 64.0
 
     # retrieval
+    index_type: str = "auto"  # FAISS index: "auto" (by corpus size, see rag/store.py), "flat", "hnsw", "ivfpq"
     k: int = 3  # passages given to the model and cited
     candidates: int = 30  # per retriever, before fusion
     hybrid: bool = True  # dense + BM25; False = dense only

@@ -32,6 +32,8 @@ def compatible(manifest: dict, settings: Settings, embedder: Embedder) -> str:
         return f"index was built with {manifest.get('embed_model')}, not {embedder.name}"
     if manifest.get("chunking") != settings.chunking_key():
         return "chunking settings changed"
+    if manifest.get("index_type", "auto") != settings.index_type:
+        return f"index type changed to {settings.index_type}"
     return ""
 
 
@@ -117,6 +119,7 @@ def _refresh(settings, embedder, old: IndexData | None, reason: str, progress: b
         "embed_model": embedder.name,
         "dim": int(vectors.shape[1]),
         "chunking": settings.chunking_key(),
+        "index_type": settings.index_type,
         "corpus_dir": str(settings.corpus_dir),
         "files": files,
         "skipped": report.skipped,

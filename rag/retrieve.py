@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 
 import numpy as np
 
@@ -21,6 +22,12 @@ def _stemmer():
         return Stemmer.Stemmer("english")
     except ImportError:  # stemming helps ("threatened" ~ "threat") but is optional
         return None
+
+
+def _lap(timings: dict, stage: str, since: float) -> float:
+    now = time.perf_counter()
+    timings[stage] = timings.get(stage, 0.0) + (now - since) * 1000
+    return now
 
 
 class Lexical:
@@ -55,15 +62,21 @@ class Retriever:
         self.lexical = Lexical(data.chunks) if data.chunks else None
         self._pos = {c.id: i for i, c in enumerate(self.chunks)}
 
-    def search(self, query: str, k: int | None = None, query_vector: np.ndarray | None = None) -> list[Hit]:
+    def search(self, query: str, k: int | None = None, query_vector: np.ndarray | None = None,
+               timings: dict | None = None) -> list[Hit]:
+        """The k best chunks; stage times (ms) are added to `timings` when given."""
         s = self.settings
+        timings = {} if timings is None else timings
         k = k or s.k
         n = len(self.chunks)
         if n == 0:
             return []
+        t = time.perf_counter()
         qv = self.embedder.encode_query(query) if query_vector is None else query_vector
         depth = min(max(s.candidates, k), n)
+        t = _lap(timings, "embed_query", t) if query_vector is None else t
         dense_scores, dense_ids = self.data.faiss_index.search(qv[None, :].astype(np.float32), depth)
+        t = _lap(timings, "dense", t)
         dense_rank = {int(i): r for r, i in enumerate(dense_ids[0]) if i >= 0}
         cosine = {int(i): float(d) for d, i in zip(dense_scores[0], dense_ids[0]) if i >= 0}
 
@@ -73,6 +86,7 @@ class Retriever:
             lex = self.lexical.scores(query)
             order = [int(i) for i in np.argsort(-lex)[:depth] if lex[i] > 0]
             lex_rank = {i: r for r, i in enumerate(order)}
+            t = _lap(timings, "lexical", t)
         missing = [i for i in lex_rank if i not in cosine]
         if missing:  # lexical-only hits still get a true cosine, for fusion and the relevance check
             for i, c in zip(missing, self.data.vectors[missing] @ qv):
@@ -85,6 +99,7 @@ class Retriever:
             for i, r in lex_rank.items():
                 fused[i] = fused.get(i, 0.0) + s.lexical_weight / (s.rrf_k + r + 1)
         ranked = sorted(fused, key=lambda i: -fused[i])[:k]
+        _lap(timings, "fusion", t)
         return [Hit(self.chunks[i], fused[i], cosine[i], float(lex[i]), r) for r, i in enumerate(ranked)]
 
     def window(self, chunk: Chunk, max_chars: int = WINDOW_MAX_CHARS) -> list[Chunk]:

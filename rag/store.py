@@ -105,8 +105,6 @@ def current_generation(index_dir: Path) -> Path | None:
 
 def load(index_dir: Path) -> IndexData | None:
     """The live index, or None when there is none. Files not matching the manifest's checksums are refused."""
-    import faiss
-
     gen = current_generation(Path(index_dir))
     if gen is None:
         return None
@@ -121,20 +119,61 @@ def load(index_dir: Path) -> IndexData | None:
     with open(gen / "chunks.jsonl", encoding="utf-8") as f:
         chunks = [Chunk(**json.loads(line)) for line in f if line.strip()]
     vectors = np.load(gen / "vectors.npy", allow_pickle=False)
-    index = faiss.read_index(str(gen / "faiss.index"))
+    index = read_faiss(gen / "faiss.index")
     if len(chunks) != vectors.shape[0] or index.ntotal != len(chunks):
         raise IndexStoreError(f"index in {gen} is inconsistent (chunks/vectors differ); run `rag index --rebuild`")
     return IndexData(manifest, chunks, vectors, index, gen)
 
 
-def make_faiss(vectors: np.ndarray):
-    """Exact inner-product search: on normalized vectors that is cosine similarity."""
+# Which FAISS index for how many passages (measured by `rag bench`, see docs/scaling.md): exact search is
+# fast enough and perfect below FLAT_MAX; HNSW keeps recall@10 >= 0.95 at ~1 ms up to a few million;
+# IVF-PQ trades recall for memory beyond that.
+FLAT_MAX = 50_000
+HNSW_MAX = 2_000_000
+MMAP_MIN_BYTES = 256 * 2**20  # open index files larger than this memory-mapped
+
+
+def choose_index_type(n: int, requested: str = "auto") -> str:
+    if requested != "auto":
+        return requested
+    return "flat" if n < FLAT_MAX else "hnsw" if n < HNSW_MAX else "ivfpq"
+
+
+def make_faiss(vectors: np.ndarray, kind: str = "flat"):
+    """Inner-product search (on normalized vectors: cosine similarity) of the given kind."""
     import faiss
 
-    index = faiss.IndexFlatIP(vectors.shape[1])
-    if len(vectors):
-        index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+    vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+    n, dim = vectors.shape
+    if kind == "hnsw":
+        index = faiss.IndexHNSWFlat(dim, 32, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = 80
+        index.hnsw.efSearch = 64
+    elif kind == "ivfpq":
+        nlist = max(16, int(4 * n**0.5))
+        index = faiss.IndexIVFPQ(faiss.IndexFlatIP(dim), dim, nlist, 48, 8, faiss.METRIC_INNER_PRODUCT)
+        sample = vectors[np.random.default_rng(0).choice(n, size=min(n, max(50 * nlist, 10_000)), replace=False)]
+        index.train(sample)
+        index.nprobe = 16
+    elif kind == "flat":
+        index = faiss.IndexFlatIP(dim)
+    else:
+        raise ValueError(f"unknown index type {kind!r} (flat, hnsw, ivfpq or auto)")
+    if n:
+        index.add(vectors)
     return index
+
+
+def read_faiss(path: Path):
+    """Large indexes are memory-mapped where FAISS allows it, so opening them costs no copy."""
+    import faiss
+
+    if path.stat().st_size >= MMAP_MIN_BYTES:
+        try:
+            return faiss.read_index(str(path), faiss.IO_FLAG_MMAP | faiss.IO_FLAG_READ_ONLY)
+        except RuntimeError:
+            pass  # this index type cannot be mapped
+    return faiss.read_index(str(path))
 
 
 def write(index_dir: Path, manifest: dict, chunks: list[Chunk], vectors: np.ndarray) -> IndexData:
@@ -149,7 +188,7 @@ def write(index_dir: Path, manifest: dict, chunks: list[Chunk], vectors: np.ndar
             for c in chunks:
                 f.write(json.dumps(c.to_dict(), ensure_ascii=False) + "\n")
         np.save(tmp / "vectors.npy", np.ascontiguousarray(vectors, dtype=np.float32), allow_pickle=False)
-        index = make_faiss(vectors)
+        index = make_faiss(vectors, choose_index_type(len(vectors), manifest.get("index_type", "auto")))
         faiss.write_index(index, str(tmp / "faiss.index"))
         manifest = dict(manifest, checksums={name: _sha256(tmp / name) for name in FILES})
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1, ensure_ascii=False))

@@ -190,3 +190,86 @@ def test_upload_checks_type_and_indexes_new_files(page, server, tmp_path):
     page.click("button[role=tab]:has-text('Sources')")
     ask(page, "Where did the ministers meet?")
     assert "lisbon.md" in page.inner_text("#chat")
+
+
+def test_hostile_text_renders_inert(page, server, tmp_path):
+    """A document with script tags, an image beacon and Markdown images: shown as text, nothing runs or loads."""
+    from .test_robustness import HOSTILE
+
+    doc = tmp_path / "hostile.txt"
+    doc.write_text(HOSTILE)
+    page.click("button[role=tab]:has-text('Corpus')")
+    page.set_input_files("#upload input[type=file]", str(doc))
+    page.wait_for_selector("#corpus-note >> text=added hostile.txt", timeout=120_000)
+    page.click("button[role=tab]:has-text('Sources')")
+    ask(page, "What does the tracking pixel link say in Markdown?")
+    page.wait_for_timeout(1000)
+    assert page.evaluate("() => window.__pwned") is None
+    assert page.locator("#chat img, #sources img, #sources script, #chat script").count() == 0
+    page.screenshot(path=str(ARTIFACTS / "hostile.png"), full_page=True)
+    # the page fixture then checks that no request left 127.0.0.1
+
+
+def test_files_outside_the_corpus_cannot_be_fetched(server):
+    import urllib.error
+    import urllib.request
+
+    secret = Path(__file__).resolve().parent.parent / "models.txt"
+    for path in (f"/gradio_api/file={secret}", f"/file={secret}", "/gradio_api/file=/etc/passwd"):
+        try:
+            with urllib.request.urlopen(server["url"] + path, timeout=10) as r:
+                body = r.read().decode(errors="replace")
+                assert "sha256" not in body and "root:" not in body, path
+        except urllib.error.HTTPError as e:
+            assert e.code in (403, 404, 405), path
+
+
+def test_load_eight_clients_all_answered(server):
+    """8 concurrent API clients for a bounded time (RAG_LOAD_SECONDS, default 20): every request answered or
+    cleanly rejected, none lost; p95 and memory go to tests/artifacts/load.json."""
+    import json
+    from concurrent.futures import ThreadPoolExecutor
+
+    import psutil
+    from gradio_client import Client
+
+    seconds = float(os.environ.get("RAG_LOAD_SECONDS", "20"))
+    pid = next(p.pid for p in psutil.process_iter(["cmdline"]) if p.info["cmdline"] and server["url"].rsplit(":", 1)[1] in " ".join(p.info["cmdline"]))
+    server_proc = psutil.Process(pid)
+    rss_start = server_proc.memory_info().rss
+    questions = ["Who is the founder of Huawei?", "Who won the 2018 FIFA World Cup?", "Which country banned Huawei from its 5G networks last year?", "  "]
+
+    def client(n):
+        c = Client(server["url"], verbose=False)
+        sent, results = 0, []
+        end = time.time() + seconds
+        while time.time() < end:
+            q = questions[(n + sent) % len(questions)]
+            sent += 1
+            t = time.time()
+            try:
+                results.append(("ok", c.predict(q, api_name="/ask"), time.time() - t))
+            except Exception as e:  # a full queue is a clean rejection, not a loss
+                results.append(("rejected", str(e), time.time() - t))
+        return sent, results
+
+    with ThreadPoolExecutor(8) as pool:
+        outcomes = list(pool.map(client, range(8)))
+    sent = sum(s for s, _ in outcomes)
+    results = [r for _, rs in outcomes for r in rs]
+    assert len(results) == sent  # none lost
+    answered = [r for kind, r, _ in results if kind == "ok"]
+    assert answered, "nothing was answered"
+    for r in answered:
+        assert ("answer" in r and isinstance(r["refused"], bool)) or r.get("error") == "the question is empty"
+        if "answer" in r and not r["refused"]:
+            assert r["citations"]
+    latencies = sorted(t for _, _, t in results)
+    rss_end = server_proc.memory_info().rss
+    ARTIFACTS.mkdir(exist_ok=True)
+    (ARTIFACTS / "load.json").write_text(json.dumps({
+        "clients": 8, "seconds": seconds, "requests": sent, "answered": len(answered),
+        "rejected": sent - len(answered), "p50_s": latencies[len(latencies) // 2],
+        "p95_s": latencies[int(len(latencies) * 0.95) - 1], "rss_start_mb": rss_start / 2**20, "rss_end_mb": rss_end / 2**20,
+    }, indent=1))
+    assert rss_end - rss_start < 300 * 2**20, "memory grew under load"

@@ -101,6 +101,18 @@ class App:
         choices = [f"[{n}] {c.source}:L{c.start_line}-L{c.end_line}" for n, c in enumerate(answer.citations, 1)]
         yield chat, state, render.sources_html(answer, show_passages), gr.update(choices=choices, value=None)
 
+    def ask_api(self, question: str) -> dict:
+        """The same answer as the chat, as JSON, for programmatic clients (gradio_client: api_name="/ask")."""
+        try:
+            with self.lock:
+                self.busy += 1
+                try:
+                    return self.pipeline.answer(question or "").to_dict()
+                finally:
+                    self.busy -= 1
+        except RagError as e:
+            return {"error": str(e)}
+
     def cancel(self, request: gr.Request):
         self.waiting.pop(_session(request), None)
 
@@ -273,6 +285,9 @@ def build(app: App) -> gr.Blocks:
         remove.click(app.remove, doomed, corpus_outputs, concurrency_id="pipeline", concurrency_limit=1)
         model.change(app.choose_model, model, model_note, concurrency_id="pipeline", concurrency_limit=1)
         gr.Timer(2.0).tick(app.status, None, status, queue=False, show_progress="hidden")
+        with gr.Row(visible=False):  # the JSON endpoint, through the same one-at-a-time queue
+            api_question, api_answer, api_go = gr.Textbox(), gr.JSON(), gr.Button()
+        api_go.click(app.ask_api, api_question, api_answer, api_name="ask", concurrency_id="pipeline", concurrency_limit=1)
     return demo
 
 

@@ -1,0 +1,341 @@
+"""`rag bench`: speed and scale on this machine, as medians and ratios, into JSON + Markdown + PNG.
+
+  build    documents/s, chunks/s, MB/s and peak RSS for the corpus and a larger synthetic corpus
+  query    every stage of answer() over the question set (p50/p95), prompt tokens, time to first token,
+           decode tokens/s, and the same questions through the naive baseline (and LlamaIndex with --peer)
+  start    cold start of `ask` (a new process: imports + models + one answer), median of 3
+  memory   resident size of a process that has loaded everything and answered
+  scale    synthetic passages at 10k / 100k (/ 1M with --million): FAISS flat, HNSW and IVF-PQ build time,
+           size, search p50/p95 and recall@10 against exact search; BM25 (bm25s) build and query time
+Timings belong here, never in a test assertion.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .config import Settings
+from .eval import DEFAULT_QUESTIONS, aggregate, contains_alias, load_questions, percentile, run
+
+
+def _rss_mb() -> float:
+    try:
+        import psutil
+
+        return psutil.Process().memory_info().rss / 2**20
+    except ImportError:
+        return float(open("/proc/self/statm").read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _stats(values: list[float]) -> dict:
+    return {"p50": round(percentile(values, 0.5), 2), "p95": round(percentile(values, 0.95), 2), "n": len(values)}
+
+
+# ---- synthetic data (seeded, reproducible) -------------------------------------------------------
+
+def synthetic_articles(chunks_text: list[str], n_docs: int, seed: int = 0) -> list[str]:
+    """Articles made of the corpus's own sentences, shuffled: realistic length and vocabulary."""
+    rng = np.random.default_rng(seed)
+    pool = [t for t in chunks_text if len(t) > 60]
+    return ["\n\n".join(rng.choice(pool, size=12)) for _ in range(n_docs)]
+
+
+def synthetic_vectors(centres: np.ndarray, n: int, seed: int = 0, spread: float = 0.35) -> np.ndarray:
+    """n unit vectors scattered around real embeddings: the cluster structure real corpora have."""
+    rng = np.random.default_rng(seed)
+    base = centres[rng.integers(0, len(centres), size=n)]
+    noise = rng.standard_normal((n, centres.shape[1])).astype(np.float32) * spread / np.sqrt(centres.shape[1])
+    out = base + noise
+    return (out / np.linalg.norm(out, axis=1, keepdims=True)).astype(np.float32)
+
+
+def synthetic_passages(n: int, seed: int = 0, vocab: int = 50_000, length: int = 40) -> list[str]:
+    """Zipf-distributed words: the shape of real term frequencies, for BM25 at scale."""
+    rng = np.random.default_rng(seed)
+    ids = np.minimum(rng.zipf(1.2, size=(n, length)), vocab)
+    return [" ".join(f"w{i}" for i in row) for row in ids]
+
+
+# ---- parts -----------------------------------------------------------------------------------
+
+def bench_build(settings: Settings, embedder, synthetic_docs: int) -> dict:
+    from .indexer import open_or_build
+
+    out = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        corpora = {"corpus": settings.corpus_dir}
+        texts = [c.text for c in open_or_build(settings, embedder)[0].chunks]
+        synth = Path(tmp) / "synthetic"
+        synth.mkdir()
+        for i, article in enumerate(synthetic_articles(texts, synthetic_docs)):
+            (synth / f"s{i:04d}.txt").write_text(article)
+        corpora[f"synthetic ({synthetic_docs} docs)"] = synth
+        for name, folder in corpora.items():
+            s = settings.replace(corpus_dir=Path(folder), index_dir=Path(tmp) / f"index-{len(out)}")
+            mb = sum(p.stat().st_size for p in Path(folder).iterdir()) / 2**20
+            t = time.perf_counter()
+            data, report = open_or_build(s, embedder)
+            sec = time.perf_counter() - t
+            n_docs = len(data.manifest["files"])
+            out[name] = {
+                "documents": n_docs, "chunks": len(data.chunks), "mb": round(mb, 3), "seconds": round(sec, 2),
+                "docs_per_s": round(n_docs / sec, 1), "chunks_per_s": round(len(data.chunks) / sec, 1),
+                "mb_per_s": round(mb / sec, 3), "peak_rss_mb": round(_peak_rss_mb()),
+            }
+    return out
+
+
+def bench_queries(pipeline, questions) -> dict:
+    records = run(pipeline, questions)
+    stages: dict[str, list[float]] = {}
+    for r in records:
+        for stage, ms in r.timings_ms.items():
+            stages.setdefault(stage, []).append(ms)
+    out = {"stages_ms": {k: _stats(v) for k, v in stages.items()}}
+    metrics = aggregate(questions, records, pipeline.settings.k)
+    out["accuracy_all"] = metrics["all"]["correct"]
+    out["accuracy_core"] = metrics["core"]["correct"]
+    return out
+
+
+def bench_generation(pipeline, questions, n: int = 12) -> dict:
+    """Free generation on short prompts: time to first token, decode speed, prompt size."""
+    from .generate import build_messages, choice_messages
+
+    gen = pipeline.generator
+    gen.llm  # load first: this measures a warm model
+    first, rates, prompt_tokens, choice_tokens = [], [], [], []
+    for q in [q for q in questions if q.kind in ("fact", "quote")][:n]:
+        a = pipeline.answer(q.question, use_llm=False)
+        passages = [p.text for p in a.passages[: pipeline.settings.k]]
+        messages = build_messages(q.question, passages)
+        prompt_tokens.append(gen.count_tokens(" ".join(m["content"] for m in messages)))
+        if a.citations:
+            choice_tokens.append(gen.count_tokens(" ".join(m["content"] for m in choice_messages(q.question, a.citations[0].quote, ["x"]))))
+        t = time.perf_counter()
+        reply, ttft = gen.complete(messages)
+        total = (time.perf_counter() - t) * 1000
+        tokens = gen.count_tokens(reply) if reply else 0
+        first.append(ttft)
+        if tokens > 1 and total > ttft:
+            rates.append((tokens - 1) / ((total - ttft) / 1000))
+    return {
+        "first_token_ms": _stats(first), "decode_tokens_per_s": _stats(rates),
+        "prompt_tokens_generate": _stats(prompt_tokens), "prompt_tokens_choose": _stats(choice_tokens),
+    }
+
+
+def bench_cold_start(settings: Settings, runs: int = 3) -> dict:
+    ask = os.path.join(os.path.dirname(sys.executable), "ask")
+    env = {**os.environ, "RAG_INDEX_DIR": str(settings.index_dir), "RAG_CORPUS_DIR": str(settings.corpus_dir)}
+    out = {}
+    for label, extra in (("ask (typed answer)", []), ("ask --no-llm", ["--no-llm"])):
+        times = []
+        for _ in range(runs):
+            t = time.perf_counter()
+            subprocess.run([ask, "--json", *extra, "Who is the founder of Huawei?"], env=env, capture_output=True, check=True)
+            times.append((time.perf_counter() - t) * 1000)
+        out[label] = _stats(times)
+    t = time.perf_counter()
+    subprocess.run([sys.executable, "-c", "import sentence_transformers"], capture_output=True, check=True)
+    out["import sentence_transformers + torch (ms)"] = round((time.perf_counter() - t) * 1000)
+    return out
+
+
+def bench_scale(centres: np.ndarray, sizes: list[int], queries: int = 200) -> list[dict]:
+    import faiss
+
+    from .store import make_faiss
+
+    faiss.omp_set_num_threads(os.cpu_count() or 2)
+    rows = []
+    for n in sizes:
+        data = synthetic_vectors(centres, n, seed=1)
+        q = synthetic_vectors(centres, queries, seed=2)
+        truth = None
+        for kind in ("flat", "hnsw", "ivfpq"):
+            t = time.perf_counter()
+            index = make_faiss(data, kind)
+            build = time.perf_counter() - t
+            with tempfile.NamedTemporaryFile(suffix=".faiss") as f:
+                faiss.write_index(index, f.name)
+                size_mb = os.path.getsize(f.name) / 2**20
+            lat = []
+            found = np.zeros((queries, 10), dtype=np.int64)
+            for i in range(queries):
+                t = time.perf_counter()
+                _, ids = index.search(q[i : i + 1], 10)
+                lat.append((time.perf_counter() - t) * 1000)
+                found[i] = ids[0]
+            if kind == "flat":
+                truth = found
+            recall = float(np.mean([len(set(found[i]) & set(truth[i])) / 10 for i in range(queries)]))
+            rows.append({"passages": n, "index": kind, "build_s": round(build, 2), "size_mb": round(size_mb, 1),
+                         "search_ms": _stats(lat), "recall@10": round(recall, 3)})
+            del index
+        rows.append(bench_bm25(n))
+    return rows
+
+
+def bench_bm25(n: int, queries: int = 100) -> dict:
+    import bm25s
+
+    texts = synthetic_passages(n, seed=3)
+    t = time.perf_counter()
+    tokens = bm25s.tokenize(texts, stopwords=None, show_progress=False)
+    retriever = bm25s.BM25()
+    retriever.index(tokens, show_progress=False)
+    build = time.perf_counter() - t
+    vocab = tokens.vocab
+    lat = []
+    rng = np.random.default_rng(4)
+    for _ in range(queries):
+        words = [w for w in (f"w{i}" for i in rng.zipf(1.2, size=6)) if w in vocab] or ["w1"]
+        t = time.perf_counter()
+        scores = retriever.get_scores(words)
+        np.argpartition(-scores, 10)[:10]
+        lat.append((time.perf_counter() - t) * 1000)
+    sparse = sum(getattr(v, "nbytes", 0) for v in retriever.scores.values() if hasattr(v, "nbytes"))
+    return {"passages": n, "index": "bm25 (bm25s)", "build_s": round(build, 2), "size_mb": round(sparse / 2**20, 1),
+            "search_ms": _stats(lat), "recall@10": None}
+
+
+def bench_peer(settings: Settings, questions, n: int) -> dict:
+    """LlamaIndex with its defaults, the same embedding model and GGUF (optional extra `peer`)."""
+    try:
+        from llama_index.core import Settings as LISettings
+        from llama_index.core import SimpleDirectoryReader, VectorStoreIndex
+        from llama_index.embeddings.huggingface import HuggingFaceEmbedding
+        from llama_index.llms.llama_cpp import LlamaCPP
+    except ImportError as e:
+        return {"skipped": f"LlamaIndex is not installed ({e.name}); pip install -e '.[peer]'"}
+    from .models import resolve
+
+    _, embed_path = resolve(settings.models_file, "embed")
+    _, llm_path = resolve(settings.models_file, "llm")
+    LISettings.embed_model = HuggingFaceEmbedding(model_name=str(embed_path))
+    LISettings.llm = LlamaCPP(model_path=str(llm_path), temperature=0.0, max_new_tokens=64, context_window=2048,
+                              model_kwargs={"n_threads": os.cpu_count() or 2}, verbose=False)
+    t = time.perf_counter()
+    index = VectorStoreIndex.from_documents(SimpleDirectoryReader(str(settings.corpus_dir)).load_data())
+    build = time.perf_counter() - t
+    engine = index.as_query_engine()
+    sample = [q for q in questions if q.kind in ("fact", "paraphrase", "quote")][:n]
+    lat, right = [], 0
+    for q in sample:
+        t = time.perf_counter()
+        reply = str(engine.query(q.question))
+        lat.append((time.perf_counter() - t) * 1000)
+        right += contains_alias(reply, q.answers)
+    return {"questions": len(sample), "build_s": round(build, 2), "total_ms": _stats(lat), "correct": round(right / len(sample), 3)}
+
+
+# ---- the command ------------------------------------------------------------------------------
+
+def bench(settings: Settings, out_dir: Path, sizes: list[int], peer: bool = False, synthetic_docs: int = 200,
+          peer_questions: int = 12, say=print) -> dict:
+    from .answer import Pipeline
+    from .eval import NaiveBaseline
+
+    questions = load_questions(DEFAULT_QUESTIONS)
+    report: dict = {
+        "created_at": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
+    }
+    say("cold start of `ask` …")
+    report["cold_start_ms"] = bench_cold_start(settings)
+    pipeline = Pipeline(settings)
+    pipeline.answer("warm up", use_llm=True)
+    say("index build …")
+    report["build"] = bench_build(settings, pipeline.embedder, synthetic_docs)
+    say("questions, stage by stage …")
+    report["query"] = bench_queries(pipeline, questions)
+    report["generation"] = bench_generation(pipeline, questions)
+    report["memory_mb"] = {"rss_after_load_and_answers": round(_rss_mb()), "peak_rss": round(_peak_rss_mb())}
+    say("naive baseline …")
+    naive = NaiveBaseline(settings, pipeline.embedder, pipeline.generator)
+    report["naive"] = bench_queries(naive, questions)
+    ours, theirs = report["query"], report["naive"]
+    report["ratios"] = {
+        "naive_total_p50_over_ours": round(theirs["stages_ms"]["total"]["p50"] / ours["stages_ms"]["total"]["p50"], 2),
+        "ours_accuracy_minus_naive": round(ours["accuracy_all"] - theirs["accuracy_all"], 3),
+    }
+    if peer:
+        say("LlamaIndex peer …")
+        report["peer_llamaindex"] = bench_peer(settings, questions, peer_questions)
+        if "total_ms" in report["peer_llamaindex"]:
+            report["ratios"]["llamaindex_total_p50_over_ours"] = round(
+                report["peer_llamaindex"]["total_ms"]["p50"] / ours["stages_ms"]["total"]["p50"], 2)
+    say(f"scale: {', '.join(f'{n:,}' for n in sizes)} passages …")
+    report["scale"] = bench_scale(pipeline.data.vectors, sizes)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "bench.json").write_text(json.dumps(report, indent=1))
+    (out_dir / "bench.md").write_text(markdown(report))
+    chart(report, out_dir / "bench.png")
+    return report
+
+
+def markdown(r: dict) -> str:
+    L = [f"# rag bench — {r['created_at']}", "", f"Machine: {r['machine']['cpus']} CPUs, Python {r['machine']['python']}, {r['machine']['platform']}", ""]
+    L += ["## Cold start (new process, median of 3)", "", "| command | p50 ms |", "|---|---|"]
+    for k, v in r["cold_start_ms"].items():
+        L.append(f"| {k} | {v['p50'] if isinstance(v, dict) else v} |")
+    L += ["", "## Index build", "", "| corpus | docs | chunks | MB | s | docs/s | chunks/s | MB/s | peak RSS MB |", "|---|---|---|---|---|---|---|---|---|"]
+    for k, v in r["build"].items():
+        L.append(f"| {k} | {v['documents']} | {v['chunks']} | {v['mb']} | {v['seconds']} | {v['docs_per_s']} | {v['chunks_per_s']} | {v['mb_per_s']} | {v['peak_rss_mb']} |")
+    L += ["", "## One question, stage by stage (warm process, all questions of the eval set)", "", "| stage | this project p50 ms | p95 ms | naive p50 ms | naive p95 ms |", "|---|---|---|---|---|"]
+    for stage, v in r["query"]["stages_ms"].items():
+        n = r["naive"]["stages_ms"].get(stage, {})
+        L.append(f"| {stage} | {v['p50']} | {v['p95']} | {n.get('p50', '–')} | {n.get('p95', '–')} |")
+    g = r["generation"]
+    L += ["", f"Generation (free text from the top 3 passages, warm model): first token p50 {g['first_token_ms']['p50']} ms, "
+          f"decode {g['decode_tokens_per_s']['p50']} tokens/s, prompt {g['prompt_tokens_generate']['p50']} tokens "
+          f"(the default typed answer's choice prompt: {g['prompt_tokens_choose']['p50']} tokens).", ""]
+    L += [f"Accuracy on the eval set (correct, all kinds): this project {r['query']['accuracy_all']}, naive {r['naive']['accuracy_all']}; "
+          f"naive total p50 / ours = {r['ratios']['naive_total_p50_over_ours']}×.", ""]
+    if "peer_llamaindex" in r:
+        L += [f"LlamaIndex (defaults, same models): {json.dumps(r['peer_llamaindex'])}", ""]
+    L += [f"Memory: RSS {r['memory_mb']['rss_after_load_and_answers']} MB after loading and answering; peak {r['memory_mb']['peak_rss']} MB.", ""]
+    L += ["## Scale (synthetic passages, 384-d)", "", "| passages | index | build s | size MB | search p50 ms | p95 ms | recall@10 |", "|---|---|---|---|---|---|---|"]
+    for row in r["scale"]:
+        L.append(f"| {row['passages']:,} | {row['index']} | {row['build_s']} | {row['size_mb']} | {row['search_ms']['p50']} | {row['search_ms']['p95']} | {row['recall@10'] if row['recall@10'] is not None else '–'} |")
+    return "\n".join(L) + "\n"
+
+
+def chart(r: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (a, b) = plt.subplots(1, 2, figsize=(12, 4.5))
+    stages = [s for s in r["query"]["stages_ms"] if s not in ("total", "retrieve", "first_token")]
+    a.barh(stages, [r["query"]["stages_ms"][s]["p50"] for s in stages])
+    a.set_xlabel("p50 ms")
+    a.set_title(f"stages (total p50 {r['query']['stages_ms']['total']['p50']:.0f} ms)")
+    for kind in ("flat", "hnsw", "ivfpq", "bm25 (bm25s)"):
+        rows = [x for x in r["scale"] if x["index"] == kind]
+        b.plot([x["passages"] for x in rows], [x["search_ms"]["p50"] for x in rows], marker="o", label=kind)
+    b.set_xscale("log")
+    b.set_yscale("log")
+    b.set_xlabel("passages")
+    b.set_ylabel("search p50 ms")
+    b.set_title("search latency at scale")
+    b.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
