@@ -12,6 +12,8 @@ import time
 import unicodedata
 from collections.abc import Callable, Sequence
 
+import numpy as np
+
 from . import cite
 from .config import Settings
 from .embed import Embedder
@@ -97,7 +99,14 @@ class Pipeline:
         retriever = Retriever(data, self.embedder, self.settings)
         self.data, self.retriever = data, retriever
         self.term_weights = cite.TermWeights([c.text for c in data.chunks])
+        self._vectors: dict[tuple[str, int, int], np.ndarray] = {}  # sentence vectors, valid for this index only
         return report
+
+    def warm_up(self) -> None:
+        """Load the models now rather than on the first question (a server's first user should not wait)."""
+        self.embedder.encode(["warm up"])
+        if self._generator is not None:
+            self._generator.llm
 
     def use_model(self, name: str) -> None:
         """Switch the language model (by models.txt name or .gguf path); it loads on first use."""
@@ -142,7 +151,7 @@ class Pipeline:
         t1 = time.perf_counter()
         sentences = self._candidate_sentences(hits)
         ranked = cite.rank_sentences(
-            cite.content_terms(query), qv, sentences, self.embedder.encode([x.text for x in sentences]),
+            cite.content_terms(query), qv, sentences, self._sentence_vectors(sentences),
             s.sentence_lexical_weight, self.term_weights,
         ) if sentences else []
         stages["select"] = (time.perf_counter() - t1) * 1000
@@ -231,7 +240,7 @@ class Pipeline:
         hits = self.retriever.search(topic, k=max(s.candidates, s.k), query_vector=qv)
         sentences = [x for h in hits for x in cite.split_sentences(h.chunk)]
         terms = cite.content_terms(topic)
-        ranked = cite.rank_sentences(terms, qv, sentences, self.embedder.encode([x.text for x in sentences]),
+        ranked = cite.rank_sentences(terms, qv, sentences, self._sentence_vectors(sentences),
                                      s.sentence_lexical_weight, self.term_weights) if sentences else []
         total = sum(self.term_weights(t) for t in terms) or 1.0
         best: dict[str, cite.Sentence] = {}
@@ -250,6 +259,14 @@ class Pipeline:
         result.mode = "list"
         result.timings_ms["total"] = (time.perf_counter() - t0) * 1000
         return result
+
+    def _sentence_vectors(self, sentences: list[cite.Sentence]):
+        """Sentence embeddings, remembered across questions: a long-running UI embeds each sentence once."""
+        missing = [x for x in sentences if (x.chunk.source, x.start_char, x.end_char) not in self._vectors]
+        if missing:
+            for x, v in zip(missing, self.embedder.encode([x.text for x in missing])):
+                self._vectors[(x.chunk.source, x.start_char, x.end_char)] = v
+        return np.stack([self._vectors[(x.chunk.source, x.start_char, x.end_char)] for x in sentences])
 
     def _passage(self, hit: Hit) -> Passage:
         window = self.retriever.window(hit.chunk)

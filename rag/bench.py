@@ -259,7 +259,7 @@ def bench(settings: Settings, out_dir: Path, sizes: list[int], peer: bool = Fals
     say("cold start of `ask` …")
     report["cold_start_ms"] = bench_cold_start(settings)
     pipeline = Pipeline(settings)
-    pipeline.answer("warm up", use_llm=True)
+    pipeline.warm_up()
     say("index build …")
     report["build"] = bench_build(settings, pipeline.embedder, synthetic_docs)
     say("questions, stage by stage …")

@@ -302,6 +302,7 @@ def launch(settings: Settings | None = None, host: str = "127.0.0.1", port: int 
             raise RagError(f"serving on {host}{' with a share link' if share else ''} needs RAG_UI_USER and RAG_UI_PASSWORD set")
         auth = (user, password)
     app = App(Pipeline(settings or Settings.from_env(), progress=True))
+    app.pipeline.warm_up()
     demo = build(app)
     demo.queue(max_size=32, default_concurrency_limit=1)
     demo.launch(server_name=host, server_port=port, share=share, auth=auth, max_file_size=f"{int(app.max_upload_mb)}mb",
