@@ -273,3 +273,14 @@ def test_load_eight_clients_all_answered(server):
         "p95_s": latencies[int(len(latencies) * 0.95) - 1], "rss_start_mb": rss_start / 2**20, "rss_end_mb": rss_end / 2**20,
     }, indent=1))
     assert rss_end - rss_start < 300 * 2**20, "memory grew under load"
+
+
+def test_cancel_frees_the_queue(page):
+    page.fill("#question textarea", "What did China's ambassador to Berlin threaten?")
+    page.click("#ask")
+    page.click("#cancel")
+    # Cancelled while queued or running, or already answered: either way nothing hangs...
+    page.wait_for_function("() => { const t = document.querySelector('#chat').innerText; return t.includes('Cancelled.') || t.includes('[1]'); }", timeout=30_000)
+    # ...and the next question gets its answer.
+    ask(page, "Who is the founder of Huawei?")
+    assert "Ren Zhengfei [1]" in page.inner_text("#chat")

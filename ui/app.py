@@ -113,8 +113,13 @@ class App:
         except RagError as e:
             return {"error": str(e)}
 
-    def cancel(self, request: gr.Request):
+    def cancel(self, chat: list, request: gr.Request):
+        """Drop this tab's queued or running question; its place in the queue goes to the next."""
         self.waiting.pop(_session(request), None)
+        last = _text(chat[-1]) if chat and chat[-1].get("role") == "assistant" else ""
+        if last.startswith("Searching the articles") or last.endswith("▌"):
+            chat = chat[:-1] + [{"role": "assistant", "content": "Cancelled."}]
+        return chat
 
     def rerender_sources(self, state: dict, show_passages: bool):
         return render.sources_html(state["answers"][-1] if state["answers"] else None, show_passages)
@@ -210,6 +215,14 @@ class App:
             return f"⚠ {e}"
 
 
+def _text(message: dict) -> str:
+    """A chat message's text, whether Gradio hands it back as a string or as a list of parts."""
+    content = message.get("content", "")
+    if isinstance(content, list):
+        return " ".join(part.get("text", "") for part in content if isinstance(part, dict))
+    return str(content)
+
+
 def _session(request: gr.Request | None) -> str:
     return getattr(request, "session_hash", None) or "local"
 
@@ -272,7 +285,7 @@ def build(app: App) -> gr.Blocks:
             app.respond, [chat, state, k, show_passages, pending], [chat, state, sources, picker],
             concurrency_id="pipeline", concurrency_limit=1, show_progress="minimal",
         )
-        stop.click(app.cancel, None, None, cancels=[asked], queue=False)
+        stop.click(app.cancel, chat, chat, cancels=[asked], queue=False)
         clear.click(lambda: ([], EMPTY_STATE, render.sources_html(None, False), gr.update(choices=[], value=None)),
                     None, [chat, state, sources, picker], queue=False)
         show_passages.change(app.rerender_sources, [state, show_passages], sources, queue=False)
