@@ -11,7 +11,6 @@ disk, so a crash at any point leaves the previous index in place.
 from __future__ import annotations
 
 import fcntl
-import hashlib
 import json
 import logging
 import os
@@ -25,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import IndexStoreError
+from .models import sha256_file
 from .types import Chunk
 
 log = logging.getLogger("rag.store")
@@ -68,14 +68,6 @@ class BuildReport:
         return ", ".join(parts)
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(1 << 20):
-            h.update(block)
-    return h.hexdigest()
-
-
 @contextmanager
 def build_lock(index_dir: Path, wait: bool = True):
     """Serialize builds: a second `rag index` waits for the first (or fails at once with wait=False)."""
@@ -114,7 +106,7 @@ def load(index_dir: Path) -> IndexData | None:
         raise IndexStoreError(f"index manifest in {gen} is unreadable ({e}); run `rag index --rebuild`") from None
     for name in FILES:
         expected = manifest.get("checksums", {}).get(name)
-        if not expected or not (gen / name).exists() or _sha256(gen / name) != expected:
+        if not expected or not (gen / name).exists() or sha256_file(gen / name) != expected:
             raise IndexStoreError(f"index file {gen / name} does not match its manifest; run `rag index --rebuild`")
     with open(gen / "chunks.jsonl", encoding="utf-8") as f:
         chunks = [Chunk(**json.loads(line)) for line in f if line.strip()]
@@ -190,7 +182,7 @@ def write(index_dir: Path, manifest: dict, chunks: list[Chunk], vectors: np.ndar
         np.save(tmp / "vectors.npy", np.ascontiguousarray(vectors, dtype=np.float32), allow_pickle=False)
         index = make_faiss(vectors, choose_index_type(len(vectors), manifest.get("index_type", "auto")))
         faiss.write_index(index, str(tmp / "faiss.index"))
-        manifest = dict(manifest, checksums={name: _sha256(tmp / name) for name in FILES})
+        manifest = dict(manifest, checksums={name: sha256_file(tmp / name) for name in FILES})
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1, ensure_ascii=False))
         for name in (*FILES, "manifest.json"):
             _fsync(tmp / name)

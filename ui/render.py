@@ -51,12 +51,11 @@ def sources_html(answer: Answer | None, show_passages: bool) -> str:
                 f" · {_e(p.title)}</div><div class='passage'>{_e(p.text)}</div></div>"
             )
         return "".join(parts)
-    by_source = {p.source: p for p in reversed(answer.passages)}
     for n, c in enumerate(answer.citations, 1):
         passage = next((p.text for p in answer.passages if c.source == p.source and c.quote in p.text), c.quote)
         parts.append(
             f"<div class='src' data-citation='{n}'><div class='src-head'>[{n}] <b>{_e(c.source)}</b> · "
-            f"L{c.start_line}-L{c.end_line} · <i>{_e(c.title or getattr(by_source.get(c.source), 'title', ''))}</i></div>"
+            f"L{c.start_line}-L{c.end_line} · <i>{_e(c.title)}</i></div>"
             f"<div class='passage'>{highlight(passage, c.quote)}</div></div>"
         )
     if answer.notes:
