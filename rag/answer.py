@@ -84,10 +84,7 @@ class Pipeline:
         """`embedder` and `generator` let several pipelines (eval variants) share one loaded model."""
         self.settings = settings or Settings.from_env()
         s = self.settings
-        if embedder is None:
-            spec, path = resolve(s.models_file, "embed", s.embed_model, cache_file=s.index_dir / ".verified.json")
-            embedder = Embedder(spec.name, path)
-        self.embedder = embedder
+        self.embedder = embedder or Embedder.from_settings(s)
         self._generator = generator
         if s.use_llm and generator is None:  # find (not load) the model first: a bad --model fails before indexing
             self._generator = self._make_generator()

@@ -10,8 +10,6 @@ import bisect
 import hashlib
 import re
 
-from langchain_text_splitters import RecursiveCharacterTextSplitter
-
 from .corpus import Document
 from .types import Chunk, CleanDoc
 
@@ -48,7 +46,10 @@ def _open_quote(text: str) -> bool:
     return text.count("“") > text.count("”")
 
 
-def splitter(chunk_size: int, chunk_overlap: int) -> RecursiveCharacterTextSplitter:
+def splitter(chunk_size: int, chunk_overlap: int):
+    # imported here: langchain costs ~0.7 s at start-up, and answering a question never splits text
+    from langchain_text_splitters import RecursiveCharacterTextSplitter
+
     return RecursiveCharacterTextSplitter(
         chunk_size=chunk_size,
         chunk_overlap=chunk_overlap,

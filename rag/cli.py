@@ -148,11 +148,9 @@ def index_cmd(rebuild, corpus, index, verbose):
     from .config import Settings
     from .embed import Embedder
     from .indexer import open_or_build
-    from .models import resolve
 
     settings = Settings.from_env(corpus_dir=corpus, index_dir=index)
-    spec, path = resolve(settings.models_file, "embed", settings.embed_model, settings.index_dir / ".verified.json")
-    data, report = open_or_build(settings, Embedder(spec.name, path), rebuild=rebuild, progress=True)
+    data, report = open_or_build(settings, Embedder.from_settings(settings), rebuild=rebuild, progress=True)
     for source, reason in report.skipped:
         click.echo(f"skipped {source}: {reason}", err=True)
     if report.rebuilt_reason and report.wrote:

@@ -22,6 +22,8 @@ class Settings:
     models_file: Path = ROOT / "models.txt"
     embed_model: str = ""  # name from models.txt; "" = the first `embed` line
     llm_model: str = ""  # name from models.txt or a path to a .gguf; "" = the first `llm` line
+    embed_backend: str = "auto"  # "auto" (onnx when onnxruntime is installed), "onnx", "onnx-int8", "torch"
+    model_cache_dir: Path = ROOT / "index" / "models"  # local ONNX exports of the embedding model
 
     # cleaning and chunking
     chunk_size: int = 400  # characters; roughly one or two sentences, well under MiniLM's 256 word pieces
@@ -69,7 +71,7 @@ class Settings:
             values[f.name] = _coerce(f, raw)
         values.update({k: v for k, v in overrides.items() if v is not None})
         s = cls(**values)
-        for name in ("corpus_dir", "index_dir", "models_file"):
+        for name in ("corpus_dir", "index_dir", "models_file", "model_cache_dir"):
             setattr(s, name, Path(getattr(s, name)).expanduser())
         return s
 

@@ -33,10 +33,8 @@ def pipeline(settings):
 @pytest.fixture(scope="session")
 def embedder(settings):
     from rag.embed import Embedder
-    from rag.models import resolve
 
-    spec, path = resolve(settings.models_file, "embed")
-    return Embedder(spec.name, path)
+    return Embedder.from_settings(settings)
 
 
 @pytest.fixture
