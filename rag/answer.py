@@ -88,15 +88,16 @@ class Pipeline:
         self._generator = generator
         if s.use_llm and generator is None:  # find (not load) the model first: a bad --model fails before indexing
             self._generator = self._make_generator()
-        self.build_report = self.reload(progress=progress, rebuild=rebuild)
+        self.reload(progress=progress, rebuild=rebuild)
 
     def reload(self, progress: bool = False, rebuild: bool = False):
         """Refresh the index against the corpus folder (re-embedding only what changed) and switch to it."""
-        data, report = open_or_build(self.settings, self.embedder, rebuild=rebuild, progress=progress)
+        data, report = open_or_build(self.settings, self.embedder, rebuild=rebuild, progress=progress, serve_stale=True)
         retriever = Retriever(data, self.embedder, self.settings)
         self.data, self.retriever = data, retriever
         self.term_weights = cite.TermWeights([c.text for c in data.chunks])
         self._vectors: dict[tuple[str, int, int], np.ndarray] = {}  # sentence vectors, valid for this index only
+        self.build_report = report
         return report
 
     def warm_up(self) -> None:

@@ -54,13 +54,27 @@ def synthetic_articles(chunks_text: list[str], n_docs: int, seed: int = 0) -> li
     return ["\n\n".join(rng.choice(pool, size=12)) for _ in range(n_docs)]
 
 
-def synthetic_vectors(centres: np.ndarray, n: int, seed: int = 0, spread: float = 0.35) -> np.ndarray:
-    """n unit vectors scattered around real embeddings: the cluster structure real corpora have."""
+def synthetic_vectors(real: np.ndarray, n: int, seed: int = 0, per_topic: int = 100, spread: float = 0.8) -> np.ndarray:
+    """n unit vectors with the topic structure of real corpora, grown from real embeddings (seeded).
+
+    Topics are blends of two real passage vectors (new subjects in the region real text occupies), one per
+    `per_topic` passages; passages scatter around their topic so two of the same topic have cosine ~0.6, as
+    related passages under MiniLM do. Topics depend only on the real vectors and n, so queries drawn with
+    another seed share them.
+    """
+    dim = real.shape[1]
+    topics_rng = np.random.default_rng(10_000 + n)
+    n_topics = max(len(real), n // per_topic)
+    a, b = real[topics_rng.integers(0, len(real), size=(2, n_topics))]
+    w = topics_rng.uniform(0.3, 0.7, size=(n_topics, 1)).astype(np.float32)
+    topics = _unit(w * a + (1 - w) * b)
     rng = np.random.default_rng(seed)
-    base = centres[rng.integers(0, len(centres), size=n)]
-    noise = rng.standard_normal((n, centres.shape[1])).astype(np.float32) * spread / np.sqrt(centres.shape[1])
-    out = base + noise
-    return (out / np.linalg.norm(out, axis=1, keepdims=True)).astype(np.float32)
+    base = topics[rng.integers(0, n_topics, size=n)]
+    return _unit(base + rng.standard_normal((n, dim)).astype(np.float32) * spread / np.sqrt(dim))
+
+
+def _unit(x: np.ndarray) -> np.ndarray:
+    return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
 
 
 def synthetic_passages(n: int, seed: int = 0, vocab: int = 50_000, length: int = 40) -> list[str]:

@@ -9,8 +9,10 @@ numbers always point back at the original file.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from .corpus import Document
@@ -37,6 +39,7 @@ _END_MARKER = re.compile(
     r"discussion loading.*|most (read|popular|viewed)|trending( now)?|latest news|up next)$",
     re.I,
 )
+FRONT_MATTER = "before the article body (title, dateline, caption)"
 _CAPTION = re.compile(
     r"^(in (this|a) [^.]{0,80}\b(file )?(photo|image|picture|video)\b|\((image|photo) credit)", re.I
 )
@@ -61,9 +64,8 @@ class Block:
         return len(self.text.split())
 
 
-def blocks(text: str) -> list[Block]:
-    """Runs of non-blank lines with exact character offsets."""
-    out: list[Block] = []
+def blocks(text: str) -> Iterator[Block]:
+    """Runs of non-blank lines with exact character offsets, one at a time (a 50 MB file holds a million)."""
     pos, current, start = 0, [], None
     for n, line in enumerate(text.split("\n"), 1):
         if line.strip():
@@ -71,12 +73,11 @@ def blocks(text: str) -> list[Block]:
                 start = (pos + len(line) - len(line.lstrip()), n)
             current.append((line, pos, n))
         elif current:
-            out.append(_block(current, start))
+            yield _block(current, start)
             current, start = [], None
         pos += len(line) + 1
     if current:
-        out.append(_block(current, start))
-    return out
+        yield _block(current, start)
 
 
 def _block(rows, start) -> Block:
@@ -123,9 +124,18 @@ def clean(doc: Document) -> CleanDoc:
     in_body = False
     cut = False
     front_matter: list[Block] = []
+    in_run = False  # the previous block was dropped
 
     def drop(b: Block, reason: str) -> None:
-        dropped.append(Dropped(doc.file_line(b.start_line), doc.file_line(b.end_line), reason, b.text[:200]))
+        nonlocal in_run
+        end = doc.file_line(b.end_line)
+        # a run of dropped blocks with one reason is one entry, so a long tail of junk stays one line of the
+        # manifest (front matter stays per block: some of it may be promoted to content below)
+        if in_run and dropped[-1].reason == reason and reason != FRONT_MATTER:
+            dropped[-1] = dataclasses.replace(dropped[-1], end_line=end)
+        else:
+            dropped.append(Dropped(doc.file_line(b.start_line), end, reason, b.text[:200]))
+        in_run = True
 
     for b in blocks(doc.text):
         text = b.text
@@ -144,11 +154,12 @@ def clean(doc: Document) -> CleanDoc:
             drop(b, "duplicate paragraph")
         elif not in_body and not (_is_body(b) and b.words >= FIRST_BODY_MIN_WORDS):
             front_matter.append(b)
-            drop(b, "before the article body (title, dateline, caption)")
+            drop(b, FRONT_MATTER)
         elif not _is_body(b):
             drop(b, "heading, credit or fragment")
         else:
             in_body = True
+            in_run = False
             seen.add(_normal(text))
             kept.append(
                 Span(doc.text[b.start_char : b.end_char], b.start_char, b.end_char, b.start_line, b.end_line)

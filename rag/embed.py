@@ -22,6 +22,7 @@ from .errors import ModelError
 
 log = logging.getLogger("rag.embed")
 BACKENDS = ("auto", "onnx", "onnx-int8", "torch")
+PROGRESS_BLOCK = 512  # texts per progress-bar step
 ONNX_EXPORT_VERSION = 1  # bump when the export recipe changes: cached exports are then redone
 
 
@@ -81,9 +82,21 @@ class Embedder:
         return self.impl.dim
 
     def encode(self, texts: list[str], progress: bool = False) -> np.ndarray:
+        """Unit vectors, one row per text; with `progress`, a bar with the chunk count and time left."""
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        return np.asarray(self.impl.encode(list(texts), self.batch_size, progress), dtype=np.float32)
+        texts = list(texts)
+        if not progress or len(texts) <= PROGRESS_BLOCK:
+            return np.asarray(self.impl.encode(texts, self.batch_size), dtype=np.float32)
+        from tqdm import tqdm
+
+        parts = []
+        with tqdm(total=len(texts), desc="Embedding", unit="chunk") as bar:
+            for start in range(0, len(texts), PROGRESS_BLOCK):
+                block = texts[start : start + PROGRESS_BLOCK]
+                parts.append(np.asarray(self.impl.encode(block, self.batch_size), dtype=np.float32))
+                bar.update(len(block))
+        return np.concatenate(parts)
 
     def encode_query(self, text: str) -> np.ndarray:
         return self.encode([text])[0]
@@ -128,9 +141,9 @@ class _TorchEncoder:
             raise ModelError(f"cannot load embedding model from {path}: {e}") from None
         self.dim = int(self.model.get_embedding_dimension())
 
-    def encode(self, texts, batch_size, progress):
+    def encode(self, texts, batch_size):
         return self.model.encode(
-            texts, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=progress
+            texts, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
         )
 
 
@@ -155,17 +168,12 @@ class _OnnxEncoder:
         self.inputs = {i.name for i in self.session.get_inputs()}
         self.dim = int(self.session.get_outputs()[0].shape[-1])
 
-    def encode(self, texts, batch_size, progress):
+    def encode(self, texts, batch_size):
         encodings = self.tokenizer.encode_batch(texts)
         # longest first, as sentence-transformers does: batches of similar length waste little on padding
         order = np.argsort([-len(e.ids) for e in encodings], kind="stable")
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        batches = range(0, len(texts), batch_size)
-        if progress:
-            from tqdm import tqdm
-
-            batches = tqdm(batches, desc="Batches", unit="batch")
-        for start in batches:
+        for start in range(0, len(texts), batch_size):
             rows = order[start : start + batch_size]
             width = max(len(encodings[i].ids) for i in rows)
             ids = np.zeros((len(rows), width), dtype=np.int64)

@@ -19,3 +19,7 @@ class ModelError(RagError):
 
 class IndexStoreError(RagError):
     """The index directory cannot be read or written."""
+
+
+class IndexWriteError(IndexStoreError):
+    """The index folder cannot be written (read-only, full); the previous index is untouched."""

@@ -14,10 +14,19 @@ from .clean import clean
 from .config import SCHEMA_VERSION, Settings
 from .corpus import load_corpus
 from .embed import Embedder
-from .errors import CorpusError, IndexStoreError
+from .errors import CorpusError, IndexStoreError, IndexWriteError
 from .store import BuildReport, IndexData
 
 log = logging.getLogger("rag.index")
+
+
+PROGRESS_MIN_CHARS = 2_000_000  # below this, cleaning and chunking take about a second: no bar
+
+
+def _bar(enabled: bool, **kwargs):
+    from tqdm import tqdm
+
+    return tqdm(disable=not enabled, **kwargs)
 
 
 def embed_text(c, settings: Settings) -> str:
@@ -37,8 +46,15 @@ def compatible(manifest: dict, settings: Settings, embedder: Embedder) -> str:
     return ""
 
 
-def open_or_build(settings: Settings, embedder: Embedder, rebuild: bool = False, progress: bool = False) -> tuple[IndexData, BuildReport]:
-    """The live index, refreshed against the corpus folder. Writes only when something changed."""
+def open_or_build(
+    settings: Settings, embedder: Embedder, rebuild: bool = False, progress: bool = False, serve_stale: bool = False
+) -> tuple[IndexData, BuildReport]:
+    """The live index, refreshed against the corpus folder. Writes only when something changed.
+
+    When the refresh cannot be written (read-only or full folder) it raises IndexWriteError, the previous index
+    untouched; with `serve_stale` (answering, not `rag index`) that previous index is returned instead, if usable,
+    with the reason in report.stale.
+    """
     with store.build_lock(settings.index_dir):
         old = None
         reason = "rebuild requested" if rebuild else ""
@@ -53,7 +69,13 @@ def open_or_build(settings: Settings, embedder: Embedder, rebuild: bool = False,
                 if reason:
                     log.warning("rebuilding the index: %s", reason)
                     old = None
-        return _refresh(settings, embedder, old, reason, progress)
+        try:
+            return _refresh(settings, embedder, old, reason, progress)
+        except IndexWriteError as e:
+            if not (serve_stale and old is not None):
+                raise
+            log.warning("%s; answering from it, without the latest corpus changes", e)
+            return old, BuildReport(stale=str(e), total_chunks=len(old.chunks))
 
 
 def _refresh(settings, embedder, old: IndexData | None, reason: str, progress: bool):
@@ -66,13 +88,20 @@ def _refresh(settings, embedder, old: IndexData | None, reason: str, progress: b
     old_files = old.manifest.get("files", {}) if old else {}
     chunks, vector_parts, to_embed = [], [], []
     files = {}
+
+    def fresh(doc) -> bool:  # new or changed since the last build
+        return old_files.get(doc.source, {}).get("sha256") != doc.sha256
+
+    todo = sum(len(d.text) for d in docs if fresh(d))
+    bar = _bar(progress and todo > PROGRESS_MIN_CHARS, total=todo, desc="Cleaning and chunking", unit="char", unit_scale=True)
     for doc in docs:
         before = old_files.get(doc.source)
-        if before and before["sha256"] == doc.sha256:
+        if not fresh(doc):
             doc_chunks, doc_vectors = old.file_chunks(doc.source)
             report.unchanged.append(doc.source)
             files[doc.source] = before
         else:
+            bar.set_postfix_str(doc.source[-40:], refresh=False)
             cleaned = clean(doc)
             doc_chunks = chunk(doc, cleaned, settings.chunk_size, settings.chunk_overlap)
             doc_vectors = None
@@ -95,8 +124,10 @@ def _refresh(settings, embedder, old: IndexData | None, reason: str, progress: b
             if not doc_chunks:
                 log.warning("%s: no article text left after cleaning", doc.source)
             to_embed.append((len(vector_parts), doc_chunks))
+            bar.update(len(doc.text))
         chunks.extend(doc_chunks)
         vector_parts.append(doc_vectors)
+    bar.close()
     report.removed = sorted(set(old_files) - set(files))
     report.total_chunks = len(chunks)
 
@@ -104,7 +135,7 @@ def _refresh(settings, embedder, old: IndexData | None, reason: str, progress: b
         return old, report
 
     new_chunks = [c for _, cs in to_embed for c in cs]
-    new_vectors = embedder.encode([embed_text(c, settings) for c in new_chunks], progress=progress and len(new_chunks) > 64)
+    new_vectors = embedder.encode([embed_text(c, settings) for c in new_chunks], progress=progress)
     report.embedded_chunks = len(new_chunks)
     offset = 0
     for slot, cs in to_embed:

@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -12,7 +13,11 @@ import pytest
 from rag import store
 from rag.config import Settings
 from rag.errors import CorpusError
+from rag.clean import clean
+from rag.corpus import load_corpus
 from rag.indexer import open_or_build
+
+from .conftest import BIN, CORPUS
 
 
 def _settings(corpus, index_dir):
@@ -126,7 +131,7 @@ def test_killed_build_leaves_the_previous_index_working(corpus_copy, tmp_path, s
     assert "Ren Zhengfei" in answer.answer
 
 
-def test_two_builds_are_serialized(tmp_path):
+def test_lock_is_exclusive(tmp_path):
     index_dir = tmp_path / "index"
     with store.build_lock(index_dir):
         with pytest.raises(Exception, match="another build holds the lock"):
@@ -134,3 +139,67 @@ def test_two_builds_are_serialized(tmp_path):
                 pass
     with store.build_lock(index_dir, wait=False):
         pass
+
+
+def test_two_index_runs_at_once_are_serialized(corpus_copy, tmp_path):
+    """Without the lock the second writer's clean-up can delete the generation the first just made live."""
+    index = tmp_path / "index"
+    cmd = [str(BIN / "rag"), "index", "--rebuild", "--verbose", "--corpus", str(corpus_copy), "--index", str(index)]
+    procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    outs = [p.communicate(timeout=600) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], [e for _, e in outs]
+    assert all(o.startswith("index updated at ") for o, _ in outs)
+    # each held the lock while the other did not: the two critical sections do not overlap
+    held = sorted(
+        (float(re.search(r"lock taken at ([\d.]+)", err)[1]), float(re.search(r"lock released at ([\d.]+)", err)[1]))
+        for _, err in outs
+    )
+    assert held[0][1] <= held[1][0], held
+    gens = sorted(p.name for p in index.iterdir() if p.name.startswith(("gen-", ".tmp-")))
+    assert len(gens) == 1
+    live = store.load(index)
+    assert live.path.name == gens[0] and len(live.manifest["files"]) == len(list(CORPUS.iterdir()))
+
+
+PLAIN_BUILD_MB = 700  # peak RSS of `rag index` over the five articles (ONNX model, FAISS, Python), measured
+NEEDLE = ("The old lighthouse keeper of Porto Vello, Amadeo Ruas, said in an interview that the harbour lamp was "
+          "finally switched to LED light in the spring of 2019, after ninety-one years of paraffin.")
+
+
+def archive_dump(path, size_mb: int = 50) -> int:
+    """A 50 MB crawl dump: the corpus's paragraphs over and over (the cleaner keeps each once), one unique
+    paragraph near the end. Returns the needle's line number."""
+    docs, _ = load_corpus(CORPUS, 64)
+    paragraphs = [p.text for d in docs for p in clean(d).paragraphs]  # article text only: no end-of-article markers
+    block = "\n\n".join(paragraphs) + "\n\n"
+    copies = size_mb * 2**20 // len(block.encode()) + 1
+    head = block * (copies - 2)
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(head)
+        f.write(NEEDLE + "\n\n")
+        f.write(block * 2)
+    return head.count("\n") + 1
+
+
+def test_fifty_megabyte_file_is_indexed_with_progress_and_bounded_memory(tmp_path):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    needle_line = archive_dump(corpus / "crawl dump.txt")
+    assert (corpus / "crawl dump.txt").stat().st_size >= 50 * 2**20
+    index = tmp_path / "index"
+    cmd = [str(BIN / "rag"), "index", "--corpus", str(corpus), "--index", str(index)]
+    with open(tmp_path / "err", "w") as err_file:
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err_file)
+        _, status, usage = os.wait4(proc.pid, 0)  # the child's own peak memory, not the test process's
+    err = (tmp_path / "err").read_text()
+    assert os.waitstatus_to_exitcode(status) == 0, err[-2000:]
+    # the text is held a few times over (file, cleaned paragraphs, line offsets), never hundreds of times
+    assert usage.ru_maxrss / 1024 < PLAIN_BUILD_MB + 10 * 50, f"peak RSS {usage.ru_maxrss / 1024:.0f} MB"
+    assert "Cleaning and chunking" in err and "100%" in err  # the progress bar ran to the end
+    live = store.load(index)
+    meta = live.manifest["files"]["crawl dump.txt"]
+    assert meta["bytes"] >= 50 * 2**20
+    # the repeats are dropped as duplicates, as one run each, not a million manifest entries
+    assert len(meta["dropped"]) < 50 and any(d[2] == "duplicate paragraph" for d in meta["dropped"])
+    needle = [c for c in live.chunks if "lighthouse keeper" in c.text]
+    assert len(needle) == 1 and needle[0].start_line == needle_line

@@ -138,7 +138,8 @@ class App:
         s = self.pipeline.settings
         name = self.pipeline._generator.name if self.pipeline._generator else "extractive only"
         return (f"**Queue:** {len(self.waiting)} waiting · {self.busy} answering · "
-                f"**model:** {name} · **index:** {len(self.pipeline.data.chunks)} chunks")
+                f"**model:** {name} · **index:** {len(self.pipeline.data.chunks)} chunks"
+                + (" (⚠ out of date: its folder cannot be written)" if self.pipeline.build_report.stale else ""))
 
     # ---- corpus -------------------------------------------------------------------------------
 
