@@ -113,6 +113,29 @@ def bench_build(settings: Settings, embedder, synthetic_docs: int) -> dict:
     return out
 
 
+def bench_backends(settings: Settings, texts: list[str], repeat: int = 4) -> dict:
+    """Embedding throughput of each backend on the corpus's own chunks (as indexed), and how far its vectors are
+    from sentence-transformers on torch (cosine)."""
+    from .embed import Embedder
+
+    texts = texts * repeat
+    out, reference = {}, None
+    for backend in ("torch", "onnx", "onnx-int8"):
+        embedder = Embedder.from_settings(settings.replace(embed_backend=backend))
+        embedder.encode(texts[:8])  # load and warm up outside the timing
+        t = time.perf_counter()
+        vectors = embedder.encode(texts)
+        sec = time.perf_counter() - t
+        if reference is None:
+            reference = vectors
+        cos = (vectors * reference).sum(axis=1)
+        out[backend] = {"chunks_per_s": round(len(texts) / sec, 1), "cosine_to_torch_min": round(float(cos.min()), 4),
+                        "cosine_to_torch_mean": round(float(cos.mean()), 4)}
+    for v in out.values():
+        v["speed_vs_torch"] = round(v["chunks_per_s"] / out["torch"]["chunks_per_s"], 2)
+    return out
+
+
 def bench_queries(pipeline, questions) -> dict:
     records = run(pipeline, questions)
     stages: dict[str, list[float]] = {}
@@ -264,6 +287,7 @@ def bench(settings: Settings, out_dir: Path, sizes: list[int], peer: bool = Fals
           peer_questions: int = 12, say=print) -> dict:
     from .answer import Pipeline
     from .eval import NaiveBaseline
+    from .indexer import embed_text
 
     questions = load_questions(DEFAULT_QUESTIONS)
     report: dict = {
@@ -274,8 +298,11 @@ def bench(settings: Settings, out_dir: Path, sizes: list[int], peer: bool = Fals
     report["cold_start_ms"] = bench_cold_start(settings)
     pipeline = Pipeline(settings)
     pipeline.warm_up()
+    report["machine"]["embed_backend"] = pipeline.embedder.backend
     say("index build …")
     report["build"] = bench_build(settings, pipeline.embedder, synthetic_docs)
+    say("embedding backends …")
+    report["embed_backends"] = bench_backends(settings, [embed_text(c, settings) for c in pipeline.data.chunks])
     say("questions, stage by stage …")
     report["query"] = bench_queries(pipeline, questions)
     report["generation"] = bench_generation(pipeline, questions)
@@ -311,6 +338,10 @@ def markdown(r: dict) -> str:
     L += ["", "## Index build", "", "| corpus | docs | chunks | MB | s | docs/s | chunks/s | MB/s | peak RSS MB |", "|---|---|---|---|---|---|---|---|---|"]
     for k, v in r["build"].items():
         L.append(f"| {k} | {v['documents']} | {v['chunks']} | {v['mb']} | {v['seconds']} | {v['docs_per_s']} | {v['chunks_per_s']} | {v['mb_per_s']} | {v['peak_rss_mb']} |")
+    L += ["", f"Embedding backends (the corpus's {r['build']['corpus']['chunks']} chunks ×4, batch 32; backend in use: "
+          f"{r['machine'].get('embed_backend', '?')}):", "", "| backend | chunks/s | × torch | cosine to torch min | mean |", "|---|---|---|---|---|"]
+    for k, v in r.get("embed_backends", {}).items():
+        L.append(f"| {k} | {v['chunks_per_s']} | {v['speed_vs_torch']} | {v['cosine_to_torch_min']} | {v['cosine_to_torch_mean']} |")
     L += ["", "## One question, stage by stage (warm process, all questions of the eval set)", "", "| stage | this project p50 ms | p95 ms | naive p50 ms | naive p95 ms |", "|---|---|---|---|---|"]
     for stage, v in r["query"]["stages_ms"].items():
         n = r["naive"]["stages_ms"].get(stage, {})

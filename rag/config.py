@@ -22,7 +22,7 @@ class Settings:
     models_file: Path = ROOT / "models.txt"
     embed_model: str = ""  # name from models.txt; "" = the first `embed` line
     llm_model: str = ""  # name from models.txt or a path to a .gguf; "" = the first `llm` line
-    embed_backend: str = "auto"  # "auto" (onnx when onnxruntime is installed), "onnx", "onnx-int8", "torch"
+    embed_backend: str = "auto"  # "auto" (onnx-int8 when onnxruntime is installed, else torch), "onnx", "onnx-int8", "torch"
     model_cache_dir: Path = ROOT / "index" / "models"  # local ONNX exports of the embedding model
 
     # cleaning and chunking
