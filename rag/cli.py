@@ -205,7 +205,7 @@ def eval_cmd(questions_file, out_file, reports_dir, compare, variants, k, corpus
 @rag.command("bench")
 @click.option("--reports", "reports_dir", type=click.Path(path_type=Path), default=Path("reports"), show_default=True)
 @click.option("--sizes", default="10000,100000", show_default=True, help="Synthetic passage counts for the scale run.")
-@click.option("--million", is_flag=True, help="Also measure 1,000,000 passages (several more minutes).")
+@click.option("--million", is_flag=True, help="Also measure 1,000,000 passages (about 15 more minutes, mostly the HNSW build).")
 @click.option("--peer", is_flag=True, help="Also run LlamaIndex with its defaults (pip install -e '.[peer]').")
 @common_options
 @friendly_errors

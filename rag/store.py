@@ -129,7 +129,8 @@ def load(index_dir: Path) -> IndexData | None:
             raise IndexStoreError(f"index file {gen / name} does not match its manifest; run `rag index --rebuild`")
     with open(gen / "chunks.jsonl", encoding="utf-8") as f:
         chunks = [Chunk(**json.loads(line)) for line in f if line.strip()]
-    vectors = np.load(gen / "vectors.npy", allow_pickle=False)
+    big = (gen / "vectors.npy").stat().st_size >= MMAP_MIN_BYTES
+    vectors = np.load(gen / "vectors.npy", mmap_mode="r" if big else None, allow_pickle=False)
     index = read_faiss(gen / "faiss.index")
     if len(chunks) != vectors.shape[0] or index.ntotal != len(chunks):
         raise IndexStoreError(f"index in {gen} is inconsistent (chunks/vectors differ); run `rag index --rebuild`")
@@ -137,15 +138,20 @@ def load(index_dir: Path) -> IndexData | None:
 
 
 # Which FAISS index for how many passages (measured by `rag bench`, see docs/scaling.md): exact search is
-# fast enough and perfect below FLAT_MAX; HNSW keeps recall@10 >= 0.95 at ~1 ms up to a few million;
-# IVF-PQ trades recall for memory beyond that.
+# fast enough and perfect below FLAT_MAX; HNSW keeps recall@10 >= 0.95 at a few ms up to a few million (its
+# graph must sit in RAM); beyond that IVF-PQ finds candidates from compressed codes and re-ranks them exactly.
 FLAT_MAX = 50_000
 HNSW_MAX = 2_000_000
+IVF_MIN = 10_000  # IVF-PQ's k-means needs this many vectors to train on
 HNSW_EF_SEARCH = 512  # synthetic recall@10: 0.998 at 100k, 0.977 at 1M (256: 0.985, 0.949); ~2–5 ms. docs/bench.md
+IVF_NPROBE, IVF_REFINE_FACTOR = 64, 10  # IVF-PQ: lists searched; candidates re-ranked exactly per result
 MMAP_MIN_BYTES = 256 * 2**20  # open index files larger than this memory-mapped
 
 
 def choose_index_type(n: int, requested: str = "auto") -> str:
+    if requested == "ivfpq" and n < IVF_MIN:
+        log.warning("index_type ivfpq needs %d passages to train on, the corpus has %d: using flat", IVF_MIN, n)
+        return "flat"
     if requested != "auto":
         return requested
     return "flat" if n < FLAT_MAX else "hnsw" if n < HNSW_MAX else "ivfpq"
@@ -160,19 +166,32 @@ def make_faiss(vectors: np.ndarray, kind: str = "flat"):
     if kind == "hnsw":
         index = faiss.IndexHNSWFlat(dim, 32, faiss.METRIC_INNER_PRODUCT)
         index.hnsw.efConstruction = 80
-        index.hnsw.efSearch = HNSW_EF_SEARCH
     elif kind == "ivfpq":
+        # compressed codes find candidates, the exact vectors (memory-mapped with the file) re-rank them:
+        # PQ alone reached recall@10 0.31 on the synthetic 100k set, with re-ranking 0.97 (docs/bench.md)
         nlist = max(16, int(4 * n**0.5))
-        index = faiss.IndexIVFPQ(faiss.IndexFlatIP(dim), dim, nlist, 48, 8, faiss.METRIC_INNER_PRODUCT)
-        sample = vectors[np.random.default_rng(0).choice(n, size=min(n, max(50 * nlist, 10_000)), replace=False)]
-        index.train(sample)
-        index.nprobe = 16
+        ivf = faiss.IndexIVFPQ(faiss.IndexFlatIP(dim), dim, nlist, dim // 4, 8, faiss.METRIC_INNER_PRODUCT)
+        ivf.cp.min_points_per_centroid = ivf.pq.cp.min_points_per_centroid = 5  # enough here; silences FAISS
+        ivf.train(vectors[np.random.default_rng(0).choice(n, size=min(n, max(50 * nlist, 10_000)), replace=False)])
+        index = faiss.IndexRefineFlat(ivf)
     elif kind == "flat":
         index = faiss.IndexFlatIP(dim)
     else:
         raise ValueError(f"unknown index type {kind!r} (flat, hnsw, ivfpq or auto)")
     if n:
         index.add(vectors)
+    return _tune(index)
+
+
+def _tune(index):
+    """Search-time knobs: set on every open, so an index built by an older version searches like a new one."""
+    import faiss
+
+    if hasattr(index, "hnsw"):
+        index.hnsw.efSearch = HNSW_EF_SEARCH
+    if isinstance(index, faiss.IndexRefine):
+        index.k_factor = IVF_REFINE_FACTOR
+        faiss.extract_index_ivf(index.base_index).nprobe = IVF_NPROBE
     return index
 
 
@@ -188,9 +207,7 @@ def read_faiss(path: Path):
             pass  # this index type cannot be mapped
     if index is None:
         index = faiss.read_index(str(path))
-    if hasattr(index, "hnsw"):  # a search-time knob: today's value, not the one saved with an older index
-        index.hnsw.efSearch = HNSW_EF_SEARCH
-    return index
+    return _tune(index)
 
 
 def write(index_dir: Path, manifest: dict, chunks: list[Chunk], vectors: np.ndarray) -> IndexData:

@@ -203,3 +203,26 @@ def test_fifty_megabyte_file_is_indexed_with_progress_and_bounded_memory(tmp_pat
     assert len(meta["dropped"]) < 50 and any(d[2] == "duplicate paragraph" for d in meta["dropped"])
     needle = [c for c in live.chunks if "lighthouse keeper" in c.text]
     assert len(needle) == 1 and needle[0].start_line == needle_line
+
+
+@pytest.mark.parametrize("kind", ["flat", "hnsw", "ivfpq"])
+def test_each_index_type_finds_stored_passages_after_a_round_trip(tmp_path, kind):
+    import faiss
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    vectors = rng.standard_normal((store.IVF_MIN + 2000, 384)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    faiss.write_index(store.make_faiss(vectors, kind), str(tmp_path / "faiss.index"))
+    index = store.read_faiss(tmp_path / "faiss.index")
+    _, ids = index.search(vectors[:50], 10)
+    assert (ids[:, 0] == np.arange(50)).all()
+    if kind == "hnsw":
+        assert index.hnsw.efSearch == store.HNSW_EF_SEARCH  # search-time settings survive the file
+    if kind == "ivfpq":
+        assert index.k_factor == store.IVF_REFINE_FACTOR and faiss.extract_index_ivf(index.base_index).nprobe == store.IVF_NPROBE
+
+
+def test_ivfpq_on_a_small_corpus_falls_back_to_flat():
+    assert store.choose_index_type(500, "ivfpq") == "flat"
+    assert [store.choose_index_type(n) for n in (10, 60_000, 3_000_000)] == ["flat", "hnsw", "ivfpq"]
