@@ -104,6 +104,23 @@ def test_changed_settings_trigger_a_rebuild(corpus_copy, tmp_path, embedder):
     assert report.embedded_chunks == len(data.chunks)
 
 
+def test_index_from_another_schema_or_model_is_rebuilt_with_a_notice(corpus_copy, tmp_path, embedder, caplog):
+    from rag.embed import Embedder
+
+    s = _settings(corpus_copy, tmp_path / "index")
+    data, _ = open_or_build(s, embedder)
+    manifest = json.loads((data.path / "manifest.json").read_text())
+    (data.path / "manifest.json").write_text(json.dumps(dict(manifest, schema_version=0)))
+    _, report = open_or_build(s, embedder)
+    assert report.wrote and report.rebuilt_reason == "index schema 0 differs from 1"
+    other_backend = "onnx" if embedder.backend == "onnx-int8" else "onnx-int8"  # other vectors, other model id
+    other = Embedder.from_settings(s.replace(embed_backend=other_backend))
+    caplog.clear()
+    _, report = open_or_build(s, other)
+    assert report.wrote and report.rebuilt_reason == f"index was built with {embedder.name}, not {other.name}"
+    assert f"rebuilding the index: index was built with {embedder.name}" in caplog.text
+
+
 def test_killed_build_leaves_the_previous_index_working(corpus_copy, tmp_path, settings):
     """SIGKILL `rag index --rebuild` at several points; the last good index must load and answer each time."""
     index_dir = tmp_path / "index"
