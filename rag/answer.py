@@ -180,7 +180,11 @@ class Pipeline:
             return self._quote(result, best, "quote", t0, on_token)
         options = options[: self.settings.choose_from]
         t1 = time.perf_counter()
-        chosen = options[0] if len(options) == 1 else self.generator.choose(question, best.text, options)
+        if len(options) == 1:
+            chosen = options[0]
+        else:
+            passage = cite.clip_around(best.text, options, self.settings.choose_context_words)
+            chosen = self.generator.choose(question, passage, options)
         result.timings_ms["generate"] = (time.perf_counter() - t1) * 1000
         result.timings_ms["first_token"] = (time.perf_counter() - t0) * 1000
         if chosen != options[0]:  # the model and the nearest-cue rule disagree: let the sentence speak

@@ -111,3 +111,14 @@ def test_chunks_cover_cleaned_text_exactly(text, size):
         inside = [c for c in chunks if para.start_char <= c.start_char < para.end_char]
         covered = "".join(c.text for c in inside)
         assert re.sub(r"\s", "", covered) == re.sub(r"\s", "", para.text)
+
+
+def test_choice_passage_is_clipped_around_the_options():
+    from rag.cite import clip_around
+
+    text = "In March 2019, after months of talks, the company said that its founder, Ren Zhengfei, would step back from daily work at Huawei."
+    clipped = clip_around(text, ["Ren Zhengfei", "Huawei"], 2)
+    assert clipped == "its founder, Ren Zhengfei, would step back from daily work at Huawei."
+    assert clipped in text  # an exact substring: the model reads the article's own words
+    assert clip_around(text, ["Ren Zhengfei"], 0) == text
+    assert clip_around(text, ["not in the text"], 3) == text
