@@ -154,6 +154,7 @@ def bench_queries(pipeline, questions) -> dict:
 
 def bench_generation(pipeline, questions, n: int = 12) -> dict:
     """Free generation on short prompts: time to first token, decode speed, prompt size."""
+    from .cite import clip_around
     from .generate import build_messages, choice_messages
 
     gen = pipeline.generator
@@ -165,7 +166,9 @@ def bench_generation(pipeline, questions, n: int = 12) -> dict:
         messages = build_messages(q.question, passages)
         prompt_tokens.append(gen.count_tokens(" ".join(m["content"] for m in messages)))
         if a.citations:
-            choice_tokens.append(gen.count_tokens(" ".join(m["content"] for m in choice_messages(q.question, a.citations[0].quote, ["x"]))))
+            typed = pipeline.answer(q.question)  # the span the default answer picked stands for the options
+            passage = clip_around(a.citations[0].quote, [typed.answer], pipeline.settings.choose_context_words)
+            choice_tokens.append(gen.count_tokens(" ".join(m["content"] for m in choice_messages(q.question, passage, [typed.answer]))))
         t = time.perf_counter()
         reply, ttft = gen.complete(messages)
         total = (time.perf_counter() - t) * 1000

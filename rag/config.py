@@ -13,6 +13,7 @@ from pathlib import Path
 SCHEMA_VERSION = 1
 TEXT_VERSION = 2  # bump when cleaning or chunking rules change: stored chunks are then rebuilt
 ROOT = Path(__file__).resolve().parent.parent
+MODEL_CACHE_DIR = ROOT / "index" / "models"  # local exports of the embedding model (see rag/embed.py)
 
 
 @dataclass
@@ -23,7 +24,7 @@ class Settings:
     embed_model: str = ""  # name from models.txt; "" = the first `embed` line
     llm_model: str = ""  # name from models.txt or a path to a .gguf; "" = the first `llm` line
     embed_backend: str = "auto"  # "auto" (onnx-int8 when onnxruntime is installed, else torch), "onnx", "onnx-int8", "torch"
-    model_cache_dir: Path = ROOT / "index" / "models"  # local ONNX exports of the embedding model
+    model_cache_dir: Path = MODEL_CACHE_DIR
 
     # cleaning and chunking
     chunk_size: int = 400  # characters; roughly one or two sentences, well under MiniLM's 256 word pieces

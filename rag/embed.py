@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .config import MODEL_CACHE_DIR
 from .errors import ModelError
 
 log = logging.getLogger("rag.embed")
@@ -55,7 +56,7 @@ class Embedder:
         self.path = Path(path)
         self.weights_sha256 = weights_sha256
         self.batch_size = batch_size
-        self.cache_dir = Path(cache_dir) if cache_dir else self.path.parent / ".onnx"
+        self.cache_dir = Path(cache_dir or MODEL_CACHE_DIR)
         self.backend = _choose_backend(backend, self.path)
         # int8 weights move vectors by ~1% (cosine ~0.99): an index built one way must not be queried the other
         self.name = f"{name}#int8" if self.backend == "onnx-int8" else name
