@@ -253,8 +253,18 @@ def test_load_eight_clients_all_answered(server):
                 results.append(("rejected", str(e), time.time() - t))
         return sent, results
 
-    with ThreadPoolExecutor(8) as pool:
+    samples = []  # (seconds since start, server RSS MB): is memory flat once warm, not only at the end?
+    start = time.time()
+
+    def sample():
+        while time.time() - start < seconds:
+            samples.append((round(time.time() - start, 1), round(server_proc.memory_info().rss / 2**20)))
+            time.sleep(1)
+
+    with ThreadPoolExecutor(9) as pool:
+        sampler = pool.submit(sample)
         outcomes = list(pool.map(client, range(8)))
+        sampler.result()
     sent = sum(s for s, _ in outcomes)
     results = [r for _, rs in outcomes for r in rs]
     assert len(results) == sent  # none lost
@@ -271,8 +281,12 @@ def test_load_eight_clients_all_answered(server):
         "clients": 8, "seconds": seconds, "requests": sent, "answered": len(answered),
         "rejected": sent - len(answered), "p50_s": latencies[len(latencies) // 2],
         "p95_s": latencies[int(len(latencies) * 0.95) - 1], "rss_start_mb": rss_start / 2**20, "rss_end_mb": rss_end / 2**20,
+        "rss_samples": samples,
     }, indent=1))
     assert rss_end - rss_start < 300 * 2**20, "memory grew under load"
+    # after the first half (caches warm), the second half may not keep growing
+    half = [mb for t, mb in samples if t >= seconds / 2]
+    assert max(half) - half[0] < 60, f"memory kept growing: {half[0]} -> {max(half)} MB"
 
 
 def test_cancel_frees_the_queue(page):
