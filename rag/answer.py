@@ -264,11 +264,12 @@ class Pipeline:
 
     def _sentence_vectors(self, sentences: list[cite.Sentence]):
         """Sentence embeddings, remembered across questions: a long-running UI embeds each sentence once."""
-        missing = [x for x in sentences if (x.chunk.source, x.start_char, x.end_char) not in self._vectors]
+        keys = [(x.chunk.source, x.start_char, x.end_char) for x in sentences]
+        missing = [(key, x) for key, x in zip(keys, sentences) if key not in self._vectors]
         if missing:
-            for x, v in zip(missing, self.embedder.encode([x.text for x in missing])):
-                self._vectors[(x.chunk.source, x.start_char, x.end_char)] = v
-        return np.stack([self._vectors[(x.chunk.source, x.start_char, x.end_char)] for x in sentences])
+            for (key, _), v in zip(missing, self.embedder.encode([x.text for _, x in missing])):
+                self._vectors[key] = v
+        return np.stack([self._vectors[key] for key in keys])
 
     def _passage(self, hit: Hit) -> Passage:
         window = self.retriever.window(hit.chunk)
