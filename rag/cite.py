@@ -93,7 +93,8 @@ class Sentence:
     overlap: float = 0.0  # idf-weighted share of the question's terms found in the sentence
 
     def citation(self) -> Citation:
-        return Citation(self.chunk.source, self.start_line, self.end_line, self.text, self.chunk.title)
+        c = self.chunk
+        return Citation(c.source, self.start_line, self.end_line, self.text, c.title, c.page, c.heading)
 
 
 _ANAPHOR_START = re.compile(r"^[“\"]?(he|she|it|they|his|her|its|their|this|these|those)\b", re.I)

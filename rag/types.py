@@ -49,6 +49,9 @@ class Chunk:
     hash: str  # sha256 of text (first 16 hex digits)
     doc_sha: str  # sha256 of the file it came from: unchanged file, re-usable vectors
     paragraph: int = 0  # ordinal of its paragraph in the article: neighbours in one paragraph form a window
+    kind: str = "text"  # "text" (prose), "code" (code or program output), "table": only prose is quoted as an answer
+    heading: str = ""  # the heading trail above it, "Chapter › Section" ("" when the document has none)
+    page: int = 0  # 1-based page of a PDF (0: the format has no pages)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -70,11 +73,20 @@ class Citation:
     end_line: int
     quote: str
     title: str = ""
+    page: int = 0  # 1-based PDF page (0: not a paged format)
+    heading: str = ""  # heading trail of the cited passage
 
     def to_dict(self) -> dict:
-        return {"source": self.source, "start_line": self.start_line, "end_line": self.end_line, "quote": self.quote}
+        d = {"source": self.source, "start_line": self.start_line, "end_line": self.end_line, "quote": self.quote}
+        if self.page:
+            d["page"] = self.page
+        if self.heading:
+            d["heading"] = self.heading
+        return d
 
     def label(self) -> str:
+        if self.page:
+            return f"{self.source} p.{self.page}"
         return f"{self.source}:L{self.start_line}-L{self.end_line}"
 
 
