@@ -159,8 +159,9 @@ def factoid(query: Query, best: Sentence, choose: Callable[[str, str, list[str]]
 
 def definition(query: Query, ranked: list[Sentence], pool: list[Sentence]) -> Composed:
     """The best sentence that names the subject, preferring one that says what it is ("X is …", "X, the …")."""
-    subject_terms = text.terms(query.subject)
-    subject = re.escape(query.subject.strip())
+    core = re.split(r"\s+(?:in|of|for|on|at|from|with|by|about|according)\s+", query.subject.strip(), maxsplit=1)[0]
+    subject_terms = text.terms(core)
+    subject = re.escape(core)
     defining = re.compile(
         rf"{subject}\s*(,|\(|:|\bis\b|\bwas\b|\bare\b|\bwere\b|\brefers?\b|\bmeans?\b|\bstands? for\b)|"
         rf"\b(called|named|known as)\s+(the\s+)?{subject}", re.I)

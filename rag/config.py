@@ -48,7 +48,7 @@ class Settings:
     # (articles, natural, Git documentation); the test splits never set a threshold (README, "Quality").
     min_relevance: float = 0.5  # its score (cosine + sentence_lexical_weight * term overlap) below this: decline
     min_coverage: float = 0.35  # ...or its passage holds less than this idf-weighted share of the question's key terms
-    min_coverage_top: float = 0.45  # ...or the best gate_passages passages together hold less than this share
+    min_coverage_top: float = 0.5  # ...or the best gate_passages passages together hold less than this share
     gate_passages: int = 3
     confident_relevance: float = 0.8  # ...unless its score reaches this
     bound_from: int = 3  # how many/when/how much: the answer's sentence is among this many best evidence sentences

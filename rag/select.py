@@ -123,8 +123,8 @@ def decline_reason(query: Query, ranked: list[Sentence], passage_terms: set[str]
     best = ranked[0]
     if best.score < gate.min_relevance:
         return f"no passage is close enough to the question (relevance {best.score:.2f} < {gate.min_relevance})"
-    if best.score >= gate.confident_relevance:
-        return ""
+    if best.score >= gate.confident_relevance or query.form == "summary":
+        return ""  # a summary is of the best-matching document, whatever words the request is phrased in
     share = text.coverage(set(query.terms), passage_terms, vocabulary)
     top_share = text.coverage(set(query.terms), top_terms if top_terms is not None else passage_terms, vocabulary)
     if share < gate.min_coverage or top_share < gate.min_coverage_top:
