@@ -39,7 +39,7 @@ class Lexical:
         logging.getLogger("bm25s").setLevel(logging.WARNING)  # bm25s sets DEBUG on import
         self._bm25s = bm25s
         self.stemmer = _stemmer()
-        corpus = [f"{c.title} {c.text}" for c in chunks]
+        corpus = [f"{c.title} {c.heading} {c.text}" for c in chunks]
         tokens = bm25s.tokenize(corpus, stopwords="en", stemmer=self.stemmer, show_progress=False)
         self.retriever = bm25s.BM25()
         self.retriever.index(tokens, show_progress=False)
