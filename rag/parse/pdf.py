@@ -78,27 +78,8 @@ def parse_pdf(data: bytes) -> tuple[list[list[str]], list[Block], str]:
     blocks: list[Block] = []
     offset = 0
     for p, page in enumerate(pages, 1):
-        gaps = [a.top - b.top for a, b in zip(page, page[1:]) if a.text.strip() and b.text.strip() and a.top > b.top]
-        usual = median(gaps) if gaps else 0.0
-        group: list[int] = []
-
-        def close() -> None:
-            if group:
-                blocks.append(_block(page, group, p, offset, heading_sizes, body_size, furniture))
-                group.clear()
-
-        for i, line in enumerate(page):
-            if not line.text.strip():
-                close()
-                continue
-            prev = page[i - 1] if i and group else None
-            new = prev is None or (usual and prev.top - line.top > PARAGRAPH_GAP * usual) or _is_heading(prev, heading_sizes) \
-                or _is_heading(line, heading_sizes) or prev.size and line.size and abs(prev.size - line.size) > 0.5 \
-                or _furniture_key(line.text) in furniture or _furniture_key(prev.text) in furniture
-            if new:
-                close()
-            group.append(i)
-        close()
+        for rows in _groups(page, heading_sizes, body_size, furniture):
+            blocks.append(_block(page, rows, p, offset, heading_sizes, furniture))
         offset += sum(len(line.text) + 1 for line in page) + 1  # the page's lines and the blank line between pages
     return [[line.text for line in page] for page in pages], blocks, title
 
@@ -115,6 +96,33 @@ def pdf_text(pages: list[list[str]]) -> tuple[str, tuple[int, ...], tuple[int, .
         line_map.append(len(page) + 1)
         page_map.append(p)
     return "\n".join(lines), tuple(line_map), tuple(page_map)
+
+
+def _groups(page: list[_Line], heading_sizes: list[int], body_size: float, furniture: set[str]) -> list[list[int]]:
+    """The page's lines (indices) grouped into blocks."""
+    gaps = [a.top - b.top for a, b in zip(page, page[1:]) if a.text.strip() and b.text.strip() and a.top > b.top]
+    usual = median(gaps) if gaps else 0.0
+    groups: list[list[int]] = []
+    for i, line in enumerate(page):
+        if not line.text.strip():
+            groups.append([])
+            continue
+        # line spacing grows with the font: a heading's lines are further apart than the body's
+        spacing = usual * (line.size / body_size if body_size and line.size else 1.0)
+        if not groups or not groups[-1] or _starts_block(page[groups[-1][-1]], line, spacing, heading_sizes, furniture):
+            groups.append([])
+        groups[-1].append(i)
+    return [g for g in groups if g]
+
+
+def _starts_block(prev: _Line, line: _Line, spacing: float, heading_sizes: list[int], furniture: set[str]) -> bool:
+    """Whether `line` begins a new block rather than continuing the one `prev` ends."""
+    return bool(
+        (spacing and prev.top - line.top > PARAGRAPH_GAP * spacing)  # a wider gap than between lines
+        or _is_heading(prev, heading_sizes) != _is_heading(line, heading_sizes)  # a heading begins or ends
+        or abs(prev.size - line.size) > 0.5  # another font size: another kind of text
+        or _furniture_key(line.text) in furniture or _furniture_key(prev.text) in furniture
+    )
 
 
 def _is_heading(line: _Line | None, heading_sizes: list[int]) -> bool:
@@ -136,12 +144,12 @@ def _running_lines(pages: list[list[_Line]]) -> set[str]:
     return {key for key, n in seen.items() if n >= max(2, len(pages) / 2)}
 
 
-def _block(page: list[_Line], rows: list[int], p: int, offset: int, heading_sizes, body_size, furniture) -> Block:
+def _block(page: list[_Line], rows: list[int], p: int, offset: int, heading_sizes: list[int], furniture: set[str]) -> Block:
     before = sum(len(line.text) + 1 for line in page[: rows[0]])
-    first, last = page[rows[0]], page[rows[-1]]
+    first = page[rows[0]]
     start = offset + before + len(first.text) - len(first.text.lstrip())
     end = offset + before + sum(len(page[i].text) + 1 for i in rows) - 1
-    heading = len(rows) == 1 and _is_heading(first, heading_sizes)
+    heading = _is_heading(first, heading_sizes)  # its lines share one size (see _starts_block)
     kind = HEADING if heading else PARAGRAPH
     level = heading_sizes.index(round(first.size)) + 1 if heading else 0
     is_furniture = len(rows) == 1 and _furniture_key(first.text) in furniture
