@@ -337,3 +337,41 @@ def test_whole_git_documentation_loses_no_page(tmp_path):
     for doc in docs:
         cleaned = clean(doc, repeated)
         assert cleaned.paragraphs and not cleaned.dropped_majority and not cleaned.note, doc.source
+
+
+def test_index_report_lists_what_was_dropped_and_no_clean_keeps_it(tmp_path):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    shutil.copy(CORPUS / "000_f7ddb58f33c977c6.txt", corpus)
+    (corpus / "notes.md").write_text("# Notes\n\n- buy milk\n- call Bob\n\n```\nmake test\n```\n", encoding="utf-8")
+    index = tmp_path / "index"
+    out = run_cli("rag", "index", "--report", "--corpus", str(corpus), "--index", str(index))
+    assert out.returncode == 0, out.stderr
+    # the related-headlines list: its lines, its reason, its first words
+    assert "L37-L90  after the end of the article: “0:00 0:00 Close China and UK Signal" in out.stdout
+    assert "notes.md: 2 chunks, 0 dropped" in out.stdout
+    # most of 000 is that list: said on every run, and in the manifest
+    assert "warning: 000_f7ddb58f33c977c6.txt: cleaning dropped 675 of its 1250 words" in out.stderr
+    manifest = json.loads((index / (index / "CURRENT").read_text().strip() / "manifest.json").read_text())
+    assert manifest["dropped_majority"] == 1 and manifest["files"]["000_f7ddb58f33c977c6.txt"]["dropped_majority"]
+    out = run_cli("rag", "index", "--no-clean", "--corpus", str(corpus), "--index", str(index))
+    assert out.returncode == 0 and "rebuilt: chunking settings changed" in out.stderr
+    manifest = json.loads((index / (index / "CURRENT").read_text().strip() / "manifest.json").read_text())
+    assert manifest["dropped_majority"] == 0 and manifest["files"]["000_f7ddb58f33c977c6.txt"]["dropped"] == []
+    out = run_cli("rag", "index", "--corpus", str(corpus), "--index", str(index), env={"RAG_CLEAN": "0"})
+    assert "up to date" in out.stdout  # RAG_CLEAN=0 is the same setting
+
+
+@needs_chromium
+def test_article_viewer_shows_the_pdf_page_by_page_with_the_passage_marked(article_pdf):
+    from ui.render import article_html
+
+    doc = parse(article_pdf, "huawei.pdf")
+    at = doc.text.index("Ren Zhengfei, the founder")
+    line = doc.text.count("\n", 0, at) + 1
+    page, start = doc.page_of(line), doc.file_line(line)
+    html = article_html(article_pdf, "huawei.pdf", start, start, page)
+    assert html.count("class='page-head'") == doc.pages
+    marked = re.findall(r"<mark class='cited'>(.*?)</mark>", html)
+    assert len(marked) == 1 and marked[0].startswith("Ren Zhengfei, the founder")
+    assert html.index(f"data-page='{page}'") < html.index("<mark") < (html.index(f"data-page='{page + 1}'") if page < doc.pages else len(html))
