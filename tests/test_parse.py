@@ -375,3 +375,38 @@ def test_article_viewer_shows_the_pdf_page_by_page_with_the_passage_marked(artic
     marked = re.findall(r"<mark class='cited'>(.*?)</mark>", html)
     assert len(marked) == 1 and marked[0].startswith("Ren Zhengfei, the founder")
     assert html.index(f"data-page='{page}'") < html.index("<mark") < (html.index(f"data-page='{page + 1}'") if page < doc.pages else len(html))
+
+
+NEWS_PAGE = """<!doctype html><html><head><title>Big news today</title></head><body>
+<nav><ul><li><a href="/">Home</a></li><li><a href="/a">World</a></li><li><a href="/b">Business</a></li></ul></nav>
+<header><h1>Big news today</h1><p>By Jane Doe</p></header>
+<main><article>
+<p>The first paragraph of the article is long enough to be an article paragraph, with several words in it.</p>
+<figure><img src="x.png"><figcaption>A photo of something, REUTERS/Someone</figcaption></figure>
+<h2>Details</h2>
+<p>The second paragraph explains the details of the story, and it is also long enough to count as text.</p>
+<pre><code>$ some --command
+output line</code></pre>
+<table><tr><th>Year</th><th>Deals</th></tr><tr><td>2019</td><td>91</td></tr></table>
+</article>
+<aside><h3>Related</h3><ul><li><a href="/1">Other story one</a></li><li><a href="/2">Other story two</a></li></ul></aside>
+</main>
+<footer><p>Copyright 2026 The Paper. All rights reserved.</p></footer>
+</body></html>
+"""
+
+
+def test_html_page_furniture_is_dropped_by_structure_and_the_article_kept(tmp_path):
+    page = tmp_path / "news.html"
+    page.write_text(NEWS_PAGE)
+    doc = parse(page)
+    assert len(doc.text.split("\n")) == len(NEWS_PAGE.split("\n"))  # the text sits on the source's own lines
+    cleaned = clean(doc)
+    assert {d.reason for d in cleaned.dropped} == {"navigation", "page header", "image caption or credit",
+                                                    "sidebar (aside)", "page footer"}
+    chunks = chunk(doc, cleaned, 400)
+    assert [(c.kind, c.start_line, c.heading) for c in chunks] == [
+        ("text", 5, "Big news today"), ("text", 8, "Big news today › Details"),
+        ("code", 9, "Big news today › Details"), ("table", 11, "Big news today › Details")]
+    assert chunks[2].text == "$ some --command\noutput line" and chunks[3].text == "Year | Deals | 2019 | 91"
+    assert cleaned.title == "Big news today" and not cleaned.dropped_majority

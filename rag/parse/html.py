@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field, replace
 
-from .base import CAPTION, CODE, HEADING, LIST_ITEM, PARAGRAPH, TABLE, TERM, Block, line_starts
+from .base import CAPTION, CODE, HEADING, LIST_ITEM, NAV, PARAGRAPH, TABLE, TERM, Block, line_starts
 
 _SKIP = {"script", "style", "noscript", "template", "head", "svg", "math", "iframe", "object", "select"}
 _HEADINGS = {f"h{n}": n for n in range(1, 7)}
@@ -205,7 +205,8 @@ def parse_html(raw: str) -> tuple[str, list[Block], str]:
     starts = line_starts(text)
     blocks = []
     for ctx, (l1, c1), (l2, c2), links in out.blocks:
-        blocks.append(Block(ctx.kind, starts[l1] + c1, starts[l2] + c2, l1 + 1, l2 + 1, level=ctx.level,
+        kind = NAV if ctx.furniture == "navigation" and ctx.kind in (PARAGRAPH, LIST_ITEM) else ctx.kind
+        blocks.append(Block(kind, starts[l1] + c1, starts[l2] + c2, l1 + 1, l2 + 1, level=ctx.level,
                             links=round(links, 2), furniture=ctx.furniture))
     if not title:
         title = next((text[b.start_char : b.end_char] for b in blocks if b.kind == HEADING and b.level == 1), "")
