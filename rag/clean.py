@@ -177,9 +177,9 @@ def clean(doc: ParsedDoc, repeated: dict[str, int] | None = None, enabled: bool 
         if _counts_as_content(b) and reason != "duplicate paragraph":
             lost += len(text.split())
         start, end = b.start_line, b.end_line
-        # a run of dropped blocks with one reason is one entry, so a long tail of junk stays one line of the
-        # manifest (front matter stays per block: some of it may be promoted to content below)
-        if in_run and dropped and dropped[-1].reason == reason and reason != FRONT_MATTER and dropped[-1].page == b.page:
+        # a run of dropped blocks with one reason is one entry, so a long tail of junk (or a million repeats in a
+        # crawl dump) stays one line of the manifest
+        if in_run and dropped and dropped[-1].reason == reason and dropped[-1].page == b.page:
             dropped[-1] = dataclasses.replace(dropped[-1], end_line=end)
         else:
             dropped.append(Dropped(start, end, reason, text[:200], b.page))
@@ -226,13 +226,11 @@ def clean(doc: ParsedDoc, repeated: dict[str, int] | None = None, enabled: bool 
             kept.append(span)
         last = b
 
-    note = ""
     if enabled and not kept and words:
         # cleaning would leave nothing of a file that has text: keep it whole rather than lose it
-        whole = clean(doc, repeated, enabled=False)
         note = "cleaning would have dropped all of it; kept whole"
         log.warning("%s: %s", doc.source, note)
-        return dataclasses.replace(whole, note=note)
+        return dataclasses.replace(clean(doc, repeated, enabled=False), note=note)
     title = doc.title_hint
     if not title and front:
         title = next((t for b, t in front if _title_candidate(_lines(doc, b), t)), "")
@@ -245,7 +243,7 @@ def clean(doc: ParsedDoc, repeated: dict[str, int] | None = None, enabled: bool 
         title = doc.path.stem
     for d in dropped:
         log.debug("%s L%d-L%d dropped (%s): %s", doc.source, d.start_line, d.end_line, d.reason, d.text[:60])
-    return CleanDoc(doc.source, title, kept, dropped, words, lost, note)
+    return CleanDoc(doc.source, title, kept, dropped, words, lost)
 
 
 def _reason(b: Block, i: int, lines: list[str], text: str, plan: _Plan | None, cut: bool, seen: set,
