@@ -23,3 +23,8 @@ class IndexStoreError(RagError):
 
 class IndexWriteError(IndexStoreError):
     """The index folder cannot be written (read-only, full); the previous index is untouched."""
+
+
+class SkipFile(Exception):
+    """One file of the corpus cannot be indexed (encrypted, no text, corrupt...): it is skipped with this one-line
+    reason and the rest of the folder is indexed. Not a RagError: it never reaches the user as a failure."""
