@@ -63,11 +63,13 @@ def answerable(sentence: Sentence) -> bool:
 
 def rank(query: Query, query_vector: np.ndarray, sentences: list[Sentence], vectors: np.ndarray,
          lexical_weight: float, vocabulary) -> list[Sentence]:
-    """Meaning (cosine) plus the idf-weighted share of the question's key terms a sentence holds, best first."""
+    """Meaning (cosine) plus the idf-weighted share of the question's key terms a sentence holds, with the
+    heading trail it sits under ("EXAMPLES › Saving local changes"), best first."""
     ranked = []
     for sent, vec in zip(sentences, vectors):
         dense = float(vec @ query_vector)
-        overlap = text.coverage(set(query.terms), text.terms(sent.text), vocabulary) if query.terms else 0.0
+        words = text.terms(sent.text) | text.terms(sent.chunk.heading.rsplit(" › ", 1)[-1])
+        overlap = text.coverage(set(query.terms), words, vocabulary) if query.terms else 0.0
         ranked.append(replace(sent, score=dense + lexical_weight * overlap, dense=dense, overlap=overlap))
     return sorted(ranked, key=lambda s: -s.score)
 
