@@ -74,6 +74,7 @@ class Pipeline:
         data, report = open_or_build(self.settings, self.embedder, rebuild=rebuild, progress=progress, serve_stale=True)
         retriever = Retriever(data, self.embedder, self.settings)
         self.data, self.retriever = data, retriever
+        self._titles = {c.source: c.title for c in data.chunks}
         self.vocabulary = text.Vocabulary([f"{c.title} {c.heading} {c.text}" for c in data.chunks])
         self._vectors: dict[tuple[str, int, int], np.ndarray] = {}  # sentence vectors, valid for this index only
         self.build_report = report
@@ -134,9 +135,14 @@ class Pipeline:
         result = Answer(question, "", False, [], timings, [self._passage(h) for h in hits], notes=notes,
                         query=query.search, form=query.form)
 
+        about = self._documents_about(query) if query.form == "definition" else []
+        if about:  # a document whose title names the subject: its opening statement defines it
+            lead = [x for x in self._lead(about[0]) if answerable(x)][:1]
+            evidence, ranked = [*lead, *evidence], [*lead, *ranked]
         passage_terms = self._passage_terms(evidence[0].chunk) if evidence else set()
         top_terms = set().union(*(self._passage_terms(h.chunk) for h in hits[: s.gate_passages]))
-        refusal = decline_reason(query, evidence, passage_terms, self._gate(), self.vocabulary, top_terms)
+        refusal = "" if about and not query.unknown else decline_reason(
+            query, evidence, passage_terms, self._gate(), self.vocabulary, top_terms)
         if refusal:
             return self._refuse(result, refusal, t0, query)
 
@@ -150,7 +156,7 @@ class Pipeline:
         if s.answer_style == "generate" and use_llm:
             return self._generate(result, query.ask, [with_context(evidence[0], pool), *evidence[1:]], on_token, t0)
         t1 = time.perf_counter()
-        composed = self._compose(query, ranked, evidence, pool, use_llm)
+        composed = self._compose(query, ranked, evidence, pool, use_llm, bool(about))
         result.timings_ms["compose"] = (time.perf_counter() - t1) * 1000
         return self._finish(result, composed, t0, on_token)
 
@@ -163,23 +169,34 @@ class Pipeline:
         return Gate(s.min_relevance, s.min_coverage, s.min_coverage_top, s.confident_relevance)
 
     def _compose(self, query: Query, ranked: list[Sentence], evidence: list[Sentence], pool: list[Sentence],
-                 use_llm: bool) -> compose.Composed:
+                 use_llm: bool, lead_defines: bool = False) -> compose.Composed:
         """The answer in the question's shape (see rag/compose.py)."""
         s = self.settings
         best = with_context(evidence[0], pool)
+        if lead_defines:
+            return compose.marked([evidence[0]])
         if query.form == "definition" and query.subject:
             return compose.definition(query, evidence, pool)
         if query.form == "yesno":
             return compose.yes_no(query, best, self.vocabulary, s.yesno_coverage)
         if query.form == "summary":
             source = evidence[0].chunk.source
-            lead = [x for c in self.retriever.reading_order(self.retriever.first_chunk(source), 3) for x in split_sentences(c)]
+            lead = self._lead(source)
             return compose.summary([x for x in evidence if x.chunk.source == source], [x for x in lead if answerable(x)])
         if query.form == "explanatory":
             anchor = ranked[0] if ranked[0].chunk.kind == "text" and ranked[0].score >= evidence[0].score - s.anchor_margin else evidence[0]
             return compose.explanation(anchor, self._reading_order(anchor))
         choose = self.generator.choose if use_llm else None
         return compose.factoid(query, best, choose, s.choose_from, s.choose_context_words, self.vocabulary)
+
+    def _documents_about(self, query: Query) -> list[str]:
+        """Documents whose title holds every word of a definition's subject ("git rerere" -> "git-rerere(1)")."""
+        words = lambda t: text.terms(t.replace("-", " "))  # noqa: E731 - "range-diff" ~ "git-range-diff(1)"
+        want = words(query.subject)
+        return [src for src, title in self._titles.items() if want <= words(title)] if want else []
+
+    def _lead(self, source: str) -> list[Sentence]:
+        return [x for c in self.retriever.reading_order(self.retriever.first_chunk(source), 3) for x in split_sentences(c)]
 
     def _reading_order(self, anchor: Sentence) -> list[Sentence]:
         return [x for c in self.retriever.reading_order(anchor.chunk) for x in split_sentences(c)]

@@ -166,9 +166,9 @@ def definition(query: Query, ranked: list[Sentence], pool: list[Sentence]) -> Co
     """The best sentence that names the subject, preferring one that says what it is ("X is …", "X, the …")."""
     core = re.split(r"\s+(?:in|of|for|on|at|from|with|by|about|according)\s+", query.subject.strip(), maxsplit=1)[0]
     subject_terms = text.terms(core)
-    subject = re.escape(core)
+    subject = r"[\s-]+".join(re.escape(w) for w in core.split())  # "git rerere" ~ "git-rerere"
     defining = re.compile(
-        rf"{subject}\s*(,|\(|:|\bis\b|\bwas\b|\bare\b|\bwere\b|\brefers?\b|\bmeans?\b|\bstands? for\b)|"
+        rf"{subject}\s*(,|\(|:|\s[-–—]\s|\bis\b|\bwas\b|\bare\b|\bwere\b|\brefers?\b|\bmeans?\b|\bstands? for\b)|"
         rf"\b(called|named|known as)\s+(the\s+)?{subject}", re.I)
     naming = [x for x in ranked if subject_terms and text.coverage(subject_terms, text.terms(x.text)) == 1.0]
     if not naming:

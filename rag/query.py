@@ -39,8 +39,8 @@ _LISTING = re.compile(
     re.I,
 )
 _DEFINE = re.compile(
-    r"^(?:(?:who|what)(?:'s| is| are| was| were)\s+(?P<a>.+)|define\s+(?P<b>.+)|what does\s+(?P<c>.+?)\s+mean|"
-    r"(?:the )?meaning of\s+(?P<d>.+))$",
+    r"^(?:(?:who|what)(?:'s|’s|s| is| are| was| were)\s+(?P<a>.+?)(?:\s+(?:used\s+)?for)?|define\s+(?P<b>.+)|"
+    r"what does\s+(?P<c>.+?)\s+(?:mean|do|stand for)\b.*|(?:the )?(?:meaning|purpose) of\s+(?P<d>.+))$",
     re.I,
 )
 _TIME_Q = re.compile(r"^(in |on )?(what|which) (year|date|day|month|time)\b|^when\b|^how long ago\b|^since when\b", re.I)

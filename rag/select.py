@@ -54,8 +54,8 @@ _PROSE_END = re.compile(r"[.!:;)\"”’']$")
 def answerable(sentence: Sentence) -> bool:
     """Prose that states something: not a question, not code or a table, not a heading-like fragment."""
     t = sentence.text.strip()
-    if sentence.chunk.kind != "text" or t.endswith("?"):
-        return False
+    if sentence.chunk.kind != "text" or t.endswith("?") or t.endswith(":"):
+        return False  # a question, or a line announcing what follows ("…would look like this:"), is no statement
     n = len(t.split())
     # a line of three words or fewer without a sentence end is a heading, label or caption, not a statement
     return n >= 4 or bool(_PROSE_END.search(t)) and n >= 2

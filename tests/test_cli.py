@@ -27,7 +27,8 @@ def test_out_of_corpus_question_is_declined(index_args):
     out = run_cli("ask", "--json", "Who won the 2018 FIFA World Cup?", *index_args)
     assert out.returncode == 0, out.stderr
     result = json.loads(out.stdout)
-    assert result["refused"] is True and result["answer"] == CANNOT_ANSWER_PHRASE and result["citations"] == []
+    assert result["refused"] is True and result["answer"].startswith(CANNOT_ANSWER_PHRASE) and result["citations"] == []
+    assert "FIFA World Cup" in result["answer"]  # the name no document mentions is said
 
 
 def _check_contract(obj):

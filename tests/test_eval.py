@@ -104,7 +104,7 @@ def test_quality_does_not_regress(pipeline):
     assert m["all"]["wrongly_declined"] <= 0.10
     assert m["all"]["citation_precision"] >= 0.90
     assert m["all"]["support"] >= 0.80
-    assert m["split:heldout"]["correct"] >= 0.65
+    assert m["split:test"]["correct"] >= 0.65
 
 
 def test_eval_cli_answers_a_file_without_gold(tmp_path, shared_index):
