@@ -27,10 +27,11 @@ _FURNITURE_ROLES = {"navigation": "navigation", "banner": "page header", "conten
                     "complementary": "sidebar (aside)", "search": "navigation"}
 _BLOCKY = "p|div|pre|ul|ol|dl|table|h1|h2|h3|h4|h5|h6|blockquote"
 _WS = re.compile(r"\s+")
+_WORD = re.compile(r"\w+")
 _XML_DECL = re.compile(r"^\s*<\?xml[^>]*\?>")
 # trafilatura's opinion is used only on blocks this short or this link-heavy: a paragraph is never dropped
 # because an extractor did not recognize the page layout
-SECOND_OPINION_MAX_WORDS = 4
+SECOND_OPINION_MAX_WORDS = 3  # words as \w+ runs: "Sign in", "Share this"; not "git-switch - Switch branches"
 SECOND_OPINION_MIN_LINKS = 0.5
 SECOND_OPINION_MAX_CHARS = 2_000_000  # larger pages get no second opinion: only their structure says what is furniture
 SECOND_OPINION_SCAN = 200  # blocks looked at from each end of the page to find where its main text begins and ends
@@ -251,7 +252,8 @@ def _second_opinion(raw: str, text: str, blocks: list[Block]) -> list[Block]:
             if i in link_lists:
                 b = replace(b, furniture="list of links")
             elif last >= 0 and b.kind in (PARAGRAPH, LIST_ITEM) and (
-                    len(text[b.start_char : b.end_char].split()) <= SECOND_OPINION_MAX_WORDS or b.links >= SECOND_OPINION_MIN_LINKS):
+                    len(_WORD.findall(text[b.start_char : b.end_char])) <= SECOND_OPINION_MAX_WORDS
+                    or b.links >= SECOND_OPINION_MIN_LINKS):
                 b = replace(b, furniture="outside the page's main text (trafilatura)")
         out.append(b)
     return out
