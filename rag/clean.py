@@ -257,7 +257,8 @@ def _reason(b: Block, i: int, lines: list[str], text: str, plan: _Plan | None, c
         return "navigation"
     if plan is not None and i == plan.cut_at:
         return "end-of-article marker"
-    if len(lines) == 1 and _NAV.match(text):
+    # a lone "Search" or "Email" is a news page's menu item, but in a manual it is a word of the text
+    if len(lines) == 1 and _NAV.match(text) and (plan is not None or len(text.split()) > 1):
         return "navigation or advertising"
     if b.kind in (HEADING, TERM):
         return FRONT_MATTER if plan is not None and plan.front_matter and i < plan.first_body else ""

@@ -145,8 +145,8 @@ def _refresh(settings, embedder, old: IndexData | None, reason: str, progress: b
                 "repeated": shared[doc.source],
                 "dropped": dropped_entries(cleaned),
             }
-            if cleaned.dropped_majority:
-                log.warning("%s: cleaning dropped %d of its %d words", doc.source, cleaned.lost_words, cleaned.words)
+            if cleaned.dropped_majority:  # `rag index` prints it as a warning on every run, the UI marks it
+                log.info("%s: cleaning dropped %d of its %d words", doc.source, cleaned.lost_words, cleaned.words)
             if not doc_chunks:
                 log.warning("%s: no text left after cleaning", doc.source)
             to_embed.append((len(vector_parts), doc_chunks))

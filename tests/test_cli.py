@@ -80,7 +80,7 @@ def test_empty_corpus_folder_is_one_line_error(tmp_path):
     (tmp_path / "c").mkdir()
     out = run_cli("ask", "Who?", "--corpus", str(tmp_path / "c"), "--index", str(tmp_path / "i"))
     assert out.returncode == 2
-    assert out.stderr.strip().startswith("error: no indexable .txt/.md/.html files in")
+    assert out.stderr.strip().startswith("error: no indexable .txt/.md/.html/.pdf/.docx files in")
     assert len(out.stderr.strip().splitlines()) == 1
 
 

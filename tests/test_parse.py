@@ -11,13 +11,14 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings as hsettings, strategies as st
 
 from rag.chunk import chunk
 from rag.clean import clean, normal, repeated_blocks
 from rag.config import Settings
 from rag.corpus import load_corpus
 from rag.indexer import open_or_build
-from rag.parse import parse, parse_text
+from rag.parse import ParsedDoc, parse, parse_text
 
 from .conftest import CORPUS, run_cli
 
@@ -220,8 +221,6 @@ def test_markdown_blocks_keep_headings_lists_and_code():
     assert [b.kind for b in blocks] == ["heading", "paragraph", "heading", "list_item", "list_item", "code", "table"]
     code = next(b for b in blocks if b.kind == "code")
     assert text[code.start_char : code.end_char] == "pip install thing\nthing --help" and code.start_line == 11
-    from rag.parse import ParsedDoc
-
     doc = ParsedDoc("g.md", Path("g.md"), "0" * 64, text, "markdown", title, tuple(blocks))
     chunks = chunk(doc, clean(doc), 400)
     assert [(c.kind, c.heading) for c in chunks] == [("text", "Guide"), ("text", "Guide › Install"),
@@ -410,3 +409,44 @@ def test_html_page_furniture_is_dropped_by_structure_and_the_article_kept(tmp_pa
         ("code", 9, "Big news today › Details"), ("table", 11, "Big news today › Details")]
     assert chunks[2].text == "$ some --command\noutput line" and chunks[3].text == "Year | Deals | 2019 | 91"
     assert cleaned.title == "Big news today" and not cleaned.dropped_majority
+
+
+_words = st.lists(st.sampled_from(["alpha", "beta", "gamma", "delta", "Omega", "x1", "B2B", "said.", "it,"]), min_size=1, max_size=12)
+_inline = _words.map(" ".join)
+_html_block = st.one_of(
+    st.tuples(st.just("p"), st.lists(_inline, min_size=1, max_size=4)),
+    st.tuples(st.just("li"), st.lists(_inline, min_size=1, max_size=2)),
+    st.tuples(st.just("pre"), st.lists(_inline, min_size=1, max_size=3)),
+    st.tuples(st.sampled_from(["h1", "h2", "h3"]), st.lists(_inline, min_size=1, max_size=1)),
+)
+
+
+def _render(blocks, breaks) -> str:
+    out = ["<html><head><title>t</title></head><body>"]
+    for (tag, parts), brk in zip(blocks, breaks):
+        sep = "\n" if brk else " "
+        inner = sep.join(f"<em>{p}</em>" if i % 2 else p for i, p in enumerate(parts)) if tag != "pre" else "\n".join(parts)
+        out.append(f"<ul><li>{inner}</li></ul>" if tag == "li" else f"<{tag}>{inner}</{tag}>")
+    return "\n".join(out + ["</body></html>"])
+
+
+@hsettings(max_examples=60, deadline=None)
+@given(st.lists(_html_block, min_size=1, max_size=12), st.lists(st.booleans(), min_size=12, max_size=12),
+       st.integers(min_value=40, max_value=300))
+def test_html_chunks_map_back_to_their_source_lines(blocks, breaks, size):
+    page = _render(blocks, breaks)
+    doc = ParsedDoc("p.html", Path("p.html"), "0" * 64, *_html(page))
+    source = page.split("\n")
+    assert len(doc.text.split("\n")) == len(source)
+    for c in chunk(doc, clean(doc, enabled=False), size):
+        assert doc.text[c.start_char : c.end_char] == c.text
+        assert c.text.split()[0] in _unescape(source[c.start_line - 1])
+        assert c.text.split()[-1] in _unescape(source[c.end_line - 1])
+        assert c.end_line - c.start_line == c.text.count("\n")
+
+
+def _html(page: str):
+    from rag.parse.html import parse_html
+
+    text, blocks, title = parse_html(page)
+    return text, "html", title, tuple(blocks)

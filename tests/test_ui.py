@@ -175,11 +175,15 @@ def test_two_tabs_at_once_each_get_their_own_answer(browser, server):
 
 def test_upload_checks_type_and_indexes_new_files(page, server, tmp_path):
     page.click("button[role=tab]:has-text('Corpus')")
-    bad = tmp_path / "notes.pdf"
-    bad.write_bytes(b"%PDF-1.4 not really")
+    bad = tmp_path / "notes.zip"
+    bad.write_bytes(b"PK not really")
     page.set_input_files("#upload input[type=file]", str(bad))
-    page.wait_for_selector("text=Invalid file type: notes.pdf", timeout=30_000)  # refused in the page
-    assert not (server["corpus"] / "notes.pdf").exists()
+    page.wait_for_selector("text=Invalid file type: notes.zip", timeout=30_000)  # refused in the page
+    assert not (server["corpus"] / "notes.zip").exists()
+    broken = tmp_path / "notes.pdf"  # a PDF is accepted; one that is not readable is skipped, with the reason
+    broken.write_bytes(b"%PDF-1.4 not really")
+    page.set_input_files("#upload input[type=file]", str(broken))
+    page.wait_for_selector("#corpus-note >> text=not a readable PDF", timeout=120_000)
 
     good = tmp_path / "lisbon.md"
     good.write_text("# Lisbon summit\n\nThe ministers met in Lisbon on a rainy Tuesday and agreed a common 5G vendor review by the end of the year.\n")

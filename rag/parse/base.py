@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 # What a block is. Only these reach the chunker as their own kind: "code" and "table"; headings and terms
@@ -46,8 +46,7 @@ class ParsedDoc:
     line_map: tuple[int, ...] | None = None  # text line i (0-based) -> cited line; None = identical
     page_map: tuple[int, ...] | None = None  # text line i (0-based) -> PDF page; None = no pages
     encoding: str = "utf-8"
-    pages: int = 0
-    meta: dict = field(default_factory=dict)
+    pages: int = 0  # a PDF's page count
 
     def file_line(self, text_line: int) -> int:
         """The cited line for a 1-based line of `text`."""

@@ -27,11 +27,14 @@ _FURNITURE_ROLES = {"navigation": "navigation", "banner": "page header", "conten
                     "complementary": "sidebar (aside)", "search": "navigation"}
 _BLOCKY = "p|div|pre|ul|ol|dl|table|h1|h2|h3|h4|h5|h6|blockquote"
 _WS = re.compile(r"\s+")
+_WORD = re.compile(r"\w+")
 _XML_DECL = re.compile(r"^\s*<\?xml[^>]*\?>")
 # trafilatura's opinion is used only on blocks this short or this link-heavy: a paragraph is never dropped
 # because an extractor did not recognize the page layout
-SECOND_OPINION_MAX_WORDS = 4
+SECOND_OPINION_MAX_WORDS = 3  # words as \w+ runs: "Sign in", "Share this"; not "git-switch - Switch branches"
 SECOND_OPINION_MIN_LINKS = 0.5
+SECOND_OPINION_MAX_CHARS = 2_000_000  # larger pages get no second opinion: only their structure says what is furniture
+SECOND_OPINION_SCAN = 200  # blocks looked at from each end of the page to find where its main text begins and ends
 LINK_LIST_MIN_ITEMS = 3  # this many list items in a row, each mostly link text: a menu or a "related" list
 LINK_LIST_MIN_SHARE = 0.8
 
@@ -226,28 +229,32 @@ def _second_opinion(raw: str, text: str, blocks: list[Block]) -> list[Block]:
     little of the page's text (documentation layouts) its opinion says nothing about the page: then only link
     lists are furniture.
     """
-    import trafilatura
-
-    main = trafilatura.extract(raw, include_comments=False, include_tables=True, favor_recall=True, deduplicate=False) or ""
-    main = _normal(main)
-    bodies = [text[b.start_char : b.end_char] for b in blocks]
-    total = sum(len(body.split()) for b, body in zip(blocks, bodies) if b.kind not in (HEADING, TERM))
     first, last = len(blocks), -1  # the main text's first and last block (none known: an empty range)
-    if main and len(main.split()) >= 0.5 * total:
-        in_main = [b.kind not in (HEADING, TERM) and _normal(body) in main for b, body in zip(blocks, bodies)]
-        if any(in_main):
-            first, last = in_main.index(True), len(in_main) - 1 - in_main[::-1].index(True)
+    if len(raw) <= SECOND_OPINION_MAX_CHARS:  # trafilatura on a crawl dump of many megabytes takes minutes
+        import trafilatura
+
+        main = trafilatura.extract(raw, include_comments=False, include_tables=True, favor_recall=True, deduplicate=False) or ""
+        main = _normal(main)
+        bodies = [text[b.start_char : b.end_char] for b in blocks]
+        total = sum(len(body.split()) for b, body in zip(blocks, bodies) if b.kind not in (HEADING, TERM))
+        if main and len(main.split()) >= 0.5 * total:
+            def in_main(i: int) -> bool:
+                return blocks[i].kind not in (HEADING, TERM) and _normal(bodies[i]) in main
+
+            # from each end to the first block trafilatura kept (each look is a search through its whole text)
+            ends = range(min(len(blocks), SECOND_OPINION_SCAN))
+            first = next((i for i in ends if in_main(i)), len(blocks))
+            last = next((len(blocks) - 1 - i for i in ends if in_main(len(blocks) - 1 - i)), -1)
     out = []
     link_lists = _link_lists(blocks)
-    for i, (b, body) in enumerate(zip(blocks, bodies)):
-        outside = not first <= i <= last
-        if b.furniture or not outside:
-            pass
-        elif i in link_lists:
-            b = replace(b, furniture="list of links")
-        elif last >= 0 and b.kind in (PARAGRAPH, LIST_ITEM) and (
-                len(body.split()) <= SECOND_OPINION_MAX_WORDS or b.links >= SECOND_OPINION_MIN_LINKS):
-            b = replace(b, furniture="outside the page's main text (trafilatura)")
+    for i, b in enumerate(blocks):
+        if not b.furniture and not first <= i <= last:
+            if i in link_lists:
+                b = replace(b, furniture="list of links")
+            elif last >= 0 and b.kind in (PARAGRAPH, LIST_ITEM) and (
+                    len(_WORD.findall(text[b.start_char : b.end_char])) <= SECOND_OPINION_MAX_WORDS
+                    or b.links >= SECOND_OPINION_MIN_LINKS):
+                b = replace(b, furniture="outside the page's main text (trafilatura)")
         out.append(b)
     return out
 
