@@ -379,7 +379,6 @@ def launch(settings: Settings | None = None, host: str = "127.0.0.1", port: int 
 
     Any address other than loopback requires the page's credentials and the API's key; with RAG_API_KEY set,
     the API asks for it on loopback too."""
-    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     auth = None
     api_key = os.environ.get("RAG_API_KEY", "")
     if not _is_loopback(host) or share:
@@ -391,6 +390,13 @@ def launch(settings: Settings | None = None, host: str = "127.0.0.1", port: int 
         auth = (user, password)
     app = App(Pipeline(settings or Settings.from_env(), progress=True))
     app.pipeline.warm_up()
+    return serve(app, host, port, share, auth, api_key, prevent_thread_lock)
+
+
+def serve(app: App, host: str = "127.0.0.1", port: int = 7860, share: bool = False, auth=None, api_key: str = "",
+          prevent_thread_lock: bool = False) -> gr.Blocks:
+    """The page and the API for `app`, on one port (launch() decides who may connect)."""
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     demo = build(app)
     demo.queue(max_size=32, default_concurrency_limit=1)
     # The API's routes go in when Gradio creates its FastAPI app (app_kwargs reach FastAPI(routes=...)), so they
