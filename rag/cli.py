@@ -170,6 +170,9 @@ def models_cmd(verify):
 
     settings = Settings.from_env()
     for spec in read_models(settings.models_file):
+        if spec.remote:  # served by another process: nothing here to find or check
+            click.echo(f"{spec.role:6} {spec.name:42} {'remote':10} {spec.url} {spec.model_id}")
+            continue
         path = locate(spec, settings.models_file, download=False)
         state = "present" if path else "missing"
         if path and verify:
@@ -220,13 +223,13 @@ def bench_cmd(reports_dir, sizes, million, peer, corpus, index, verbose):
 
 
 @rag.command("ui")
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind; anything but loopback needs RAG_UI_USER/RAG_UI_PASSWORD.")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind; anything but loopback needs RAG_UI_USER/RAG_UI_PASSWORD and RAG_API_KEY.")
 @click.option("--port", default=7860, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--share", is_flag=True, help="Ask Gradio for a public share link (needs credentials and internet).")
 @common_options
 @friendly_errors
 def ui_cmd(host, port, share, corpus, index, verbose):
-    """Serve the web chat (Gradio) at http://HOST:PORT."""
+    """Serve the web chat (Gradio) at http://HOST:PORT, and an OpenAI-compatible API at http://HOST:PORT/v1."""
     _setup_logging(verbose)
     from ui.app import launch
 

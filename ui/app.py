@@ -272,7 +272,8 @@ class App:
 
     def models(self) -> list[str]:
         s = self.pipeline.settings
-        return [m.name for m in read_models(s.models_file) if m.role == "llm" and locate(m, s.models_file) is not None]
+        return [m.name for m in read_models(s.models_file)
+                if m.role == "llm" and (m.remote or locate(m, s.models_file) is not None)]
 
     def choose_model(self, name: str):
         try:
