@@ -210,12 +210,18 @@ def eval_cmd(questions_file, out_file, reports_dir, compare, variants, k, corpus
 @click.option("--sizes", default="10000,100000", show_default=True, help="Synthetic passage counts for the scale run.")
 @click.option("--million", is_flag=True, help="Also measure 1,000,000 passages (about 15 more minutes, mostly the HNSW build).")
 @click.option("--peer", is_flag=True, help="Also run LlamaIndex with its defaults (pip install -e '.[peer]').")
+@click.option("--model-server", is_flag=True, help="Only compare the model in-process with a llama_cpp.server over HTTP, and several processes sharing it.")
 @common_options
 @friendly_errors
-def bench_cmd(reports_dir, sizes, million, peer, corpus, index, verbose):
+def bench_cmd(reports_dir, sizes, million, peer, model_server, corpus, index, verbose):
     """Measure build speed, per-stage latency, cold start, memory and search at scale."""
     _setup_logging(verbose)
-    from .bench import bench
+    from .bench import bench, bench_model_server_report
+
+    if model_server:
+        bench_model_server_report(_settings(corpus, index, None, None, False), reports_dir, say=lambda m: click.echo(m, err=True))
+        click.echo((reports_dir / "bench-model-server.md").read_text())
+        return
 
     counts = [int(x) for x in sizes.split(",") if x.strip()] + ([1_000_000] if million else [])
     bench(_settings(corpus, index, None, None, False), reports_dir, counts, peer=peer, say=lambda m: click.echo(m, err=True))

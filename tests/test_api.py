@@ -43,14 +43,15 @@ def _wait_for(predicate, seconds: float, what: str, poll: float = 0.05):
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, shared_index):
-    """`rag ui` on loopback with RAG_API_KEY set: the page and the API on one port, the key asked for."""
+    """`rag ui` on loopback with RAG_API_KEY set: the page and the API on one port, the key asked for; room for
+    4 waiting API questions, so that the load test meets a full queue."""
     index = tmp_path_factory.mktemp("api-index")
     shutil.copytree(shared_index, index, dirs_exist_ok=True)  # re-use the session's index when it is built
     port = _free_port()
     proc = subprocess.Popen(
         [os.path.join(os.path.dirname(sys.executable), "rag"), "ui", "--port", str(port), "--corpus", str(CORPUS), "--index", str(index)],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        env={**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "RAG_API_KEY": KEY},
+        env={**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "RAG_API_KEY": KEY, "RAG_API_QUEUE_MAX": "4"},
     )
     lines: list[str] = []
     threading.Thread(target=lambda: [lines.append(line) for line in proc.stdout], daemon=True).start()
@@ -182,6 +183,37 @@ def test_curl_reads_the_raw_event_stream(server):
 def test_the_page_still_serves_beside_the_api(server):
     r = httpx.get(server["url"] + "/")
     assert r.status_code == 200 and "<html" in r.text.lower()
+
+
+def test_load_eight_openai_clients(server):
+    """8 OpenAI clients asking at once, half streaming, for RAG_LOAD_SECONDS (default 20): every request is
+    answered (an empty question with a 400) or refused with 429 when 4 already wait; none is lost and the
+    server's memory stays flat (figures in tests/artifacts/load-api.json)."""
+    from .test_ui import LOAD_QUESTIONS, check_load, run_load
+
+    clients: dict = {}
+
+    def ask(n, question):
+        c = clients.setdefault(n, openai.OpenAI(base_url=server["url"] + "/v1", api_key=KEY, max_retries=0, timeout=300))
+        try:
+            if n % 2:
+                r = _ask(c, user(question))
+                return "ok", {"content": r.choices[0].message.content, **r.model_extra}
+            chunks = list(_ask(c, user(question), stream=True))
+            content = "".join(x.choices[0].delta.content or "" for x in chunks if x.choices)
+            return "ok", {"content": content, **chunks[-1].model_extra}
+        except openai.BadRequestError as e:
+            return "ok", {"error": e.status_code}
+        except openai.RateLimitError as e:  # a clean refusal: back off a little, as Retry-After asks
+            time.sleep(0.2)
+            return "rejected", e.status_code
+
+    for r in check_load(run_load(server["pid"], ask, LOAD_QUESTIONS), "load-api.json"):
+        if "error" in r:
+            assert r["error"] == 400
+            continue
+        assert r["content"] and isinstance(r["refused"], bool)
+        assert r["refused"] or (r["citations"] and "[1]" in r["content"])
 
 
 def test_public_address_needs_the_api_key_too():
