@@ -34,8 +34,19 @@ browser:
 test: setup browser
 	$(BIN)/python -m pytest -q
 
-eval: setup
-	$(BIN)/rag eval --compare
+# The three question sets (tests/eval/): the original one and natural questions over corpus/, and questions over
+# Git's HTML documentation (Debian's git-doc), a second corpus of another genre. Reports land in reports/<set>/.
+GITDOC := build/corpora/git-doc
+$(GITDOC):
+	test -d /usr/share/doc/git-doc || (apt-get update -qq && apt-get install -y -qq git-doc >/dev/null)
+	mkdir -p $(GITDOC)
+	cd /usr/share/doc/git-doc && find . -name '*.html' -exec cp --parents {} $(CURDIR)/$(GITDOC) \;
+
+eval: setup $(GITDOC)
+	$(BIN)/rag eval --compare --reports reports/articles
+	$(BIN)/rag eval --questions tests/eval/natural.jsonl --variant default --variant extractive --reports reports/natural
+	$(BIN)/rag eval --corpus $(GITDOC) --index build/index-git-doc --questions tests/eval/gitdoc.jsonl \
+		--variant default --variant extractive --reports reports/git-doc
 
 bench: setup
 	$(BIN)/rag bench

@@ -1,7 +1,9 @@
-"""answer(): the one call the CLI, the web UI and the evaluation all make.
+"""answer(): the one call the CLI, the web UI, the API and the evaluation all make.
 
-question -> (follow-up rewrite) -> hybrid retrieval -> sentence selection -> relevance gate
-         -> small model phrases an answer -> support check -> cited answer, best quote, or a plain refusal
+question -> understand it (query.py) -> hybrid retrieval (retrieve.py) -> rank the evidence sentences and
+decide whether the corpus answers at all (select.py) -> compose the answer in the question's shape, every
+statement cited (compose.py). The small model only picks a factoid's short answer among spans of the
+evidence; the answer_style "generate" variant lets it write freely, kept only when the evidence supports it.
 """
 
 from __future__ import annotations
@@ -14,26 +16,21 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from . import cite
+from . import compose, text
 from .config import Settings
 from .embed import Embedder
 from .errors import InputError
 from .generate import Generator, build_messages, load_generator
 from .indexer import open_or_build
-from .prompts import CANNOT_ANSWER_PHRASE, MODEL_NOT_FOUND, QUOTE_NOTE
+from .prompts import CANNOT_ANSWER_PHRASE, MODEL_NOT_FOUND, NO_DOCUMENT_MENTIONS, QUOTE_NOTE
+from .query import Query, analyze
 from .retrieve import Retriever
-from .types import Answer, Hit, Passage
+from .select import Gate, Sentence, answerable, decline_reason, rank, split_sentences, with_context
+from .types import Answer, Chunk, Hit, Passage
 
 log = logging.getLogger("rag.answer")
 
 SELECT_FROM = 5  # hits whose sentences compete for the evidence
-# "Which articles mention X?" asks for a list of sources, not a fact.
-_WHICH_ARTICLES = re.compile(
-    r"^(which|what) (articles?|sources?|documents?|files?|stories|texts?|pieces|reports)\b\s*"
-    r"(do |does |did )?(mentions?|discuss(es)?|talks? about|refers? to|says?|reports?|covers?|quotes?|names?|cites?)?\s*(?P<topic>.*)$",
-    re.I,
-)
-_PRONOUN = re.compile(r"\b(he|she|they|him|her|his|hers|their|them|it|its|this|that|these|those|there|then)\b", re.I)
 
 
 def normalize_question(question: str, max_chars: int) -> tuple[str, list[str]]:
@@ -49,24 +46,6 @@ def normalize_question(question: str, max_chars: int) -> tuple[str, list[str]]:
         text = text[:max_chars].rsplit(" ", 1)[0] or text[:max_chars]
         notes.append(f"The question was trimmed to its first {len(text)} characters (limit {max_chars}).")
     return text, notes
-
-
-def contextualize(question: str, history: Sequence[tuple[str, str]]) -> tuple[str, str]:
-    """(what to search, what to ask the model) for a follow-up such as "What did he threaten?".
-
-    A question with a pronoun or only a few words borrows the previous turn: its question joins the search,
-    and a short previous answer (a name) replaces the pronoun for the model.
-    """
-    if not history:
-        return question, question
-    prev_q, prev_a = history[-1]
-    if not (_PRONOUN.search(question) or len(question.split()) <= 3):
-        return question, question
-    query = f"{prev_q} {question}"
-    ask = question
-    if prev_a and len(prev_a.split()) <= 5 and prev_a != CANNOT_ANSWER_PHRASE:
-        ask = _PRONOUN.sub(prev_a.rstrip("."), question, count=1)
-    return query, ask
 
 
 class Pipeline:
@@ -94,7 +73,7 @@ class Pipeline:
         data, report = open_or_build(self.settings, self.embedder, rebuild=rebuild, progress=progress, serve_stale=True)
         retriever = Retriever(data, self.embedder, self.settings)
         self.data, self.retriever = data, retriever
-        self.term_weights = cite.TermWeights([c.text for c in data.chunks])
+        self.vocabulary = text.Vocabulary([f"{c.title} {c.heading} {c.text}" for c in data.chunks])
         self._vectors: dict[tuple[str, int, int], np.ndarray] = {}  # sentence vectors, valid for this index only
         self.build_report = report
         return report
@@ -132,70 +111,89 @@ class Pipeline:
         k = k or s.k
         t0 = time.perf_counter()
         question, notes = normalize_question(question, s.max_question_chars)
-        query, model_question = contextualize(question, history)
+        query = analyze(question, history, self.vocabulary, self.embedder.dictionary())
+        notes += list(query.notes)
 
-        listing = _WHICH_ARTICLES.match(question)
-        if listing and listing.group("topic").strip(" ?"):
-            return self._which_articles(question, listing.group("topic").strip(" ?"), notes, t0)
+        if query.form == "listing":
+            return self._which_articles(question, query, notes, t0)
 
         stages: dict[str, float] = {}
         t1 = time.perf_counter()
-        qv = self.embedder.encode_query(query)
+        qv = self.embedder.encode_query(query.search)
         stages["embed_query"] = (time.perf_counter() - t1) * 1000
-        hits = self.retriever.search(query, k=max(k, SELECT_FROM), query_vector=qv, timings=stages)
+        hits = self.retriever.search(query.search, k=max(k, SELECT_FROM), query_vector=qv, timings=stages)
         t1 = time.perf_counter()
-        sentences = self._candidate_sentences(hits)
-        ranked = cite.rank_sentences(
-            cite.content_terms(query), qv, sentences, self._sentence_vectors(sentences),
-            s.sentence_lexical_weight, self.term_weights,
-        ) if sentences else []
+        pool = self._candidate_sentences(hits)
+        ranked = rank(query, qv, pool, self._sentence_vectors(pool), s.sentence_lexical_weight, self.vocabulary) if pool else []
+        evidence = [x for x in ranked if answerable(x)]
         stages["select"] = (time.perf_counter() - t1) * 1000
         timings = {"retrieve": (time.perf_counter() - t0) * 1000, **stages}
-        result = Answer(question, "", False, [], timings, [self._passage(h) for h in hits], notes=notes, query=query)
+        result = Answer(question, "", False, [], timings, [self._passage(h) for h in hits], notes=notes,
+                        query=query.search, form=query.form)
 
-        refusal = self._relevance_gate(question, ranked)
+        passage_terms = self._passage_terms(evidence[0].chunk) if evidence else set()
+        top_terms = set().union(*(self._passage_terms(h.chunk) for h in hits[: s.gate_passages]))
+        refusal = decline_reason(query, evidence, passage_terms, self._gate(), self.vocabulary, top_terms)
         if refusal:
-            return self._refuse(result, refusal, t0)
+            return self._refuse(result, refusal, t0, query)
 
-        best = cite.with_context(ranked[0], sentences)
-        if not use_llm:
-            return self._quote(result, best, "extractive", t0, on_token)
-        if s.answer_style == "generate":
-            return self._generate(result, model_question, [best, *ranked[1:]], on_token, t0)
-        return self._typed(result, model_question, best, on_token, t0)
+        if query.form == "factoid" and query.expects in ("number", "time"):
+            # the answer must be a number or date bound to the question's words: the best sentence holding one
+            stating = [x for x in evidence[: s.bound_from] if compose.bound(query, x.text, self.vocabulary)]
+            if not stating:
+                return self._refuse(result, f"no retrieved sentence states a {query.expects} for what the question asks", t0, query)
+            evidence = [stating[0], *(x for x in evidence if x is not stating[0])]
 
-    def _typed(self, result: Answer, question: str, best: cite.Sentence, on_token, t0: float) -> Answer:
-        """A name, number or date picked from the best evidence; else the evidence sentence itself.
-
-        The candidates come from the text; the model only chooses among them (a grammar allows nothing
-        else), so it cannot invent an answer, and a single candidate needs no model at all. Where the model
-        and the nearest-cue rule disagree, the sentence is the answer.
-        """
-        kind = cite.expected_type(question)
-        options = cite.candidates(best.text, kind, question, self.term_weights) if kind else []
-        if not options:
-            return self._quote(result, best, "quote", t0, on_token)
-        options = options[: self.settings.choose_from]
+        if s.answer_style == "generate" and use_llm:
+            return self._generate(result, query.ask, [with_context(evidence[0], pool), *evidence[1:]], on_token, t0)
         t1 = time.perf_counter()
-        if len(options) == 1:
-            chosen = options[0]
-        else:
-            passage = cite.clip_around(best.text, options, self.settings.choose_context_words)
-            chosen = self.generator.choose(question, passage, options)
-        result.timings_ms["generate"] = (time.perf_counter() - t1) * 1000
-        result.timings_ms["first_token"] = (time.perf_counter() - t0) * 1000
-        if chosen != options[0]:  # the model and the nearest-cue rule disagree: let the sentence speak
-            result.notes.append(f"Unsure between {chosen!r} and {options[0]!r}; the best supporting sentence is shown.")
-            return self._quote(result, best, "quote", t0, on_token)
+        composed = self._compose(query, ranked, evidence, pool, use_llm)
+        result.timings_ms["compose"] = (time.perf_counter() - t1) * 1000
+        return self._finish(result, composed, t0, on_token)
+
+    def _passage_terms(self, c: Chunk) -> set[str]:
+        """What a passage speaks of: the chunk's window, title and heading trail."""
+        return text.terms(" ".join([c.title, c.heading, *(w.text for w in self.retriever.window(c))]))
+
+    def _gate(self) -> Gate:
+        s = self.settings
+        return Gate(s.min_relevance, s.min_coverage, s.min_coverage_top, s.confident_relevance)
+
+    def _compose(self, query: Query, ranked: list[Sentence], evidence: list[Sentence], pool: list[Sentence],
+                 use_llm: bool) -> compose.Composed:
+        """The answer in the question's shape (see rag/compose.py)."""
+        s = self.settings
+        best = with_context(evidence[0], pool)
+        if query.form == "definition" and query.subject:
+            return compose.definition(query, evidence, pool)
+        if query.form == "yesno":
+            return compose.yes_no(query, best, self.vocabulary, s.yesno_coverage)
+        if query.form == "summary":
+            source = evidence[0].chunk.source
+            lead = [x for c in self.retriever.reading_order(self.retriever.first_chunk(source), 3) for x in split_sentences(c)]
+            return compose.summary([x for x in evidence if x.chunk.source == source], [x for x in lead if answerable(x)])
+        if query.form == "explanatory":
+            anchor = ranked[0] if ranked[0].chunk.kind == "text" and ranked[0].score >= evidence[0].score - s.anchor_margin else evidence[0]
+            return compose.explanation(anchor, self._reading_order(anchor))
+        choose = self.generator.choose if use_llm else None
+        return compose.factoid(query, best, choose, s.choose_from, s.choose_context_words, self.vocabulary)
+
+    def _reading_order(self, anchor: Sentence) -> list[Sentence]:
+        return [x for c in self.retriever.reading_order(anchor.chunk) for x in split_sentences(c)]
+
+    def _finish(self, result: Answer, composed: compose.Composed, t0: float, on_token=None) -> Answer:
         if on_token:
-            on_token(chosen)
-        result.answer = chosen
-        result.citations = [best.citation()]
-        result.mode = "llm" if len(options) > 1 else "extracted"
+            on_token(composed.answer)
+        result.answer = composed.answer
+        result.short = composed.short
+        result.citations = composed.citations
+        result.mode = composed.mode
+        result.notes += composed.notes
+        result.timings_ms.setdefault("first_token", (time.perf_counter() - t0) * 1000)
         result.timings_ms["total"] = (time.perf_counter() - t0) * 1000
         return result
 
-    def _generate(self, result: Answer, question: str, ranked: list[cite.Sentence], on_token, t0: float) -> Answer:
+    def _generate(self, result: Answer, question: str, ranked: list[Sentence], on_token, t0: float) -> Answer:
         """Free generation from the top passages, kept only when one passage supports every content word."""
         s = self.settings
         timings = result.timings_ms
@@ -210,111 +208,89 @@ class Pipeline:
         reply = _tidy(reply)
         if not reply or MODEL_NOT_FOUND.lower() in reply.lower():
             result.notes.append("The model found no answer in the passages; the best matching sentence is shown.")
-            return self._quote(result, best, "quote", t0)
+            return self._finish(result, compose.marked([best]), t0)
 
         # Supported means one passage holds every content word of the reply: no mixing facts across articles.
-        windows = [(p, cite.support(reply, p)) for p in passages]
+        windows = [(p, text.support(reply, p)) for p in passages]
         if max(score for _, score in windows) < 1.0:
             result.notes.append(QUOTE_NOTE)
             log.info("unsupported model answer %r for %r", reply, question)
-            return self._quote(result, best, "quote", t0)
+            return self._finish(result, compose.marked([best]), t0)
         window = next(p for p, score in windows if score >= 1.0)
         inside = [x for x in ranked if x.text in window] or [best]
         # Cite the sentence that carries the answer's words, preferring better-ranked ones on ties; add a
         # second sentence of the same passage when one alone does not hold them all.
-        backing = max(inside, key=lambda x: (round(cite.support(reply, x.text), 3), x.score))
+        backing = max(inside, key=lambda x: (round(text.support(reply, x.text), 3), x.score))
         cited = [backing]
-        if cite.support(reply, backing.text) < 1.0 and len(inside) > 1:
-            cited.append(max((x for x in inside if x is not backing), key=lambda x: cite.support(reply, backing.text + " " + x.text)))
+        if text.support(reply, backing.text) < 1.0 and len(inside) > 1:
+            cited.append(max((x for x in inside if x is not backing), key=lambda x: text.support(reply, backing.text + " " + x.text)))
         result.answer = reply
         result.citations = [x.citation() for x in cited]
         result.mode = "llm"
         result.timings_ms["total"] = (time.perf_counter() - t0) * 1000
         return result
 
-    def _which_articles(self, question: str, topic: str, notes: list[str], t0: float) -> Answer:
-        """List the articles where a sentence carries (nearly) all of the topic's terms, one citation each."""
+    def _which_articles(self, question: str, query: Query, notes: list[str], t0: float) -> Answer:
+        """List the documents where a sentence carries (nearly) all of the topic's terms, one citation each."""
         s = self.settings
+        topic = query.subject
+        topic_query = analyze(topic, (), self.vocabulary)
         qv = self.embedder.encode_query(topic)
         hits = self.retriever.search(topic, k=max(s.candidates, s.k), query_vector=qv)
-        sentences = [x for h in hits for x in cite.split_sentences(h.chunk)]
-        terms = cite.content_terms(topic)
-        ranked = cite.rank_sentences(terms, qv, sentences, self._sentence_vectors(sentences),
-                                     s.sentence_lexical_weight, self.term_weights) if sentences else []
-        total = sum(self.term_weights(t) for t in terms) or 1.0
-        best: dict[str, cite.Sentence] = {}
+        sentences = [x for h in hits for x in split_sentences(h.chunk)]
+        ranked = rank(topic_query, qv, sentences, self._sentence_vectors(sentences), s.sentence_lexical_weight,
+                      self.vocabulary) if sentences else []
+        best: dict[str, Sentence] = {}
         for x in ranked:
-            coverage = sum(self.term_weights(t) for t in terms & cite.content_terms(x.text)) / total
-            if coverage >= s.list_coverage and x.chunk.source not in best:
+            if x.overlap >= s.list_coverage and x.chunk.source not in best:
                 best[x.chunk.source] = x
         timings = {"retrieve": (time.perf_counter() - t0) * 1000}
-        result = Answer(question, "", False, [], timings, [self._passage(h) for h in hits[:SELECT_FROM]], notes=notes, query=topic)
+        result = Answer(question, "", False, [], timings, [self._passage(h) for h in hits[:SELECT_FROM]], notes=notes,
+                        query=topic, form="listing")
+        if query.unknown:
+            return self._refuse(result, decline_reason(query, ranked, set(), self._gate(), self.vocabulary), t0, query)
         if not best:
-            return self._refuse(result, f"no article mentions {topic}", t0)
+            return self._refuse(result, f"no document mentions {topic}", t0, query)
         found = sorted(best.values(), key=lambda x: x.chunk.source)[: s.list_max]
-        names = "; ".join(f"{x.chunk.source} (“{x.chunk.title}”)" for x in found)
-        result.answer = f"{len(found)} article{'s' if len(found) > 1 else ''}: {names}."
+        items = "\n".join(f"- {x.chunk.source} (“{x.chunk.title}”): {x.text} [{n}]" for n, x in enumerate(found, 1))
+        result.answer = f"{len(found)} document{'s' if len(found) > 1 else ''}:\n{items}"
         result.citations = [x.citation() for x in found]
         result.mode = "list"
         result.timings_ms["total"] = (time.perf_counter() - t0) * 1000
         return result
 
-    def _sentence_vectors(self, sentences: list[cite.Sentence]):
+    def _sentence_vectors(self, sentences: list[Sentence]):
         """Sentence embeddings, remembered across questions: a long-running UI embeds each sentence once."""
-        keys = [(x.chunk.source, x.start_char, x.end_char) for x in sentences]
-        missing = [(key, x) for key, x in zip(keys, sentences) if key not in self._vectors]
+        missing = [x for x in sentences if x.key not in self._vectors]
         if missing:
-            for (key, _), v in zip(missing, self.embedder.encode([x.text for _, x in missing])):
-                self._vectors[key] = v
-        return np.stack([self._vectors[key] for key in keys])
+            for x, v in zip(missing, self.embedder.encode([x.text for x in missing])):
+                self._vectors[x.key] = v
+        return np.stack([self._vectors[x.key] for x in sentences])
 
     def _passage(self, hit: Hit) -> Passage:
         window = self.retriever.window(hit.chunk)
-        return Passage(hit.chunk.source, " ".join(c.text for c in window), window[0].start_line, window[-1].end_line, hit.score, hit.chunk.title)
+        c = hit.chunk
+        return Passage(c.source, " ".join(w.text for w in window), window[0].start_line, window[-1].end_line, hit.score,
+                       c.title, c.page, c.heading)
 
-    def _candidate_sentences(self, hits: list[Hit]) -> list[cite.Sentence]:
+    def _candidate_sentences(self, hits: list[Hit]) -> list[Sentence]:
+        """The sentences of the hits' windows, each once, in retrieval order."""
         seen, out = set(), []
         for h in hits:
             for c in self.retriever.window(h.chunk):
-                for sent in cite.split_sentences(c):
-                    key = (c.source, sent.start_char)
-                    if key not in seen:
-                        seen.add(key)
+                for sent in split_sentences(c):
+                    if sent.key not in seen:
+                        seen.add(sent.key)
                         out.append(sent)
         return out
 
-    def _relevance_gate(self, question: str, ranked: list[cite.Sentence]) -> str:
-        """Why the corpus is taken not to answer ("" when it may). Thresholds are calibrated on the dev split."""
-        s = self.settings
-        if not ranked:
-            return "nothing was retrieved"
-        best = ranked[0]
-        if best.score < s.min_relevance:
-            return f"no passage is close enough to the question (relevance {best.score:.2f} < {s.min_relevance})"
-        asked = cite.relation_terms(question)
-        around = cite.content_terms(" ".join(c.text for c in self.retriever.window(best.chunk)))
-        share = cite.coverage(asked, around, self.term_weights)
-        if share < s.min_relation_coverage and best.score < s.confident_relevance:
-            return f"the passages do not speak of what the question asks about ({', '.join(sorted(asked))})"
-        kind = cite.expected_type(question)
-        if kind and not any(cite.has_type(x.text, kind, question) for x in ranked[:3]):
-            return f"no retrieved sentence contains a {kind}"
-        return ""
-
-    def _refuse(self, result: Answer, why: str, t0: float) -> Answer:
+    def _refuse(self, result: Answer, why: str, t0: float, query: Query | None = None) -> Answer:
         result.answer = CANNOT_ANSWER_PHRASE
+        if query is not None and query.unknown:
+            result.answer += " " + NO_DOCUMENT_MENTIONS.format(names=", ".join(f"“{n}”" for n in query.unknown))
         result.refused = True
         result.mode = "refused"
         result.notes.append(f"Declined: {why}.")
-        result.timings_ms["total"] = (time.perf_counter() - t0) * 1000
-        return result
-
-    def _quote(self, result: Answer, best: cite.Sentence, mode: str, t0: float, on_token=None) -> Answer:
-        if on_token:
-            on_token(best.text)
-        result.answer = best.text
-        result.citations = [best.citation()]
-        result.mode = mode
         result.timings_ms["total"] = (time.perf_counter() - t0) * 1000
         return result
 

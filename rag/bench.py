@@ -154,7 +154,7 @@ def bench_queries(pipeline, questions) -> dict:
 
 def bench_generation(pipeline, questions, n: int = 12) -> dict:
     """Free generation on short prompts: time to first token, decode speed, prompt size."""
-    from .cite import clip_around
+    from .compose import clip_around
     from .generate import build_messages, choice_messages
 
     gen = pipeline.generator

@@ -190,17 +190,18 @@ def models_cmd(verify):
 @click.option("--reports", "reports_dir", type=click.Path(path_type=Path), default=Path("reports"), show_default=True, help="Folder for eval.json, eval.md, eval.png.")
 @click.option("--compare", is_flag=True, help="Run the variants side by side: default, dense-only, extractive, naive.")
 @click.option("--variant", "variants", multiple=True, help="Run only these variants (repeatable).")
+@click.option("--split", type=click.Choice(["dev", "test"]), help="Only this split (tune on dev; report test apart).")
 @click.option("--k", type=click.IntRange(1, 20))
 @common_options
 @friendly_errors
-def eval_cmd(questions_file, out_file, reports_dir, compare, variants, k, corpus, index, verbose):
+def eval_cmd(questions_file, out_file, reports_dir, compare, variants, split, k, corpus, index, verbose):
     """Answer a fixed question set and score retrieval, answers, citations, refusals and latency."""
     _setup_logging(verbose)
     from .eval import DEFAULT_QUESTIONS, VARIANTS, evaluate, print_table
 
     names = list(variants) or (list(VARIANTS) if compare else ["default"])
     settings = _settings(corpus, index, None, k, False)
-    report = evaluate(settings, questions_file or DEFAULT_QUESTIONS, names, reports_dir, out_file, progress=True)
+    report = evaluate(settings, questions_file or DEFAULT_QUESTIONS, names, reports_dir, out_file, progress=True, split=split)
     print_table(report)
     click.echo(f"reports: {reports_dir / 'eval.md'}, {reports_dir / 'eval.json'}, {reports_dir / 'eval.png'}")
 

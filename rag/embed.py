@@ -61,6 +61,7 @@ class Embedder:
         # int8 weights move vectors by ~1% (cosine ~0.99): an index built one way must not be queried the other
         self.name = f"{name}#int8" if self.backend == "onnx-int8" else name
         self._impl = None
+        self._dictionary: frozenset[str] | None = None
 
     @classmethod
     def from_settings(cls, settings) -> "Embedder":
@@ -103,6 +104,17 @@ class Embedder:
 
     def encode_query(self, text: str) -> np.ndarray:
         return self.encode([text])[0]
+
+    def dictionary(self) -> frozenset[str]:
+        """The whole words of the model's WordPiece vocabulary (~20k common English words): a question word that
+        neither this nor the corpus knows is a specific name (rag/query.py)."""
+        if self._dictionary is None:
+            try:
+                lines = (self.path / "vocab.txt").read_text(encoding="utf-8").split("\n")
+            except OSError:
+                lines = []
+            self._dictionary = frozenset(w for w in lines if w.isalpha() and w.islower())
+        return self._dictionary
 
 
 def _choose_backend(backend: str, path: Path) -> str:

@@ -1,7 +1,13 @@
 """Every prompt and fixed phrase, named, in one place. Code and tests share these constants."""
 
 # What the user sees when the articles do not answer the question.
-CANNOT_ANSWER_PHRASE = "The articles do not contain the answer to this question."
+CANNOT_ANSWER_PHRASE = "The documents do not contain the answer to this question."
+
+# Between a short answer and the sentence it comes from ("Ren Zhengfei — Huawei's founder, Ren Zhengfei, …").
+SHORT_SEPARATOR = " — "
+
+# Added to the refusal when the question names something no document mentions.
+NO_DOCUMENT_MENTIONS = "No document mentions {names}."
 
 # What the model is told to reply when the passages do not answer; matched case-insensitively.
 MODEL_NOT_FOUND = "NOT FOUND"

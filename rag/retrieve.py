@@ -1,4 +1,4 @@
-"""Hybrid retrieval: dense (FAISS) and lexical (BM25) rankings fused by reciprocal rank."""
+"""Hybrid retrieval: dense (FAISS) and lexical (BM25) rankings, fused (convex combination or reciprocal rank)."""
 
 from __future__ import annotations
 
@@ -7,21 +7,13 @@ import time
 
 import numpy as np
 
+from . import text
 from .config import Settings
 from .embed import Embedder
 from .store import IndexData
 from .types import Chunk, Hit
 
 WINDOW_MAX_CHARS = 700
-
-
-def _stemmer():
-    try:
-        import Stemmer
-
-        return Stemmer.Stemmer("english")
-    except ImportError:  # stemming helps ("threatened" ~ "threat") but is optional
-        return None
 
 
 def _lap(timings: dict, stage: str, since: float) -> float:
@@ -31,25 +23,23 @@ def _lap(timings: dict, stage: str, since: float) -> float:
 
 
 class Lexical:
-    """BM25 over the chunk texts (and their titles), built in memory when the index is opened."""
+    """BM25 over the chunk texts with their title and heading trail, built in memory when the index is opened.
+    Tokenized by rag.text, the same words every other stage sees."""
 
     def __init__(self, chunks: list[Chunk]):
         import bm25s
 
         logging.getLogger("bm25s").setLevel(logging.WARNING)  # bm25s sets DEBUG on import
-        self._bm25s = bm25s
-        self.stemmer = _stemmer()
-        corpus = [f"{c.title} {c.text}" for c in chunks]
-        tokens = bm25s.tokenize(corpus, stopwords="en", stemmer=self.stemmer, show_progress=False)
+        corpus = [text.tokens(f"{c.title} {c.heading} {c.text}") or ["\x00"] for c in chunks]
         self.retriever = bm25s.BM25()
-        self.retriever.index(tokens, show_progress=False)
-        self.vocab = tokens.vocab
+        self.retriever.index(corpus, show_progress=False)
+        self.vocab = set(self.retriever.vocab_dict)
+        self.n = len(chunks)
 
     def scores(self, query: str) -> np.ndarray:
-        words = self._bm25s.tokenize([query], stopwords="en", stemmer=self.stemmer, return_ids=False, show_progress=False)[0]
-        words = [w for w in words if w in self.vocab]
+        words = [w for w in text.tokens(query) if w in self.vocab]
         if not words:
-            return np.zeros(self.retriever.scores["num_docs"], dtype=np.float32)
+            return np.zeros(self.n, dtype=np.float32)
         return np.asarray(self.retriever.get_scores(words), dtype=np.float32)
 
 
@@ -101,6 +91,14 @@ class Retriever:
         ranked = sorted(fused, key=lambda i: -fused[i])[:k]
         _lap(timings, "fusion", t)
         return [Hit(self.chunks[i], fused[i], cosine[i], float(lex[i]), r) for r, i in enumerate(ranked)]
+
+    def first_chunk(self, source: str) -> Chunk:
+        return next(c for c in self.chunks if c.source == source)
+
+    def reading_order(self, chunk: Chunk, max_chunks: int = 8) -> list[Chunk]:
+        """The chunk and the ones after it in the same document, in reading order."""
+        i = self._pos[chunk.id]
+        return [c for c in self.chunks[i : i + max_chunks] if c.source == chunk.source]
 
     def window(self, chunk: Chunk, max_chars: int = WINDOW_MAX_CHARS) -> list[Chunk]:
         """The chunk with its neighbours in the same paragraph: enough context to say who said what."""

@@ -100,6 +100,8 @@ class Passage:
     end_line: int
     score: float
     title: str = ""
+    page: int = 0
+    heading: str = ""
 
 
 @dataclass
@@ -110,15 +112,19 @@ class Answer:
     citations: list[Citation]
     timings_ms: dict[str, float]
     passages: list[Passage] = field(default_factory=list)  # retrieved, best first (more than the model saw)
-    mode: str = ""  # "llm", "quote" (model unsupported -> best quote), "extractive", "refused"
+    mode: str = ""  # "llm" (model chose the short answer), "extracted" (one candidate), "quote", "passage", "list", "refused"
     notes: list[str] = field(default_factory=list)
     query: str = ""  # what was actually searched (after follow-up rewriting)
+    short: str = ""  # a factoid's short answer (or "Yes"/"No"), "" when the answer is the evidence itself
+    form: str = ""  # the question's form (rag/query.py FORMS)
 
     def to_dict(self) -> dict:
         return {
             "question": self.question,
             "answer": self.answer,
             "refused": self.refused,
+            "short": self.short,
+            "form": self.form,
             "citations": [c.to_dict() for c in self.citations],
             "timings_ms": {k: round(v, 1) for k, v in self.timings_ms.items()},
             "mode": self.mode,

@@ -114,7 +114,7 @@ def test_chunks_cover_cleaned_text_exactly(text, size):
 
 
 def test_choice_passage_is_clipped_around_the_options():
-    from rag.cite import clip_around
+    from rag.compose import clip_around
 
     text = "In March 2019, after months of talks, the company said that its founder, Ren Zhengfei, would step back from daily work at Huawei."
     clipped = clip_around(text, ["Ren Zhengfei", "Huawei"], 2)

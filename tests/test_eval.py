@@ -2,6 +2,7 @@
 
 import json
 from collections import Counter
+from pathlib import Path
 
 import pytest
 
@@ -29,6 +30,45 @@ def test_question_set_is_complete_and_its_gold_is_in_the_articles():
         assert contains_alias(gold_text, q.answers), q.id
         assert {ref["source"] for ref in q.lines} == set(q.sources)
     assert all(q.history for q in questions if q.kind == "followup")
+
+
+NATURAL = DEFAULT_QUESTIONS.parent / "natural.jsonl"
+GITDOC = DEFAULT_QUESTIONS.parent / "gitdoc.jsonl"
+GIT_DOC_DIR = Path("/usr/share/doc/git-doc")
+
+
+def _visible_text(path: Path) -> str:
+    """A document's words as a reader sees them (HTML tags dropped), for checking the gold against it."""
+    raw = path.read_text(encoding="utf-8", errors="replace")
+    if path.suffix == ".html":
+        from lxml import html as lxml_html
+
+        tree = lxml_html.fromstring(raw)
+        for bad in tree.xpath("//script|//style"):
+            bad.drop_tree()
+        raw = " ".join(tree.itertext())
+    return raw
+
+
+@pytest.mark.parametrize("path, root", [(NATURAL, CORPUS), (GITDOC, GIT_DOC_DIR)], ids=["natural", "gitdoc"])
+def test_second_question_sets_are_split_and_their_gold_is_in_the_documents(path, root):
+    if not root.is_dir():
+        pytest.skip(f"{root} is not installed (make test installs Debian's git-doc)")
+    questions = load_questions(path)
+    kinds = Counter(q.kind for q in questions)
+    assert len(questions) >= 50 and kinds["unanswerable"] >= 10
+    assert len({q.id for q in questions}) == len(questions)
+    splits = Counter(q.split for q in questions)
+    assert set(splits) == {"dev", "test"} and min(splits.values()) >= 0.4 * len(questions)
+    texts = {}
+    for q in questions:
+        if not q.answerable:
+            assert not q.facts and not q.sources
+            continue
+        assert q.sources and q.must_have, q.id
+        docs = [texts.setdefault(s, _visible_text(root / s)) for s in q.sources]
+        for aliases in q.must_have:
+            assert any(contains_alias(d, aliases) for d in docs), (q.id, aliases)
 
 
 def test_normalize_and_alias_matching():

@@ -33,7 +33,6 @@ from . import render
 log = logging.getLogger("rag.ui")
 
 UPLOAD_TYPES = (".txt", ".md", ".markdown", ".html", ".htm")
-EXAMPLES_FILE = Path(__file__).with_name("examples.txt")
 EMPTY_STATE = {"history": [], "answers": []}
 
 
@@ -297,12 +296,10 @@ def _session(request: gr.Request | None) -> str:
     return getattr(request, "session_hash", None) or "local"
 
 
-def _examples() -> list[str]:
-    path = Path(os.environ.get("RAG_UI_EXAMPLES", EXAMPLES_FILE))
-    try:
-        return [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()][:6]
-    except OSError:
-        return []
+def _examples(pipeline: Pipeline, n: int = 4) -> list[str]:
+    """Questions about the folder actually indexed (one per document title), never fixed ones."""
+    titles = [f.get("title", "") for f in pipeline.data.manifest.get("files", {}).values()]
+    return [f"What is “{t}” about?" for t in titles if t and len(t) <= 90][:n]
 
 
 def build(app: App) -> gr.Blocks:
@@ -321,7 +318,7 @@ def build(app: App) -> gr.Blocks:
                 with gr.Row():
                     stop = gr.Button("Cancel", variant="stop", size="sm", elem_id="cancel")
                     clear = gr.Button("Clear chat", size="sm", elem_id="clear")
-                examples = _examples()
+                examples = _examples(app.pipeline)
                 if examples:
                     gr.Examples(examples=[[q] for q in examples], inputs=[box], label="Try")
                 status = gr.Markdown(app.status(), elem_id="status")

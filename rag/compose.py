@@ -1,0 +1,228 @@
+"""Compose the answer in the shape the question asks for, every statement with its citation.
+
+    factoid      the short answer (a name, number or date found in the evidence) first, then the sentence it
+                 comes from; the sentence alone when the short answer is not certain
+    definition   the sentence that defines or introduces the thing asked about
+    yesno        the sentence that settles it, opened by "Yes"/"No" only when that sentence states it plainly
+    explanatory  2-4 sentences (about 40-100 words) in reading order, each with its marker [n]
+    summary      the same, from the passage that best matches the question
+
+The small model never writes the answer: it only picks among short answers that the evidence contains
+(constrained decoding), so it cannot invent one.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from . import text
+from .prompts import SHORT_SEPARATOR
+from .query import Query
+from .select import Sentence, answerable, with_context
+from .types import Citation
+
+EXPLAIN_TARGET_WORDS, EXPLAIN_MAX_WORDS, EXPLAIN_MAX_SENTENCES = 60, 100, 4
+CUE_WINDOW = 12  # a number or date answers only when it stands within this many words of the question's own words
+
+
+@dataclass
+class Composed:
+    answer: str
+    short: str = ""  # the short answer alone (factoids), "" when the answer is the evidence itself
+    citations: list[Citation] = field(default_factory=list)
+    mode: str = "quote"  # "extracted" (one candidate), "llm" (the model chose), "quote", "passage"
+    notes: list[str] = field(default_factory=list)
+
+
+def marked(sentences: list[Sentence]) -> Composed:
+    """Sentences in the given order, each followed by its citation marker."""
+    body = " ".join(f"{x.text} [{n}]" for n, x in enumerate(sentences, 1))
+    return Composed(body, "", [x.citation() for x in sentences], "quote" if len(sentences) == 1 else "passage")
+
+
+# ---- factoid ----------------------------------------------------------------------------------------
+
+_MONTHS = "january|february|march|april|may|june|july|august|september|october|november|december|jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec"
+_CAP = r"[A-Z][\w’'.&-]*[\w]"
+_NAME_RUN = re.compile(rf"{_CAP}(?:\s+(?:(?:of|for|the|and|de|van|von|al|a)\s+)?{_CAP})*|(?<![\w-])--?[a-z][\w-]+|\b[a-z]+\.[a-z][\w.]*\b")
+_NUMBER_RUN = re.compile(
+    r"(?:\$|£|€)?(?<![\w.])\d[\d,.]*(?![\w])(?:\s*(?:%|percent|per cent|million|billion|thousand|years?|months?|days?))?|"
+    r"\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|half|a quarter|dozens?|hundreds?|thousands?)\b",
+    re.I,
+)
+_TIME_RUN = re.compile(
+    rf"\b(?:(?:early|late|mid-?)\s*)?(?:(?:\d{{1,2}}\s+)?(?:{_MONTHS})\.?(?:\s+\d{{1,2}})?,?\s*(?:19|20)\d\d|"
+    rf"(?:{_MONTHS})\.?\s+\d{{1,2}}|(?:{_MONTHS})|(?:19|20)\d\d|(?:last|this|next) (?:week|month|year)|yesterday|today|"
+    rf"(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday))\b",
+    re.I,
+)
+_LEADING = re.compile(r"^(the|a|an|but|and|in|on|at|as|so|then|however|while|last|this|mr|ms|mrs|dr)\.?\s+", re.I)
+_NOT_NAMES = re.compile(rf"^(?:{_MONTHS}|monday|tuesday|wednesday|thursday|friday|saturday|sunday)$|[’'](?:m|re|ve|ll|d)$", re.I)
+
+
+def _plausible_name(span: str, at: int, span_terms: set[str], asked: set[str], vocabulary) -> bool:
+    """Not a weekday, not what the question says, not a lone capitalized first word, not the corpus's
+    everywhere-entity (a name found in most passages, like the subject of every article, rarely answers)."""
+    if not span_terms or span_terms <= asked or span.lower() in text.STOPWORDS or _NOT_NAMES.search(span):
+        return False
+    if span.startswith("-") or "." in span.strip("."):
+        return True  # an option or identifier: "--amend", "core.abbrev"
+    if re.search(r"\d", span) or not (re.search(r"[a-z]{2}", span) or re.fullmatch(r"[A-Z]{2,}|(?:[A-Z]\.){2,}[A-Z]?", span)):
+        return False  # "L1-L9" is no name; "ZTE", "NATO" and "U.S." are
+    if at == 0 and " " not in span:
+        return False
+    return vocabulary is None or any(not vocabulary.is_common(t) for t in span_terms)
+
+
+def candidates(sentence: str, kind: str, question: str, vocabulary=None) -> list[tuple[str, int]]:
+    """(span, distance in words to the nearest of the question's words) for the spans of the sentence that
+    could answer a question of this kind, minus what the question already says, nearest first."""
+    pattern = {"name": _NAME_RUN, "number": _NUMBER_RUN, "time": _TIME_RUN}.get(kind)
+    if pattern is None:
+        return []
+    asked = text.terms(question)
+    word_spans = [(m.start(), m.end(), m.group(0)) for m in text.WORD.finditer(sentence)]
+    cues = [i for i, (_, _, w) in enumerate(word_spans) if text.covered(text.stem(re.sub(r"[’']s$", "", w.lower())), asked)]
+    best: dict[str, int] = {}
+    for m in pattern.finditer(sentence):
+        span = re.sub(r"[’']s$", "", m.group(0).strip(" ,.;:’'“”\"")).strip()
+        span = _LEADING.sub("", span) if kind == "name" else span
+        if not span or (kind == "name" and not _plausible_name(span, m.start(), text.terms(span), asked, vocabulary)):
+            continue
+        at = sentence.find(span, m.start())
+        inside = [i for i, (s, e, _) in enumerate(word_spans) if s < at + len(span) and e > at]
+        if not inside:
+            continue
+        if text.terms(span) & asked and kind != "name":
+            continue  # "2019" when the question says 2019
+        distance = min((min(abs(i - c) for i in inside) for c in cues if c not in inside), default=len(word_spans))
+        best[span] = min(best.get(span, distance), distance)
+    return sorted(best.items(), key=lambda kv: kv[1])
+
+
+def clip_around(sentence: str, phrases: list[str], words: int) -> str:
+    """The sentence cut to `words` words either side of the phrases it contains: what the model reads when
+    choosing (every prompt token costs ~5 ms on two cores; the words next to a candidate tell it apart)."""
+    spans = [(m.start(), m.end()) for m in re.finditer(r"\S+", sentence)]
+    hits = [
+        i
+        for phrase in phrases
+        if (at := sentence.find(phrase)) >= 0
+        for i, (start, end) in enumerate(spans)
+        if start < at + len(phrase) and end > at
+    ]
+    if words <= 0 or not hits:
+        return sentence
+    first, last = max(0, min(hits) - words), min(len(spans), max(hits) + words + 1)
+    return sentence[spans[first][0] : spans[last - 1][1]]
+
+
+def bound(query: Query, sentence: str, vocabulary=None) -> list[tuple[str, int]]:
+    """The candidates of a number or date question that stand next to the question's own words in the
+    sentence (any number nearby is not an answer to "how many employees")."""
+    found = candidates(sentence, query.expects, query.ask, vocabulary)
+    if query.expects in ("number", "time"):
+        found = [(span, d) for span, d in found if d <= CUE_WINDOW and not _PARTITIVE.match(sentence, sentence.find(span))]
+    return found
+
+
+_PARTITIVE = re.compile(r"(one|a|an)\s+of\b", re.I)  # "one of its employees" counts nothing
+
+
+def factoid(query: Query, best: Sentence, choose: Callable[[str, str, list[str]], str] | None,
+            choose_from: int, context_words: int, vocabulary) -> Composed:
+    """Short answer + its sentence; the sentence alone when no candidate is bound to the question's words,
+    or when the model and the nearest-cue rule disagree."""
+    quote = marked([best])
+    if not query.expects:
+        return quote
+    found = bound(query, best.text, vocabulary)
+    options = [span for span, _ in found[:choose_from]]
+    if not options:
+        return quote
+    mode = "extracted"
+    chosen = options[0]
+    if len(options) > 1 and choose is not None:
+        chosen = choose(query.ask, clip_around(best.text, options, context_words), options)
+        mode = "llm"
+        if chosen != options[0]:  # the model and the nearest-cue rule disagree: let the sentence speak
+            quote.notes.append(f"Unsure between “{chosen}” and “{options[0]}”; the supporting sentence is shown.")
+            return quote
+    elif len(options) > 1 and found[1][1] == found[0][1]:
+        return quote  # two candidates equally near the question's words and no model to tell them apart
+    return Composed(f"{chosen}{SHORT_SEPARATOR}{best.text} [1]", chosen, [best.citation()], mode)
+
+
+# ---- definition, yes/no ---------------------------------------------------------------------------
+
+def definition(query: Query, ranked: list[Sentence], pool: list[Sentence]) -> Composed:
+    """The best sentence that names the subject, preferring one that says what it is ("X is …", "X, the …")."""
+    subject_terms = text.terms(query.subject)
+    subject = re.escape(query.subject.strip())
+    defining = re.compile(
+        rf"{subject}\s*(,|\(|:|\bis\b|\bwas\b|\bare\b|\bwere\b|\brefers?\b|\bmeans?\b|\bstands? for\b)|"
+        rf"\b(called|named|known as)\s+(the\s+)?{subject}", re.I)
+    naming = [x for x in ranked if subject_terms and text.coverage(subject_terms, text.terms(x.text)) == 1.0]
+    if not naming:
+        return marked([with_context(ranked[0], pool)])
+    best = max(naming[:8], key=lambda x: x.score + (0.3 if defining.search(x.text) else 0.0))
+    return marked([with_context(best, pool)])
+
+
+_NEGATION = re.compile(r"\b(not|no|never|none|neither|nor|cannot|without)\b|n[’']t\b", re.I)
+
+
+def yes_no(query: Query, best: Sentence, vocabulary, plain_coverage: float) -> Composed:
+    """The settling sentence; "Yes"/"No" first only when it holds (nearly) all of the question's key terms, so
+    the polarity of that sentence is the polarity of the answer."""
+    out = marked([best])
+    if text.coverage(set(query.terms), text.terms(best.text), vocabulary) >= plain_coverage:
+        negated = bool(_NEGATION.search(best.text)) != bool(_NEGATION.search(query.ask))
+        out.short = "No" if negated else "Yes"
+        out.answer = f"{out.short}{SHORT_SEPARATOR}{out.answer}"
+    return out
+
+
+# ---- explanatory, summary -------------------------------------------------------------------------
+
+def explanation(best: Sentence, reading_order: list[Sentence]) -> Composed:
+    """2-4 sentences in reading order starting at the best-matching one: a "why" gets the sentences that give
+    the reasons, which follow the one that matches the question best (and when that one is the document's own
+    question, or a line announcing a list, the reasons start after it). `reading_order` is the document's
+    sentences from the best one's passage onwards."""
+    at = next((i for i, x in enumerate(reading_order) if x.start_char == best.start_char), None)
+    if at is None:
+        return marked([best])
+    chosen, words = [], 0
+    for x in reading_order[at:]:
+        if not answerable(x):
+            if chosen:
+                break  # a question or a code block ends the explanation
+            continue
+        n = len(x.text.split())
+        if chosen and (words + n > EXPLAIN_MAX_WORDS or len(chosen) >= EXPLAIN_MAX_SENTENCES):
+            break
+        chosen.append(x)
+        words += n
+        if words >= EXPLAIN_TARGET_WORDS and not x.text.rstrip().endswith(":"):
+            break
+    return marked(chosen or [best])
+
+
+def summary(ranked: list[Sentence], lead: list[Sentence]) -> Composed:
+    """What the best-matching document says: its opening statement and its sentences that best match the
+    question, 2-4 of them in reading order, each cited. `ranked` are the document's retrieved sentences,
+    best first; `lead` its first prose sentences."""
+    chosen: dict[int, Sentence] = {}
+    words = 0
+    for x in [*lead[:1], *ranked]:
+        n = len(x.text.split())
+        if x.start_char in chosen or not answerable(x):
+            continue
+        if chosen and (words + n > EXPLAIN_MAX_WORDS or len(chosen) >= EXPLAIN_MAX_SENTENCES):
+            break
+        chosen[x.start_char] = x
+        words += n
+    return marked([chosen[k] for k in sorted(chosen)])
