@@ -46,8 +46,10 @@ def format_content(answer: Answer) -> str:
     """The answer, its [n] markers and a short Sources list: what a chat client shows."""
     if answer.refused or not answer.citations:
         return answer.answer
-    markers = " ".join(f"[{n}]" for n in range(1, len(answer.citations) + 1))
-    lines = [f"{answer.answer} {markers}", "", SOURCES_HEADING]
+    text = answer.answer
+    if not re.search(r"\[\d+\]", text):  # an answer may carry its markers already, beside the sentences they mark
+        text += " " + " ".join(f"[{n}]" for n in range(1, len(answer.citations) + 1))
+    lines = [text, "", SOURCES_HEADING]
     for n, c in enumerate(answer.citations, 1):
         quote = c.quote if len(c.quote) <= QUOTE_CHARS else c.quote[: QUOTE_CHARS - 1].rsplit(" ", 1)[0] + "…"
         lines.append(f"[{n}] {c.label()} “{quote}”")
@@ -55,8 +57,8 @@ def format_content(answer: Answer) -> str:
 
 
 def answer_text(content: str) -> str:
-    """The bare answer inside a reply of ours that a client sends back as history (undoes format_content):
-    a follow-up borrows a short previous answer (a name) for its pronoun, so the markers must not stay on it."""
+    """The answer inside a reply of ours that a client sends back as history, without the Sources list and the
+    trailing markers: a follow-up borrows a short previous answer (a name) for its pronoun."""
     text = content.split(f"\n\n{SOURCES_HEADING}\n", 1)[0]
     return re.sub(r"(\s*\[\d+\])+\s*$", "", text).strip()
 
