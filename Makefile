@@ -27,9 +27,11 @@ start: setup
 ui: setup
 	$(BIN)/rag ui
 
-# Browser tests drive Debian's Chromium (Playwright's own browser download does not work offline).
+# Browser tests drive Debian's Chromium (Playwright's own browser download does not work offline); it also prints
+# the PDFs of tests/test_parse.py, whose HTML documentation tests read Debian's git-doc.
 browser:
 	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)
+	test -f /usr/share/doc/git-doc/git-commit.html || (apt-get update -qq && apt-get install -y -qq git-doc >/dev/null)
 
 test: setup browser
 	$(BIN)/python -m pytest -q

@@ -1,7 +1,8 @@
-"""Split kept paragraphs into small, sentence-aligned chunks that map back to exact lines.
+"""Split kept spans into small, sentence-aligned chunks that map back to exact lines (and pages).
 
 Chunks are about one or two sentences: the 135M model reads a few short passages far better than one
-long one, and MiniLM truncates at 256 word pieces anyway.
+long one, and MiniLM truncates at 256 word pieces anyway. Code and tables are split at line breaks, never at
+sentences, and never share a chunk with prose: each span is chunked on its own.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import bisect
 import hashlib
 import re
 
-from .corpus import Document
+from .parse import ParsedDoc
 from .types import Chunk, CleanDoc
 
 # Split between sentences, never after a common abbreviation ("Mr.", "U.S.", "Jan.").
@@ -46,14 +47,20 @@ def _open_quote(text: str) -> bool:
     return text.count("“") > text.count("”")
 
 
-def splitter(chunk_size: int, chunk_overlap: int):
+# Sentences before line breaks: extracted prose (HTML, PDF) is wrapped at the source's line ends, which are not
+# where its sentences end; a list's items, which seldom end like sentences, still split at their lines.
+PROSE_SEPARATORS = [r"\n\s*\n", SENTENCE_BREAK, r"\n", r"(?<=[;:])\s+", r"(?<=,)\s+", r"\s+"]
+LINE_SEPARATORS = [r"\n\s*\n", r"\n", r"\s+"]  # code and tables: blank lines, then lines, then words
+
+
+def splitter(chunk_size: int, chunk_overlap: int, separators: list[str] = PROSE_SEPARATORS):
     # imported here: langchain costs ~0.7 s at start-up, and answering a question never splits text
     from langchain_text_splitters import RecursiveCharacterTextSplitter
 
     return RecursiveCharacterTextSplitter(
         chunk_size=chunk_size,
         chunk_overlap=chunk_overlap,
-        separators=[r"\n\n", r"\n", SENTENCE_BREAK, r"(?<=[;:])\s+", r"(?<=,)\s+", r"\s+"],
+        separators=separators,
         is_separator_regex=True,
         keep_separator="end",  # separators are regexes: never let the splitter re-join with the pattern text
         strip_whitespace=True,
@@ -83,8 +90,9 @@ def _quote_whole(spans: list[tuple[int, int]], text: str, chunk_size: int) -> li
     return out
 
 
-def chunk(doc: Document, cleaned: CleanDoc, chunk_size: int, chunk_overlap: int = 0) -> list[Chunk]:
-    split = splitter(chunk_size, chunk_overlap)
+def chunk(doc: ParsedDoc, cleaned: CleanDoc, chunk_size: int, chunk_overlap: int = 0) -> list[Chunk]:
+    prose = splitter(chunk_size, chunk_overlap)
+    lines = splitter(chunk_size, chunk_overlap, LINE_SEPARATORS)
     line_starts = [0] + [m.end() for m in re.finditer("\n", doc.text)]
 
     def line_of(offset: int) -> int:
@@ -92,7 +100,11 @@ def chunk(doc: Document, cleaned: CleanDoc, chunk_size: int, chunk_overlap: int 
 
     chunks: list[Chunk] = []
     for para_no, para in enumerate(cleaned.paragraphs):
-        for start, end in _quote_whole(_locate(split.split_text(para.text), para.text, chunk_overlap), para.text, chunk_size):
+        if para.kind == "text":
+            pieces = _quote_whole(_locate(prose.split_text(para.text), para.text, chunk_overlap), para.text, chunk_size)
+        else:
+            pieces = _locate(lines.split_text(para.text), para.text, chunk_overlap)
+        for start, end in pieces:
             start += para.start_char
             end += para.start_char
             text = doc.text[start:end]
@@ -109,6 +121,9 @@ def chunk(doc: Document, cleaned: CleanDoc, chunk_size: int, chunk_overlap: int 
                     hash=hashlib.sha256(text.encode()).hexdigest()[:16],
                     doc_sha=doc.sha256,
                     paragraph=para_no,
+                    kind=para.kind,
+                    heading=para.heading,
+                    page=para.page,
                 )
             )
     return chunks

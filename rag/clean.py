@@ -1,32 +1,48 @@
-"""Keep the article, drop the page around it.
+"""Keep every word of a document; drop only what is confidently page furniture, and record why.
 
-Scraped news pages arrive as plain text with their navigation, photo captions and credits, repeated
-paragraphs, "Related Articles" lists and comment-section boilerplate still in them. No extractor library
-helps once the HTML is gone, so these are rules over blank-line separated blocks; every dropped block is
-recorded with its reason. Kept paragraphs are exact slices of the document text, so offsets and line
-numbers always point back at the original file.
+Works on the parser's typed blocks (rag/parse). Dropped, each with its reason:
+- what the parser marks as furniture: <nav>, <aside>, page headers and footers, lists of links and, around a
+  web page's main text as trafilatura sees it, link-heavy or few-word blocks; running PDF headers and footers;
+- navigation and advertising lines, image captions and credits, comment-section boilerplate;
+- a paragraph repeated in the same file (it is indexed once) or in most files of the folder (a shared footer);
+- on plain text scraped from news pages: the furniture before the article's first paragraph, a headline list
+  after its last one, and what follows an end-of-article marker ("Related Articles", "Comments") when that is
+  shorter than the article itself.
+Headings are never chunks: they become the heading trail of the blocks below them. Code and tables are kept
+apart from prose. Nothing can silently lose a document: when cleaning would leave nothing the file is kept
+whole, and when it drops most of the words CleanDoc.dropped_majority says so (`rag index` warns).
+Kept spans are exact slices of the document text, so offsets and line numbers point back at the file.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import logging
 import re
-from collections.abc import Iterator
-from dataclasses import dataclass
+from array import array
+from collections import Counter
+from collections.abc import Iterable
 
-from .corpus import Document
+from .parse import CAPTION, CODE, HEADING, LIST_ITEM, NAV, TABLE, TERM, Block, ParsedDoc
 from .types import CleanDoc, Dropped, Span
 
 log = logging.getLogger("rag.clean")
 
-BODY_MIN_WORDS = 8  # a kept paragraph ends like a sentence and has at least this many words...
-LONG_MIN_WORDS = 40  # ...or is at least this long (a paragraph cut off mid-sentence)
-FIRST_BODY_MIN_WORDS = 20  # the article starts at its first real paragraph; what comes before is page furniture
+BODY_MIN_WORDS = 8  # a paragraph that ends like a sentence and has at least this many words is body text...
+LONG_MIN_WORDS = 40  # ...as is any paragraph at least this long (one cut off mid-sentence)
+FIRST_BODY_MIN_WORDS = 20  # a news article starts at its first real paragraph; what comes before is page furniture
+FRONT_MATTER_MAX_BLOCKS = 10  # ...but only a little of it: more than this is a document, not a page header
+FRONT_MATTER_MAX_WORDS = 150
+FRONT_MATTER_MAX_SHARE = 0.25
+REPEATED_MIN_FILES = 3  # a block found in at least this many files, and in half the folder's files, is furniture
+REPEATED_MIN_SHARE = 0.5
+REPEATED_MAX_CHARS = 400  # footers and disclaimers are short; long shared passages are content
+COMMENTS_MAX_WORDS = 80  # comment-section notices are short; a long paragraph about comments is content
+TRAIL_SEPARATOR = " › "
 
 _TERMINAL = re.compile(r"[.!?:;][\"”’')\]]*$|[\"”’]$")
 _SENTENCE_END = re.compile(r"[.!?][\"”’')\]]*(\s|$)")
-_BULLET = re.compile(r"^\s*([•*·▪‣◦-]|\d+[.)])\s+")
 _NAV = re.compile(
     r"^(skip to (main )?content|menu|home|search|sign in|log ?in|subscribe( now)?|share( this( article)?)?|"
     r"advertisement|story continues below advertisement|close|\d{1,2}:\d{2}|newsletter|print|email|"
@@ -39,143 +55,245 @@ _END_MARKER = re.compile(
     r"discussion loading.*|most (read|popular|viewed)|trending( now)?|latest news|up next)$",
     re.I,
 )
+_COMMENTS = re.compile(
+    r"comment community|community guidelines|^discussion loading|temporarily removed commenting|"
+    r"^(be the first to comment|log ?in to comment|sign in to comment|leave a (comment|reply)|post a comment)\b|"
+    r"^comments (that|are) ",
+    re.I,
+)
 FRONT_MATTER = "before the article body (title, dateline, caption)"
 _CAPTION = re.compile(
     r"^(in (this|a) [^.]{0,80}\b(file )?(photo|image|picture|video)\b|\((image|photo) credit)", re.I
 )
 _CREDIT = re.compile(r"^[A-Z][A-Za-z .'-]*/[A-Z]")  # "LAM YIK FEI/The New York Times", "REUTERS/Cheney Orr"
 _DATELINE = re.compile(r"^((mon|tues|wednes|thurs|fri|satur|sun)day\b|.*\b(19|20)\d\d$)", re.I)
+_MD_HEADING = re.compile(r"^\s*#+\s*|\s*#+\s*$|\n[=-]+\s*$")
 
 
-@dataclass(frozen=True)
-class Block:
-    lines: list[str]
-    start_char: int
-    end_char: int
-    start_line: int  # 1-based, in the document text
-    end_line: int
-
-    @property
-    def text(self) -> str:
-        return " ".join(line.strip() for line in self.lines)
-
-    @property
-    def words(self) -> int:
-        return len(self.text.split())
+def _lines(doc: ParsedDoc, b: Block) -> list[str]:
+    return doc.text[b.start_char : b.end_char].split("\n")
 
 
-def blocks(text: str) -> Iterator[Block]:
-    """Runs of non-blank lines with exact character offsets, one at a time (a 50 MB file holds a million)."""
-    pos, current, start = 0, [], None
-    for n, line in enumerate(text.split("\n"), 1):
-        if line.strip():
-            if start is None:
-                start = (pos + len(line) - len(line.lstrip()), n)
-            current.append((line, pos, n))
-        elif current:
-            yield _block(current, start)
-            current, start = [], None
-        pos += len(line) + 1
-    if current:
-        yield _block(current, start)
+def _flat(text: str) -> str:
+    return " ".join(text.split())
 
 
-def _block(rows, start) -> Block:
-    last_line, last_pos, last_n = rows[-1]
-    return Block([r[0] for r in rows], start[0], last_pos + len(last_line.rstrip()), start[1], last_n)
-
-
-def _is_list(b: Block) -> bool:
-    """Several short independent lines: headline lists, link lists, guideline bullets."""
-    n = len(b.lines)
+def _is_list(lines: list[str]) -> bool:
+    """Several short independent lines: headline lists, link lists."""
+    n = len(lines)
     if n < 3:
         return False
-    ends = sum(bool(_SENTENCE_END.search(line.strip())) for line in b.lines)
-    continued = sum(
-        1 for a, c in zip(b.lines, b.lines[1:]) if not _TERMINAL.search(a.strip()) and c.strip()[:1].islower()
-    )
+    ends = sum(bool(_SENTENCE_END.search(line.strip())) for line in lines)
+    continued = sum(1 for a, c in zip(lines, lines[1:]) if not _TERMINAL.search(a.strip()) and c.strip()[:1].islower())
     return ends / n <= 0.2 and continued / (n - 1) < 0.3
 
 
-def _is_body(b: Block) -> bool:
-    text = b.text
-    return (b.words >= BODY_MIN_WORDS and bool(_TERMINAL.search(text))) or b.words >= LONG_MIN_WORDS
+def _is_body(text: str) -> bool:
+    words = len(text.split())
+    return (words >= BODY_MIN_WORDS and bool(_TERMINAL.search(text))) or words >= LONG_MIN_WORDS
 
 
-def _normal(text: str) -> str:
+def normal(text: str) -> str:
     return re.sub(r"\W+", " ", text.lower()).strip()
 
 
-def _title_candidate(b: Block) -> bool:
-    text = b.text
-    return (
-        len(b.lines) == 1
-        and 5 <= b.words <= 25
-        and not text.endswith(".")
-        and not (_NAV.match(text) or _CREDIT.match(text) or _CAPTION.match(text) or _DATELINE.match(text))
-    )
+def _furniture_key(text: str) -> str:
+    """What makes two blocks "the same" across files: words only, numbers aside (dates, years, counts)."""
+    return hashlib.sha1(re.sub(r"\d+", "#", normal(text)).encode()).hexdigest()[:16]
 
 
-def clean(doc: Document) -> CleanDoc:
-    title = doc.title_hint
+def _counts_as_content(b: Block) -> bool:
+    return b.kind not in (HEADING, TERM)
+
+
+def repeated_blocks(docs: Iterable[ParsedDoc]) -> dict[str, int]:
+    """Blocks (by their words, numbers aside) found in most files of the folder: shared headers, footers,
+    disclaimers. Key -> number of files. Empty for folders of fewer than REPEATED_MIN_FILES files."""
+    docs = list(docs)
+    if len(docs) < REPEATED_MIN_FILES:
+        return {}
+    seen: Counter = Counter()
+    for doc in docs:
+        seen.update({_furniture_key(doc.text[b.start_char : b.end_char]) for b in doc.blocks
+                     if _counts_as_content(b) and b.end_char - b.start_char <= REPEATED_MAX_CHARS})
+    need = max(REPEATED_MIN_FILES, REPEATED_MIN_SHARE * len(docs))
+    return {key: n for key, n in seen.items() if n >= need}
+
+
+def repeated_in(doc: ParsedDoc, repeated: dict[str, int]) -> str:
+    """A digest of the folder-wide repeated blocks this document holds: when it changes, the file is re-cleaned."""
+    if not repeated:
+        return ""
+    keys = sorted({k for b in doc.blocks if _counts_as_content(b) and b.end_char - b.start_char <= REPEATED_MAX_CHARS
+                   and (k := _furniture_key(doc.text[b.start_char : b.end_char])) in repeated})
+    return hashlib.sha1(" ".join(keys).encode()).hexdigest()[:16] if keys else ""
+
+
+class _Plan:
+    """What a first look at a plain-text news page decides: where the article starts and where it ends."""
+
+    def __init__(self, doc: ParsedDoc):
+        words = array("l")
+        self.first_body = self.last_body = -1
+        markers: list[int] = []
+        for i, b in enumerate(doc.blocks):
+            lines = _lines(doc, b)
+            text = _flat(" ".join(lines))
+            words.append(len(text.split()))
+            body = b.kind not in (HEADING, CODE) and _is_body(text) and not _is_list(lines)
+            if body and self.first_body < 0 and words[-1] >= FIRST_BODY_MIN_WORDS:
+                self.first_body = i
+            if body:
+                self.last_body = i
+            if _END_MARKER.match(lines[0].strip()) and len(lines) <= 2:
+                markers.append(i)
+        total = sum(words)
+        front = words[: self.first_body] if self.first_body > 0 else []
+        # the blocks before the first paragraph are a page header only when they are few and short
+        self.front_matter = bool(front) and len(front) <= FRONT_MATTER_MAX_BLOCKS and sum(front) <= min(
+            FRONT_MATTER_MAX_WORDS, FRONT_MATTER_MAX_SHARE * total)
+        # an end-of-article marker cuts the rest only when the rest is shorter than what came before it
+        self.cut_at = next((m for m in markers if m > self.first_body >= 0 and sum(words[m + 1 :]) <= sum(words[:m])), -1)
+
+
+def clean(doc: ParsedDoc, repeated: dict[str, int] | None = None, enabled: bool = True) -> CleanDoc:
+    """The document's kept spans (with kind, heading trail and page) and what was dropped, with reasons."""
+    repeated = repeated or {}
+    news = enabled and doc.format == "text"  # the scraped-news-page rules apply to plain text only
+    plan = _Plan(doc) if news else None
     kept: list[Span] = []
     dropped: list[Dropped] = []
     seen: set[str] = set()
-    in_body = False
-    cut = False
-    front_matter: list[Block] = []
+    trail: list[tuple[int, str]] = []
+    front: list[tuple[Block, str]] = []
+    first_heading = ""
+    words = lost = 0
+    last: Block | None = None  # the previous block, when it was kept
     in_run = False  # the previous block was dropped
+    cut = False
 
-    def drop(b: Block, reason: str) -> None:
-        nonlocal in_run
-        end = doc.file_line(b.end_line)
-        # a run of dropped blocks with one reason is one entry, so a long tail of junk stays one line of the
-        # manifest (front matter stays per block: some of it may be promoted to content below)
-        if in_run and dropped[-1].reason == reason and reason != FRONT_MATTER:
+    def drop(b: Block, reason: str, text: str) -> None:
+        nonlocal in_run, lost
+        if _counts_as_content(b) and reason != "duplicate paragraph":
+            lost += len(text.split())
+        start, end = b.start_line, b.end_line
+        # a run of dropped blocks with one reason is one entry, so a long tail of junk (or a million repeats in a
+        # crawl dump) stays one line of the manifest
+        if in_run and dropped and dropped[-1].reason == reason and dropped[-1].page == b.page:
             dropped[-1] = dataclasses.replace(dropped[-1], end_line=end)
         else:
-            dropped.append(Dropped(doc.file_line(b.start_line), end, reason, b.text[:200]))
+            dropped.append(Dropped(start, end, reason, text[:200], b.page))
         in_run = True
 
-    for b in blocks(doc.text):
-        text = b.text
-        if cut:
-            drop(b, "after the end of the article")
-        elif _is_list(b):
-            drop(b, "list of headlines or links")
-        elif _NAV.match(text):
-            drop(b, "navigation or advertising")
-        elif in_body and _END_MARKER.match(b.lines[0].strip()):
+    for i, b in enumerate(doc.blocks):
+        lines = _lines(doc, b)
+        text = _flat(" ".join(lines))
+        if _counts_as_content(b):
+            words += len(text.split())
+        reason = _reason(b, i, lines, text, plan, cut, seen, repeated) if enabled else ""
+        if reason == "end-of-article marker":
             cut = True
-            drop(b, "end-of-article marker")
-        elif _CAPTION.match(text):
-            drop(b, "image caption or credit")
-        elif _normal(text) in seen:
-            drop(b, "duplicate paragraph")
-        elif not in_body and not (_is_body(b) and b.words >= FIRST_BODY_MIN_WORDS):
-            front_matter.append(b)
-            drop(b, FRONT_MATTER)
-        elif not _is_body(b):
-            drop(b, "heading, credit or fragment")
+        if reason:
+            if reason == FRONT_MATTER:
+                front.append((b, text))
+            drop(b, reason, text)
+            last = None
+            continue
+        in_run = False
+        if b.kind in (HEADING, TERM):
+            label = _heading_label(doc, b)
+            if b.kind == HEADING and not first_heading:
+                first_heading = label
+            if b.kind == TERM and last is not None and last.kind == TERM and trail and trail[-1][0] == b.level:
+                trail[-1] = (b.level, f"{trail[-1][1]}, {label}")  # "-a, --all": one option, two spellings
+            else:
+                while trail and trail[-1][0] >= b.level:
+                    trail.pop()
+                trail.append((b.level, label))
+            last = b
+            continue
+        if b.kind not in (CODE, TABLE):
+            seen.add(normal(text))
+        span = Span(doc.text[b.start_char : b.end_char], b.start_char, b.end_char, b.start_line, b.end_line,
+                    _chunk_kind(b), TRAIL_SEPARATOR.join(t for _, t in trail), b.page)
+        if b.kind == LIST_ITEM and last is not None and last.kind == LIST_ITEM and kept and kept[-1].heading == span.heading \
+                and kept[-1].page == span.page:
+            prev = kept[-1]  # the items of one list stay together: a list is read as a whole
+            span = Span(doc.text[prev.start_char : b.end_char], prev.start_char, b.end_char, prev.start_line, b.end_line,
+                        prev.kind, prev.heading, prev.page)
+            kept[-1] = span
         else:
-            in_body = True
-            in_run = False
-            seen.add(_normal(text))
-            kept.append(
-                Span(doc.text[b.start_char : b.end_char], b.start_char, b.end_char, b.start_line, b.end_line)
-            )
+            kept.append(span)
+        last = b
 
-    if not kept:  # a short note, not a news page: its sentences are the content
-        promoted = [b for b in front_matter if _is_body(b)]
-        kept = [Span(doc.text[b.start_char : b.end_char], b.start_char, b.end_char, b.start_line, b.end_line) for b in promoted]
-        dropped = [d for d in dropped if not any(d.start_line == doc.file_line(b.start_line) for b in promoted)]
+    if enabled and not kept and words:
+        # cleaning would leave nothing of a file that has text: keep it whole rather than lose it
+        note = "cleaning would have dropped all of it; kept whole"
+        log.warning("%s: %s", doc.source, note)
+        return dataclasses.replace(clean(doc, repeated, enabled=False), note=note)
+    title = doc.title_hint
+    if not title and front:
+        title = next((t for b, t in front if _title_candidate(_lines(doc, b), t)), "")
     if not title:
-        title = next((b.text for b in front_matter if _title_candidate(b)), "")
-    if not title and kept:  # no headline on the page: name the article by its opening words
-        first = re.split(r"(?<=[.!?])\s", kept[0].text, maxsplit=1)[0]
+        title = first_heading
+    if not title and kept:  # no headline: name the document by its opening words
+        first = re.split(r"(?<=[.!?])\s", _flat(kept[0].text), maxsplit=1)[0]
         title = first if len(first) <= 90 else first[:90].rsplit(" ", 1)[0] + "…"
     if not title:
         title = doc.path.stem
     for d in dropped:
         log.debug("%s L%d-L%d dropped (%s): %s", doc.source, d.start_line, d.end_line, d.reason, d.text[:60])
-    return CleanDoc(doc.source, title, kept, dropped)
+    return CleanDoc(doc.source, title, kept, dropped, words, lost)
+
+
+def _reason(b: Block, i: int, lines: list[str], text: str, plan: _Plan | None, cut: bool, seen: set,
+            repeated: dict) -> str:
+    """Why this block is furniture ("" when it is kept)."""
+    if cut:
+        return "after the end of the article"
+    if b.furniture:
+        return b.furniture
+    if b.kind == NAV:
+        return "navigation"
+    if plan is not None and i == plan.cut_at:
+        return "end-of-article marker"
+    if len(lines) == 1 and _NAV.match(text):
+        return "navigation or advertising"
+    if b.kind in (HEADING, TERM):
+        return FRONT_MATTER if plan is not None and plan.front_matter and i < plan.first_body else ""
+    prose = b.kind not in (CODE, TABLE)
+    if b.kind == CAPTION or (plan is not None and prose and (_CAPTION.match(text) or (_CREDIT.match(text) and len(text.split()) <= 12))):
+        return "image caption or credit"  # the patterns are a news page's ("REUTERS/…"): plain text only
+    if prose and len(text.split()) <= COMMENTS_MAX_WORDS and _COMMENTS.search(text):
+        return "comment-section boilerplate"
+    if repeated and b.end_char - b.start_char <= REPEATED_MAX_CHARS and (n := repeated.get(_furniture_key(text))):
+        return f"repeated in {n} files (shared page furniture)"
+    if prose and normal(text) in seen:
+        return "duplicate paragraph"
+    if plan is not None:
+        if plan.front_matter and i < plan.first_body:
+            return FRONT_MATTER
+        if 0 <= plan.last_body < i and _is_list(lines):  # after the article's last paragraph: "related" headlines
+            return "list of headlines or links"
+    return ""
+
+
+def _chunk_kind(b: Block) -> str:
+    return {CODE: "code", TABLE: "table"}.get(b.kind, "text")
+
+
+def _heading_label(doc: ParsedDoc, b: Block) -> str:
+    text = doc.text[b.start_char : b.end_char]
+    if doc.format == "markdown":
+        text = _MD_HEADING.sub("", text)
+    label = _flat(text)
+    return label if len(label) <= 100 else label[:100].rsplit(" ", 1)[0] + "…"
+
+
+def _title_candidate(lines: list[str], text: str) -> bool:
+    return (
+        len(lines) == 1
+        and 5 <= len(text.split()) <= 25
+        and not text.endswith(".")
+        and not (_NAV.match(text) or _CREDIT.match(text) or _CAPTION.match(text) or _DATELINE.match(text))
+    )

@@ -69,7 +69,7 @@ def _settings(corpus, index, model, k, no_llm):
 def common_options(func):
     for option in reversed(
         [
-            click.option("--corpus", type=click.Path(path_type=Path), help="Folder of .txt/.md/.html articles."),
+            click.option("--corpus", type=click.Path(path_type=Path), help="Folder of .txt/.md/.html/.pdf/.docx documents."),
             click.option("--index", type=click.Path(path_type=Path), help="Where the index lives."),
             click.option("--verbose", "-v", is_flag=True, help="Log what happens, with timings."),
         ]
@@ -140,9 +140,11 @@ rag.add_command(ask, name="ask")
 
 @rag.command("index")
 @click.option("--rebuild", is_flag=True, help="Re-embed everything instead of only what changed.")
+@click.option("--report", "show_report", is_flag=True, help="List, per file, what cleaning dropped: lines, reason, first words.")
+@click.option("--no-clean", is_flag=True, help="Keep every block: no removal of navigation, captions, repeated footers...")
 @common_options
 @friendly_errors
-def index_cmd(rebuild, corpus, index, verbose):
+def index_cmd(rebuild, show_report, no_clean, corpus, index, verbose):
     """Build or refresh the index from the corpus folder."""
     _setup_logging(verbose)
     from .config import Settings
@@ -150,13 +152,41 @@ def index_cmd(rebuild, corpus, index, verbose):
     from .indexer import open_or_build
 
     settings = Settings.from_env(corpus_dir=corpus, index_dir=index)
+    if no_clean:
+        settings.clean = False
     data, report = open_or_build(settings, Embedder.from_settings(settings), rebuild=rebuild, progress=True)
     for source, reason in report.skipped:
         click.echo(f"skipped {source}: {reason}", err=True)
     if report.rebuilt_reason and report.wrote:
         click.echo(f"rebuilt: {report.rebuilt_reason}", err=True)
+    files = data.manifest.get("files", {})
+    for source, meta in sorted(files.items()):  # every run, not only when the file changed: it must not go unseen
+        if meta.get("dropped_majority"):
+            click.echo(f"warning: {source}: cleaning dropped {meta['lost_words']} of its {meta['words']} words"
+                       " (see `rag index --report`; `--no-clean` keeps everything)", err=True)
+        if meta.get("note"):
+            click.echo(f"note: {source}: {meta['note']}", err=True)
+    if show_report:
+        click.echo(dropped_report(files))
     state = "updated" if report.wrote else "up to date"
     click.echo(f"index {state} at {data.path}: {report.summary()}")
+
+
+def dropped_report(files: dict) -> str:
+    """What cleaning dropped, per file: where (lines, and page for a PDF), why, and the first words."""
+    lines = []
+    for source, meta in sorted(files.items()):
+        dropped = meta.get("dropped", [])
+        lost = meta.get("lost_words", 0)
+        head = f"{source}: {meta.get('chunks', 0)} chunks, {len(dropped)} dropped" + (
+            f" ({lost} of {meta.get('words', 0)} words)" if dropped else "")
+        if meta.get("dropped_majority"):
+            head += "  ⚠ MOST OF THE FILE DROPPED"
+        lines.append(head)
+        for start, end, reason, words, page in dropped:
+            where = (f"p.{page} " if page else "") + (f"L{start}" if start == end else f"L{start}-L{end}")
+            lines.append(f"  {where:>16}  {reason}: “{words}”")
+    return "\n".join(lines)
 
 
 @rag.command("models")

@@ -36,9 +36,14 @@ class Composed:
     notes: list[str] = field(default_factory=list)
 
 
+def _flat(text_: str) -> str:
+    """One line: a sentence wrapped in its source file reads as one line in an answer (its quote keeps the wrap)."""
+    return " ".join(text_.split())
+
+
 def marked(sentences: list[Sentence]) -> Composed:
     """Sentences in the given order, each followed by its citation marker."""
-    body = " ".join(f"{x.text} [{n}]" for n, x in enumerate(sentences, 1))
+    body = " ".join(f"{_flat(x.text)} [{n}]" for n, x in enumerate(sentences, 1))
     return Composed(body, "", [x.citation() for x in sentences], "quote" if len(sentences) == 1 else "passage")
 
 
@@ -152,15 +157,16 @@ def factoid(query: Query, best: Sentence, choose: Callable[[str, str, list[str]]
             return quote
     elif len(options) > 1 and found[1][1] == found[0][1]:
         return quote  # two candidates equally near the question's words and no model to tell them apart
-    return Composed(f"{chosen}{SHORT_SEPARATOR}{best.text} [1]", chosen, [best.citation()], mode)
+    return Composed(f"{chosen}{SHORT_SEPARATOR}{_flat(best.text)} [1]", chosen, [best.citation()], mode)
 
 
 # ---- definition, yes/no ---------------------------------------------------------------------------
 
 def definition(query: Query, ranked: list[Sentence], pool: list[Sentence]) -> Composed:
     """The best sentence that names the subject, preferring one that says what it is ("X is …", "X, the …")."""
-    subject_terms = text.terms(query.subject)
-    subject = re.escape(query.subject.strip())
+    core = re.split(r"\s+(?:in|of|for|on|at|from|with|by|about|according)\s+", query.subject.strip(), maxsplit=1)[0]
+    subject_terms = text.terms(core)
+    subject = re.escape(core)
     defining = re.compile(
         rf"{subject}\s*(,|\(|:|\bis\b|\bwas\b|\bare\b|\bwere\b|\brefers?\b|\bmeans?\b|\bstands? for\b)|"
         rf"\b(called|named|known as)\s+(the\s+)?{subject}", re.I)
@@ -197,6 +203,8 @@ def explanation(best: Sentence, reading_order: list[Sentence]) -> Composed:
         return marked([best])
     chosen, words = [], 0
     for x in reading_order[at:]:
+        if x.chunk.heading != best.chunk.heading:
+            break  # a new section is another topic
         if not answerable(x):
             if chosen:
                 break  # a question or a code block ends the explanation

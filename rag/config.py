@@ -10,8 +10,8 @@ import os
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
-SCHEMA_VERSION = 1
-TEXT_VERSION = 2  # bump when cleaning or chunking rules change: stored chunks are then rebuilt
+SCHEMA_VERSION = 2  # 2: chunks carry kind, heading and page; the manifest records what cleaning dropped, per file
+TEXT_VERSION = 3  # bump when parsing, cleaning or chunking rules change: stored chunks are then rebuilt
 ROOT = Path(__file__).resolve().parent.parent
 MODEL_CACHE_DIR = ROOT / "index" / "models"  # local exports of the embedding model (see rag/embed.py)
 
@@ -29,7 +29,8 @@ class Settings:
     # cleaning and chunking
     chunk_size: int = 400  # characters; roughly one or two sentences, well under MiniLM's 256 word pieces
     chunk_overlap: int = 0
-    embed_title: bool = True  # prefix each chunk with its article title before embedding
+    embed_title: bool = True  # prefix each chunk with its article title (and heading trail) before embedding
+    clean: bool = True  # drop page furniture (navigation, captions, repeated footers...); False keeps every block
     max_file_mb: float = 64.0
 
     # retrieval
@@ -48,7 +49,7 @@ class Settings:
     # (articles, natural, Git documentation); the test splits never set a threshold (README, "Quality").
     min_relevance: float = 0.5  # its score (cosine + sentence_lexical_weight * term overlap) below this: decline
     min_coverage: float = 0.35  # ...or its passage holds less than this idf-weighted share of the question's key terms
-    min_coverage_top: float = 0.45  # ...or the best gate_passages passages together hold less than this share
+    min_coverage_top: float = 0.5  # ...or the best gate_passages passages together hold less than this share
     gate_passages: int = 3
     confident_relevance: float = 0.8  # ...unless its score reaches this
     bound_from: int = 3  # how many/when/how much: the answer's sentence is among this many best evidence sentences
@@ -96,6 +97,7 @@ class Settings:
             "chunk_size": self.chunk_size,
             "chunk_overlap": self.chunk_overlap,
             "embed_title": self.embed_title,
+            "clean": self.clean,
         }
 
 

@@ -39,3 +39,8 @@ class QueueFull(Unavailable):
 
 class IndexRebuilding(Unavailable):
     """The index is being rebuilt; questions are refused until it is live again."""
+
+
+class SkipFile(Exception):
+    """One file of the corpus cannot be indexed (encrypted, no text, corrupt...): it is skipped with this one-line
+    reason and the rest of the folder is indexed. Not a RagError: it never reaches the user as a failure."""

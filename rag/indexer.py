@@ -10,7 +10,7 @@ import numpy as np
 
 from . import store
 from .chunk import chunk
-from .clean import clean
+from .clean import clean, repeated_blocks, repeated_in
 from .config import SCHEMA_VERSION, Settings
 from .corpus import load_corpus
 from .embed import Embedder
@@ -30,7 +30,18 @@ def _bar(enabled: bool, **kwargs):
 
 
 def embed_text(c, settings: Settings) -> str:
-    return f"{c.title}\n{c.text}" if settings.embed_title else c.text
+    """What is embedded for a chunk: its document title and heading trail travel with its text."""
+    if not settings.embed_title:
+        return c.text
+    return f"{c.title}\n{c.heading}\n{c.text}" if c.heading else f"{c.title}\n{c.text}"
+
+
+REPORT_WORDS = 60  # characters of a dropped block kept in the manifest, for `rag index --report`
+
+
+def dropped_entries(cleaned) -> list[list]:
+    """The manifest's record of what cleaning dropped: [start_line, end_line, reason, first words, page]."""
+    return [[d.start_line, d.end_line, d.reason, " ".join(d.text.split())[:REPORT_WORDS], d.page] for d in cleaned.dropped]
 
 
 def compatible(manifest: dict, settings: Settings, embedder: Embedder) -> str:
@@ -83,14 +94,18 @@ def _refresh(settings, embedder, old: IndexData | None, reason: str, progress: b
     report = BuildReport(skipped=[(s.source, s.reason) for s in skipped], rebuilt_reason=reason)
     if not docs:
         why = "; ".join(f"{s.source}: {s.reason}" for s in skipped[:3])
-        raise CorpusError(f"no indexable .txt/.md/.html files in {settings.corpus_dir}" + (f" ({why})" if why else ""))
+        raise CorpusError(f"no indexable .txt/.md/.html/.pdf/.docx files in {settings.corpus_dir}" + (f" ({why})" if why else ""))
 
     old_files = old.manifest.get("files", {}) if old else {}
     chunks, vector_parts, to_embed = [], [], []
     files = {}
+    # blocks found in most files of the folder (a shared footer) are furniture: a pass over the whole corpus
+    repeated = repeated_blocks(docs) if settings.clean else {}
+    shared = {doc.source: repeated_in(doc, repeated) for doc in docs}
 
-    def fresh(doc) -> bool:  # new or changed since the last build
-        return old_files.get(doc.source, {}).get("sha256") != doc.sha256
+    def fresh(doc) -> bool:  # new or changed since the last build, or the shared furniture it holds changed
+        before = old_files.get(doc.source, {})
+        return before.get("sha256") != doc.sha256 or before.get("repeated", "") != shared[doc.source]
 
     todo = sum(len(d.text) for d in docs if fresh(d))
     bar = _bar(progress and todo > PROGRESS_MIN_CHARS, total=todo, desc="Cleaning and chunking", unit="char", unit_scale=True)
@@ -102,7 +117,7 @@ def _refresh(settings, embedder, old: IndexData | None, reason: str, progress: b
             files[doc.source] = before
         else:
             bar.set_postfix_str(doc.source[-40:], refresh=False)
-            cleaned = clean(doc)
+            cleaned = clean(doc, repeated, settings.clean)
             doc_chunks = chunk(doc, cleaned, settings.chunk_size, settings.chunk_overlap)
             doc_vectors = None
             (report.updated if before else report.added).append(doc.source)
@@ -115,14 +130,25 @@ def _refresh(settings, embedder, old: IndexData | None, reason: str, progress: b
             files[doc.source] = {
                 "sha256": doc.sha256,
                 "title": cleaned.title,
+                "format": doc.format,
                 "chunks": len(doc_chunks),
+                "code_chunks": sum(c.kind == "code" for c in doc_chunks),
+                "table_chunks": sum(c.kind == "table" for c in doc_chunks),
                 "bytes": doc.path.stat().st_size,
                 "encoding": doc.encoding,
+                "pages": doc.pages,
                 "indexed_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-                "dropped": [[d.start_line, d.end_line, d.reason] for d in cleaned.dropped],
+                "words": cleaned.words,
+                "lost_words": cleaned.lost_words,
+                "dropped_majority": cleaned.dropped_majority,
+                "note": cleaned.note,
+                "repeated": shared[doc.source],
+                "dropped": dropped_entries(cleaned),
             }
+            if cleaned.dropped_majority:
+                log.warning("%s: cleaning dropped %d of its %d words", doc.source, cleaned.lost_words, cleaned.words)
             if not doc_chunks:
-                log.warning("%s: no article text left after cleaning", doc.source)
+                log.warning("%s: no text left after cleaning", doc.source)
             to_embed.append((len(vector_parts), doc_chunks))
             bar.update(len(doc.text))
         chunks.extend(doc_chunks)
@@ -154,6 +180,7 @@ def _refresh(settings, embedder, old: IndexData | None, reason: str, progress: b
         "corpus_dir": str(settings.corpus_dir),
         "files": files,
         "skipped": report.skipped,
+        "dropped_majority": sum(bool(f.get("dropped_majority")) for f in files.values()),
     }
     data = store.write(settings.index_dir, manifest, chunks, vectors)
     report.wrote = True

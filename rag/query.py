@@ -31,6 +31,7 @@ _SUMMARY = re.compile(
     r"(say|argue|claim|recommend|suggest|conclude|propose)|\b(argue|argues|recommend|recommends)\b)",
     re.I,
 )
+_DOCUMENT_NOUNS = re.compile(r"\b(articles?|pieces?|stor(y|ies)|pages?|documents?|reports?|posts?|essays?|op-?eds?|docs?)\b", re.I)
 _LISTING = re.compile(
     r"^(in )?(which|what) (articles?|documents?|files?|pages?|sources?|stories|texts?|pieces|reports|docs)\b\s*"
     r"(do |does |did )?(mentions?|discuss(es)?|talks? about|refers? to|covers?|quotes?|names?|cites?|deals? with|"
@@ -187,15 +188,18 @@ def analyze(question: str, history: Sequence[tuple[str, str]] = (), vocabulary=N
         if prev_a and len(prev_a.split()) <= 5:
             ask = _PRONOUN.sub(prev_a.rstrip("."), corrected, count=1)
         else:
-            prior = names_in(prev_q)
+            prior = names_in(prev_q) or [x for x in [form_of(prev_q)[1]] if x]
             if prior:
                 ask = _PRONOUN.sub(prior[0], corrected, count=1)
         if form == "factoid" and subject == "":
             form = form_of(ask)[0] if form_of(ask)[0] != "definition" else form
     unknown = unknown_names(corrected, names, vocabulary, dictionary) if vocabulary is not None else []
+    asked = ask
+    if form == "summary":  # "summarize the op-ed on X": the instruction says how to answer, X what about
+        asked = _SUMMARY.sub(" ", re.sub(_DOCUMENT_NOUNS, " ", ask))
     return Query(
         text=question, search=search, ask=ask, form=form,
         expects=expected_type(ask) if form == "factoid" else "",
-        terms=frozenset(text.terms(ask)), names=tuple(names),
+        terms=frozenset(text.terms(asked)), names=tuple(names),
         unknown=tuple(dict.fromkeys(unknown)), subject=subject, followup=followup, notes=tuple(notes),
     )

@@ -63,11 +63,13 @@ def answerable(sentence: Sentence) -> bool:
 
 def rank(query: Query, query_vector: np.ndarray, sentences: list[Sentence], vectors: np.ndarray,
          lexical_weight: float, vocabulary) -> list[Sentence]:
-    """Meaning (cosine) plus the idf-weighted share of the question's key terms a sentence holds, best first."""
+    """Meaning (cosine) plus the idf-weighted share of the question's key terms a sentence holds, with the
+    heading trail it sits under ("EXAMPLES › Saving local changes"), best first."""
     ranked = []
     for sent, vec in zip(sentences, vectors):
         dense = float(vec @ query_vector)
-        overlap = text.coverage(set(query.terms), text.terms(sent.text), vocabulary) if query.terms else 0.0
+        words = text.terms(sent.text) | text.terms(sent.chunk.heading.rsplit(" › ", 1)[-1])
+        overlap = text.coverage(set(query.terms), words, vocabulary) if query.terms else 0.0
         ranked.append(replace(sent, score=dense + lexical_weight * overlap, dense=dense, overlap=overlap))
     return sorted(ranked, key=lambda s: -s.score)
 
@@ -123,8 +125,8 @@ def decline_reason(query: Query, ranked: list[Sentence], passage_terms: set[str]
     best = ranked[0]
     if best.score < gate.min_relevance:
         return f"no passage is close enough to the question (relevance {best.score:.2f} < {gate.min_relevance})"
-    if best.score >= gate.confident_relevance:
-        return ""
+    if best.score >= gate.confident_relevance or query.form == "summary":
+        return ""  # a summary is of the best-matching document, whatever words the request is phrased in
     share = text.coverage(set(query.terms), passage_terms, vocabulary)
     top_share = text.coverage(set(query.terms), top_terms if top_terms is not None else passage_terms, vocabulary)
     if share < gate.min_coverage or top_share < gate.min_coverage_top:

@@ -104,12 +104,17 @@ class Vocabulary:
         self.n = len(texts)
         self.df = df
         self.surface = surface
+        # a word no document uses tells nothing about which passage answers: it weighs like a typical word
+        # (not like the rarest, which would let any paraphrase sink the evidence)
+        idfs = sorted(math.log((self.n + 1) / (d + 0.5)) for d in df.values())
+        self.unseen_weight = idfs[len(idfs) // 2] if idfs else 1.0
         self._by_length: dict[int, list[str]] = {}
         for w in surface:
             self._by_length.setdefault(len(w), []).append(w)
 
     def __call__(self, term: str) -> float:
-        return math.log((self.n + 1) / (self.df.get(term, 0) + 0.5))
+        d = self.df.get(term, 0)
+        return math.log((self.n + 1) / (d + 0.5)) if d else self.unseen_weight
 
     def weight(self, term: str) -> float:
         return self(term)

@@ -14,16 +14,20 @@ class Span:
     end_char: int
     start_line: int
     end_line: int
+    kind: str = "text"  # as Chunk.kind: "text", "code" or "table"
+    heading: str = ""  # heading trail above it
+    page: int = 0  # 1-based PDF page (0: no pages)
 
 
 @dataclass(frozen=True)
 class Dropped:
-    """A part of a file the cleaner left out, and why (logged, never indexed)."""
+    """A part of a file the cleaner left out, and why (logged, recorded in the manifest, never indexed)."""
 
     start_line: int
     end_line: int
     reason: str
     text: str
+    page: int = 0
 
 
 @dataclass(frozen=True)
@@ -32,6 +36,14 @@ class CleanDoc:
     title: str
     paragraphs: list[Span]
     dropped: list[Dropped]
+    words: int = 0  # words of the document's text (headings aside)
+    lost_words: int = 0  # of those, dropped and not indexed anywhere (a duplicate is indexed once: not lost)
+    note: str = ""  # what the cleaner did that the user should know ("kept whole: ...")
+
+    @property
+    def dropped_majority(self) -> bool:
+        """Cleaning removed most of the document: shown as a warning, never silently."""
+        return self.lost_words * 2 > self.words
 
 
 @dataclass(frozen=True)

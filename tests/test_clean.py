@@ -1,13 +1,13 @@
 """Cleaning and chunking on the real articles, plus properties on generated text."""
 
 import re
-from pathlib import Path
 
 from hypothesis import given, settings as hsettings, strategies as st
 
 from rag.chunk import chunk, sentence_spans
 from rag.clean import clean
-from rag.corpus import Document, load_corpus
+from rag.corpus import load_corpus
+from rag.parse import parse_text
 
 from .conftest import CORPUS
 
@@ -97,7 +97,7 @@ _article = st.lists(st.one_of(_paragraph, _paragraph, _junk), min_size=1, max_si
 @hsettings(max_examples=150, deadline=None)
 @given(_article, st.integers(min_value=40, max_value=500))
 def test_chunks_cover_cleaned_text_exactly(text, size):
-    doc = Document("x.txt", Path("x.txt"), "0" * 64, text, "text")
+    doc = parse_text(text)
     cleaned = clean(doc)
     chunks = chunk(doc, cleaned, size)
     assert all(len(c.text) <= size or ("“" in c.text and len(c.text) <= 2 * size) for c in chunks)

@@ -35,7 +35,7 @@ def _check_contract(obj):
     assert isinstance(obj["answer"], str) and obj["answer"]
     assert isinstance(obj["refused"], bool)
     for c in obj["citations"]:
-        assert set(c) == {"source", "start_line", "end_line", "quote"}
+        assert {"source", "start_line", "end_line", "quote"} <= set(c) <= {"source", "start_line", "end_line", "quote", "page", "heading"}
         assert isinstance(c["start_line"], int) and 1 <= c["start_line"] <= c["end_line"]
         assert c["quote"]
     assert {"retrieve", "total"} <= set(obj["timings_ms"])

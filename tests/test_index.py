@@ -11,7 +11,7 @@ import time
 import pytest
 
 from rag import store
-from rag.config import Settings
+from rag.config import SCHEMA_VERSION, Settings
 from rag.errors import CorpusError
 from rag.clean import clean
 from rag.corpus import load_corpus
@@ -112,7 +112,7 @@ def test_index_from_another_schema_or_model_is_rebuilt_with_a_notice(corpus_copy
     manifest = json.loads((data.path / "manifest.json").read_text())
     (data.path / "manifest.json").write_text(json.dumps(dict(manifest, schema_version=0)))
     _, report = open_or_build(s, embedder)
-    assert report.wrote and report.rebuilt_reason == "index schema 0 differs from 1"
+    assert report.wrote and report.rebuilt_reason == f"index schema 0 differs from {SCHEMA_VERSION}"
     other_backend = "onnx" if embedder.backend == "onnx-int8" else "onnx-int8"  # other vectors, other model id
     other = Embedder.from_settings(s.replace(embed_backend=other_backend))
     caplog.clear()

@@ -32,7 +32,7 @@ from . import render
 
 log = logging.getLogger("rag.ui")
 
-UPLOAD_TYPES = (".txt", ".md", ".markdown", ".html", ".htm")
+UPLOAD_TYPES = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx")
 EMPTY_STATE = {"history": [], "answers": []}
 
 
@@ -195,7 +195,8 @@ class App:
         path = self._corpus_file(citation.source)
         if path is None:
             return "<div class='declined'>That file is no longer in the corpus.</div>", gr.Tabs(selected="article")
-        return render.article_html(path, citation.source, citation.start_line, citation.end_line), gr.Tabs(selected="article")
+        return (render.article_html(path, citation.source, citation.start_line, citation.end_line, citation.page),
+                gr.Tabs(selected="article"))
 
     def status(self) -> str:
         s = self.pipeline.settings
@@ -217,7 +218,8 @@ class App:
 
     def corpus_rows(self) -> list[list]:
         files = self.pipeline.data.manifest.get("files", {})
-        return [[name, meta.get("title", ""), meta.get("chunks", 0), meta.get("indexed_at", "")] for name, meta in sorted(files.items())]
+        return [[name, meta.get("title", ""), meta.get("chunks", 0), render.dropped_cell(meta), meta.get("indexed_at", "")]
+                for name, meta in sorted(files.items())]
 
     def corpus_title(self) -> str:
         n = len(self.pipeline.data.manifest.get("files", {}))
@@ -330,7 +332,7 @@ def build(app: App) -> gr.Blocks:
                     with gr.Tab("Article", id="article"):
                         article = gr.HTML("<div class='sources-empty'>Choose a citation to read it in its article.</div>", elem_id="article")
                     with gr.Tab("Corpus", id="corpus"):
-                        table = gr.Dataframe(value=app.corpus_rows(), headers=["file", "title", "chunks", "indexed at"],
+                        table = gr.Dataframe(value=app.corpus_rows(), headers=["file", "title", "chunks", "dropped by cleaning", "indexed at"],
                                              interactive=False, wrap=True, elem_id="corpus-table")
                         upload = gr.File(label=f"Add articles ({', '.join(UPLOAD_TYPES)}, up to {app.max_upload_mb:g} MB each)",
                                          file_count="multiple", file_types=list(UPLOAD_TYPES), elem_id="upload")

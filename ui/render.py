@@ -32,7 +32,7 @@ def chat_text(answer: Answer) -> str:
     markers = " ".join(f"[{n}]" for n in range(1, len(answer.citations) + 1))
     lines = [f"{answer.answer} {markers}", ""]
     for n, c in enumerate(answer.citations, 1):
-        lines.append(f"[{n}] {c.source}:L{c.start_line}-L{c.end_line} “{c.quote}”")
+        lines.append(f"[{n}] {c.label()} “{c.quote}”")
     for note in answer.notes:
         lines.append(f"Note: {note}")
     return "\n".join(lines)
@@ -55,7 +55,8 @@ def sources_html(answer: Answer | None, show_passages: bool) -> str:
         passage = next((p.text for p in answer.passages if c.source == p.source and c.quote in p.text), c.quote)
         parts.append(
             f"<div class='src' data-citation='{n}'><div class='src-head'>[{n}] <b>{_e(c.source)}</b> · "
-            f"L{c.start_line}-L{c.end_line} · <i>{_e(c.title)}</i></div>"
+            + (f"p.{c.page} " if c.page else "") + f"L{c.start_line}-L{c.end_line} · <i>{_e(c.title)}</i>"
+            + (f" · {_e(c.heading)}" if c.heading else "") + "</div>"
             f"<div class='passage'>{highlight(passage, c.quote)}</div></div>"
         )
     if answer.notes:
@@ -68,19 +69,60 @@ def sources_html(answer: Answer | None, show_passages: bool) -> str:
     return "".join(parts)
 
 
-def article_html(path: Path, source: str, start_line: int, end_line: int) -> str:
-    """The whole file, line-numbered, with the cited lines marked (the page scrolls the mark into view)."""
+def dropped_cell(meta: dict) -> str:
+    """The Corpus table's cleaning column: how much was dropped, with a warning when it was most of the file."""
+    dropped = meta.get("dropped", [])
+    if not dropped:
+        return ""
+    words, lost = meta.get("words", 0), meta.get("lost_words", 0)
+    share = f"{lost} of {words} words" if words else f"{len(dropped)} blocks"
+    return f"⚠ MOST DROPPED: {share}" if meta.get("dropped_majority") else share
+
+
+# Formats whose citations point into extracted text (there are no readable lines in the file itself)
+EXTRACTED = (".pdf", ".docx")
+
+
+def article_html(path: Path, source: str, start_line: int, end_line: int, page: int = 0) -> str:
+    """The whole file, line-numbered, with the cited lines marked (the page scrolls the mark into view).
+
+    A PDF is shown as its extracted text, page by page (lines are numbered within each page, as citations
+    give them); a Word file as its extracted text. Other files are shown as they are on disk (HTML as source).
+    """
     try:
+        if path.suffix.lower() in EXTRACTED:
+            return _extracted_html(path, source, start_line, end_line, page)
         text = path.read_text(encoding="utf-8", errors="replace")
     except OSError as e:
         return f"<div class='declined'>Cannot open {_e(source)}: {_e(e.strerror or str(e))}</div>"
-    rows = []
-    for n, line in enumerate(text.split("\n"), 1):
-        body = _e(line) or "&nbsp;"
-        if start_line <= n <= end_line:
-            body = f"<mark class='cited'>{body}</mark>"
-        rows.append(f"<div class='line'><span class='ln'>{n}</span><span class='tx'>{body}</span></div>")
+    rows = [_line_row(n, line, start_line <= n <= end_line) for n, line in enumerate(text.split("\n"), 1)]
     return f"<div class='article-title'>{_e(source)} · lines {start_line}–{end_line}</div><div class='article'>{''.join(rows)}</div>"
+
+
+def _line_row(n: int, line: str, cited: bool) -> str:
+    body = _e(line) or "&nbsp;"
+    if cited:
+        body = f"<mark class='cited'>{body}</mark>"
+    return f"<div class='line'><span class='ln'>{n}</span><span class='tx'>{body}</span></div>"
+
+
+def _extracted_html(path: Path, source: str, start_line: int, end_line: int, page: int) -> str:
+    from rag.errors import SkipFile
+    from rag.parse import parse
+
+    try:
+        doc = parse(path, source)
+    except SkipFile as e:
+        return f"<div class='declined'>Cannot show {_e(source)}: {_e(str(e))}</div>"
+    rows, current = [], None
+    for i, line in enumerate(doc.text.split("\n"), 1):
+        p, n = doc.page_of(i), doc.file_line(i)
+        if p != current and p:
+            current = p
+            rows.append(f"<div class='page-head' data-page='{p}'>Page {p}</div>")
+        rows.append(_line_row(n, line, p == page and start_line <= n <= end_line))
+    where = (f"page {page}, " if page else "") + f"lines {start_line}–{end_line}"
+    return f"<div class='article-title'>{_e(source)} · {where} (extracted text)</div><div class='article'>{''.join(rows)}</div>"
 
 
 CSS = """
@@ -95,6 +137,7 @@ CSS = """
 #article .ln {color:#9ca3af; min-width:2.5em; text-align:right; user-select:none; font-family: monospace}
 #article .tx {white-space: pre-wrap; word-break: break-word}
 #article .article-title {font-weight:600; margin-bottom:6px}
+#article .page-head {font-weight:600; margin:10px 0 4px; border-bottom:1px solid var(--border-color-primary)}
 #status {font-size:0.85em}
 """
 

@@ -1,0 +1,134 @@
+"""The answer shapes through the real pipeline (models, FAISS, BM25) on two corpora of different genres: the
+five news articles and a few pages of Git's HTML documentation. The questions are this test's own, not the
+evaluation sets'; assertions are about shapes and sources, so they hold for any right answer.
+"""
+
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from rag.prompts import CANNOT_ANSWER_PHRASE, SHORT_SEPARATOR
+
+GIT_DOC = Path("/usr/share/doc/git-doc")
+GIT_PAGES = ["git-stash.html", "git-commit.html", "gitglossary.html", "git-bisect.html", "git-tag.html"]
+needs_git_doc = pytest.mark.skipif(not GIT_DOC.is_dir(), reason="needs Debian's git-doc (make test installs it)")
+
+
+@pytest.fixture(scope="module")
+def git_pipeline(tmp_path_factory, settings, pipeline):
+    from rag.answer import Pipeline
+
+    corpus = tmp_path_factory.mktemp("git-doc")
+    for page in GIT_PAGES:
+        shutil.copy(GIT_DOC / page, corpus / page)
+    s = settings.replace(corpus_dir=corpus, index_dir=tmp_path_factory.mktemp("git-index"))
+    return Pipeline(s, embedder=pipeline.embedder, generator=pipeline.generator)
+
+
+def _markers(answer: str) -> list[int]:
+    return [int(n) for n in re.findall(r"\[(\d+)\]", answer)]
+
+
+def _chunk_of(p, citation):
+    return next(c for c in p.data.chunks if c.source == citation.source and citation.quote[:40] in c.text)
+
+
+def _prose_only(p, a):
+    for c in a.citations:
+        chunk = _chunk_of(p, c)
+        assert chunk.kind == "text", f"quoted a {chunk.kind} chunk: {c.quote!r}"
+        assert not c.quote.rstrip().endswith("?"), f"quoted a question: {c.quote!r}"
+
+
+def test_factoid_gives_the_short_answer_then_its_sentence(pipeline):
+    a = pipeline.answer("Who is the founder of Huawei?")
+    assert a.form == "factoid" and a.short == "Ren Zhengfei"
+    assert a.answer.startswith("Ren Zhengfei" + SHORT_SEPARATOR) and a.citations[0].quote in a.answer
+    assert a.citations[0].source == "001_2cf39cb89ea2da08.txt"
+
+
+@needs_git_doc
+def test_factoid_on_the_manual(git_pipeline):
+    a = git_pipeline.answer("How many commits does git bisect need you to mark before it starts?")
+    assert not a.refused and a.citations and a.citations[0].source == "git-bisect.html"
+    _prose_only(git_pipeline, a)
+
+
+@pytest.mark.parametrize("question, subject", [("who is ren zhengfei", "ren zhengfei"), ("What is Huawei?", "huawei")])
+def test_definition_is_a_sentence_about_the_subject(pipeline, question, subject):
+    a = pipeline.answer(question)
+    assert a.form == "definition" and not a.refused and a.short == ""
+    assert subject in a.answer.lower() and _markers(a.answer) == [1]
+    _prose_only(pipeline, a)
+
+
+@needs_git_doc
+def test_definition_on_the_manual(git_pipeline):
+    a = git_pipeline.answer("what is a bare repository")
+    assert a.form == "definition" and not a.refused
+    assert "bare repositor" in a.answer.lower() and a.citations[0].source == "gitglossary.html"
+    _prose_only(git_pipeline, a)
+
+
+def test_why_gets_reasons_in_reading_order_not_the_question(pipeline):
+    a = pipeline.answer("Why are US allies reluctant to ban Huawei?")
+    assert a.form == "explanatory" and not a.refused
+    assert 2 <= len(a.citations) <= 4 and _markers(a.answer) == list(range(1, len(a.citations) + 1))
+    assert 25 <= len(a.answer.split()) <= 130
+    _prose_only(pipeline, a)
+    starts = [c.start_line for c in a.citations if c.source == a.citations[0].source]
+    assert starts == sorted(starts)  # reading order
+
+
+@needs_git_doc
+def test_how_on_the_manual_is_prose_with_markers(git_pipeline):
+    a = git_pipeline.answer("Why would I use git stash?")
+    assert a.form == "explanatory" and not a.refused
+    assert a.citations[0].source == "git-stash.html" and 1 <= len(a.citations) <= 4
+    _prose_only(git_pipeline, a)
+
+
+@pytest.mark.parametrize("question", ["Did Australia ban Huawei from its 5G networks?", "Is Huawei a Chinese company?"])
+def test_yes_no_is_settled_by_a_sentence(pipeline, question):
+    a = pipeline.answer(question)
+    assert a.form == "yesno" and not a.refused and a.citations
+    assert a.short in ("", "Yes", "No")
+    if a.short:
+        assert a.answer.startswith(a.short + SHORT_SEPARATOR)
+    _prose_only(pipeline, a)
+
+
+def test_a_name_no_document_mentions_is_declined_by_name(pipeline):
+    a = pipeline.answer("What did Emmanuel Macron say about Huawei?")
+    assert a.refused and a.answer.startswith(CANNOT_ANSWER_PHRASE) and "Emmanuel Macron" in a.answer
+    assert a.citations == []
+
+
+@needs_git_doc
+def test_an_unknown_command_is_declined_by_name(git_pipeline):
+    a = git_pipeline.answer("how do i configure git frobnicate")
+    assert a.refused and "frobnicate" in a.answer
+
+
+def test_a_count_must_be_bound_to_the_question(pipeline):
+    a = pipeline.answer("How many employees does Huawei have?")
+    assert a.refused, a.answer  # "one of its employees" counts nothing
+
+
+def test_listing_and_what_is_not_a_listing(pipeline):
+    a = pipeline.answer("Which articles mention Angela Merkel?")
+    assert a.form == "listing" and len(a.citations) >= 2 and all("Merkel" in c.quote for c in a.citations)
+    b = pipeline.answer("What files does the installer create?")
+    assert b.form != "listing"
+
+
+def test_follow_up_is_resolved_and_standalone_is_left_alone(pipeline):
+    first = pipeline.answer("Who is the founder of Huawei?")
+    follow = pipeline.answer("What has he accused the United States of?", history=[(first.question, first.answer)])
+    assert "Who is the founder of Huawei?" in follow.query and not follow.refused
+    assert "political motivations" in follow.answer
+    standalone = pipeline.answer("Which country immediately acquiesced to Washington's demands?",
+                                 history=[(first.question, first.answer)])
+    assert standalone.query == standalone.question
