@@ -20,9 +20,8 @@ from . import compose, text
 from .config import Settings
 from .embed import Embedder
 from .errors import InputError
-from .generate import Generator, build_messages
+from .generate import Generator, build_messages, load_generator
 from .indexer import open_or_build
-from .models import resolve
 from .prompts import CANNOT_ANSWER_PHRASE, MODEL_NOT_FOUND, NO_DOCUMENT_MENTIONS, QUOTE_NOTE
 from .query import Query, analyze
 from .retrieve import Retriever
@@ -92,9 +91,7 @@ class Pipeline:
         self._generator = self._make_generator()
 
     def _make_generator(self) -> Generator:
-        s = self.settings
-        spec, path = resolve(s.models_file, "llm", s.llm_model, cache_file=s.index_dir / ".verified.json")
-        return Generator(spec.name, path, s.n_ctx, s.n_threads, s.max_tokens)
+        return load_generator(self.settings)  # in this process, or a model server (an openai: line in models.txt)
 
     @property
     def generator(self) -> Generator:

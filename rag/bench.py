@@ -399,3 +399,148 @@ def chart(r: dict, path: Path) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+# ---- where the model runs: in this process, or behind an OpenAI-compatible server ---------------------------
+
+def _start_model_server(gguf: Path, threads: int) -> tuple[subprocess.Popen, str]:
+    """llama-cpp-python's own OpenAI-compatible server on a free loopback port, serving `gguf`."""
+    import socket
+
+    import httpx
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "llama_cpp.server", "--model", str(gguf), "--model_alias", "bench", "--host", "127.0.0.1",
+         "--port", str(port), "--n_ctx", "2048", "--n_threads", str(threads), "--interrupt_requests", "False"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}/v1"
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            if httpx.get(url + "/models", timeout=5).status_code == 200:
+                return proc, url
+        except httpx.HTTPError:
+            time.sleep(0.5)
+    proc.kill()
+    raise RuntimeError("llama_cpp.server did not start (pip install 'llama-cpp-python[server]')")
+
+
+def bench_model_server(settings: Settings, questions, processes=(1, 2, 3), say=print) -> dict:
+    """Latency of the model's part in this process against over HTTP (same GGUF, same requests), and N `ask`
+    processes sharing one model server (throughput and latency as they queue for it)."""
+    import importlib.util
+
+    from .answer import Pipeline
+    from .models import resolve
+
+    if importlib.util.find_spec("sse_starlette") is None:
+        return {"skipped": "llama_cpp.server needs llama-cpp-python[server]: pip install -e '.[dev]'"}
+    _, gguf = resolve(settings.models_file, "llm")
+    threads = settings.n_threads or os.cpu_count() or 2
+    local = Pipeline(settings)
+    local.warm_up()
+    calls: list[int] = []
+    choose = local.generator.choose
+    local.generator.choose = lambda *args: calls.append(1) or choose(*args)
+    sample = []
+    for q in [q for q in questions if not q.history]:  # which reach the model (this also warms sentence vectors)
+        before = len(calls)
+        local.answer(q.question)
+        if len(calls) > before:
+            sample.append(q.question)
+    del local.generator.choose
+    out: dict = {"questions": len(sample), "model": Path(gguf).name, "threads": threads}
+    proc, url = _start_model_server(gguf, threads)
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            models = Path(tmp) / "models.txt"
+            kept = [line for line in Path(settings.models_file).read_text().splitlines() if line.startswith("embed")]
+            models.write_text("\n".join([*kept, f"llm served openai:{url} bench"]) + "\n")
+            remote = Pipeline(settings.replace(models_file=models, llm_model="served"), embedder=local.embedder)
+            remote.warm_up()
+            say(f"model server: {len(sample)} questions that reach the model, in-process and over HTTP …")
+            for label, pipeline in (("in_process", local), ("http", remote)):
+                totals, model_ms = [], []
+                for q in sample:
+                    a = pipeline.answer(q)
+                    totals.append(a.timings_ms["total"])
+                    model_ms.append(a.timings_ms.get("generate", 0.0))
+                out[label] = {"total_ms": _stats(totals), "model_ms": _stats(model_ms)}
+            for label, gen in (("in_process", local.generator), ("http", remote.generator)):
+                first, whole = [], []
+                for q in sample[:6]:
+                    messages = _generate_messages(local, q)
+                    t = time.perf_counter()
+                    _, ttft = gen.complete(messages)
+                    first.append(ttft)
+                    whole.append((time.perf_counter() - t) * 1000)
+                out[label]["generate_first_token_ms"] = _stats(first)
+                out[label]["generate_total_ms"] = _stats(whole)
+            out["processes"] = []
+            env = {**os.environ, "RAG_MODELS_FILE": str(models), "RAG_INDEX_DIR": str(settings.index_dir),
+                   "RAG_CORPUS_DIR": str(settings.corpus_dir)}
+            ask = os.path.join(os.path.dirname(sys.executable), "ask")
+            stdin = "\n".join(sample * 2) + "\n"  # twice: the second round is warm
+            for n in processes:
+                say(f"model server: {n} answering process{'es' if n > 1 else ''} sharing it …")
+                t = time.perf_counter()
+                runs = [subprocess.Popen([ask, "--json"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                         stderr=subprocess.DEVNULL, text=True, env=env) for _ in range(n)]
+                outputs = [r.communicate(stdin, timeout=1800)[0] for r in runs]
+                wall = time.perf_counter() - t
+                per_process = [[json.loads(line) for line in o.splitlines() if line.startswith("{")] for o in outputs]
+                rows = [r for answers in per_process for r in answers]
+                warm = [r["timings_ms"]["total"] for answers in per_process for r in answers[len(sample):] if "timings_ms" in r]
+                out["processes"].append({"processes": n, "answers": len(rows), "errors": sum("error" in r for r in rows),
+                                         "wall_s": round(wall, 1), "answers_per_s": round(len(rows) / wall, 2),
+                                         "warm_total_ms": _stats(warm)})
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    return out
+
+
+def _generate_messages(pipeline, question: str) -> list[dict]:
+    """The free-generation prompt for `question` (its top passages), as answer_style=generate builds it."""
+    from .generate import build_messages
+
+    a = pipeline.answer(question, use_llm=False)
+    return build_messages(question, [p.text for p in a.passages[: pipeline.settings.k]])
+
+
+def bench_model_server_report(settings: Settings, out_dir: Path, say=print) -> dict:
+    """`rag bench --model-server`: only the model-server comparison, into bench-model-server.{json,md}."""
+    report = {"created_at": time.strftime("%Y-%m-%d %H:%M:%S"),
+              "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
+              "model_server": bench_model_server(settings, load_questions(DEFAULT_QUESTIONS), say=say)}
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "bench-model-server.json").write_text(json.dumps(report, indent=1))
+    (out_dir / "bench-model-server.md").write_text(model_server_markdown(report))
+    return report
+
+
+def model_server_markdown(r: dict) -> str:
+    m = r["model_server"]
+    L = [f"# rag bench --model-server — {r['created_at']}", "",
+         f"Machine: {r['machine']['cpus']} CPUs, Python {r['machine']['python']}, {r['machine']['platform']}", ""]
+    if "skipped" in m:
+        return "\n".join(L + [f"Skipped: {m['skipped']}"]) + "\n"
+    L += [f"Model {m['model']}, {m['threads']} threads, in this process or behind `python -m llama_cpp.server` on "
+          f"loopback; {m['questions']} eval questions whose typed answer asks the model to choose.", "",
+          "| where the model runs | answer p50 ms | p95 | model part p50 ms | p95 | free generation: first token p50 ms | whole p50 ms |",
+          "|---|---|---|---|---|---|---|"]
+    for label in ("in_process", "http"):
+        v = m[label]
+        L.append(f"| {label.replace('_', ' ')} | {v['total_ms']['p50']} | {v['total_ms']['p95']} | {v['model_ms']['p50']} | "
+                 f"{v['model_ms']['p95']} | {v['generate_first_token_ms']['p50']} | {v['generate_total_ms']['p50']} |")
+    L += ["", "Several `ask --json` processes sharing one model server (each answers the questions twice; latency of "
+          "the second, warm round; wall time includes each process's start):", "",
+          "| processes | answers | errors | wall s | answers/s | warm answer p50 ms | p95 |", "|---|---|---|---|---|---|---|"]
+    for p in m["processes"]:
+        L.append(f"| {p['processes']} | {p['answers']} | {p['errors']} | {p['wall_s']} | {p['answers_per_s']} | "
+                 f"{p['warm_total_ms']['p50']} | {p['warm_total_ms']['p95']} |")
+    return "\n".join(L) + "\n"

@@ -200,6 +200,9 @@ def models_cmd(verify):
 
     settings = Settings.from_env()
     for spec in read_models(settings.models_file):
+        if spec.remote:  # served by another process: nothing here to find or check
+            click.echo(f"{spec.role:6} {spec.name:42} {'remote':10} {spec.url} {spec.model_id}")
+            continue
         path = locate(spec, settings.models_file, download=False)
         state = "present" if path else "missing"
         if path and verify:
@@ -238,12 +241,18 @@ def eval_cmd(questions_file, out_file, reports_dir, compare, variants, split, k,
 @click.option("--sizes", default="10000,100000", show_default=True, help="Synthetic passage counts for the scale run.")
 @click.option("--million", is_flag=True, help="Also measure 1,000,000 passages (about 15 more minutes, mostly the HNSW build).")
 @click.option("--peer", is_flag=True, help="Also run LlamaIndex with its defaults (pip install -e '.[peer]').")
+@click.option("--model-server", is_flag=True, help="Only compare the model in-process with a llama_cpp.server over HTTP, and several processes sharing it.")
 @common_options
 @friendly_errors
-def bench_cmd(reports_dir, sizes, million, peer, corpus, index, verbose):
+def bench_cmd(reports_dir, sizes, million, peer, model_server, corpus, index, verbose):
     """Measure build speed, per-stage latency, cold start, memory and search at scale."""
     _setup_logging(verbose)
-    from .bench import bench
+    from .bench import bench, bench_model_server_report
+
+    if model_server:
+        bench_model_server_report(_settings(corpus, index, None, None, False), reports_dir, say=lambda m: click.echo(m, err=True))
+        click.echo((reports_dir / "bench-model-server.md").read_text())
+        return
 
     counts = [int(x) for x in sizes.split(",") if x.strip()] + ([1_000_000] if million else [])
     bench(_settings(corpus, index, None, None, False), reports_dir, counts, peer=peer, say=lambda m: click.echo(m, err=True))
@@ -251,13 +260,13 @@ def bench_cmd(reports_dir, sizes, million, peer, corpus, index, verbose):
 
 
 @rag.command("ui")
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind; anything but loopback needs RAG_UI_USER/RAG_UI_PASSWORD.")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind; anything but loopback needs RAG_UI_USER/RAG_UI_PASSWORD and RAG_API_KEY.")
 @click.option("--port", default=7860, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--share", is_flag=True, help="Ask Gradio for a public share link (needs credentials and internet).")
 @common_options
 @friendly_errors
 def ui_cmd(host, port, share, corpus, index, verbose):
-    """Serve the web chat (Gradio) at http://HOST:PORT."""
+    """Serve the web chat (Gradio) at http://HOST:PORT, and an OpenAI-compatible API at http://HOST:PORT/v1."""
     _setup_logging(verbose)
     from ui.app import launch
 

@@ -67,7 +67,10 @@ class Settings:
     n_ctx: int = 2048
     n_threads: int = 0  # 0 = all cores
     max_question_chars: int = 1000  # longer questions are trimmed, with a notice
-    generation_timeout_s: float = 60.0
+    generation_timeout_s: float = 60.0  # also bounds each wait on a remote model server (openai: in models.txt)
+
+    # serving (`rag ui`: the web chat and the OpenAI-compatible API share one port and one model)
+    api_queue_max: int = 32  # API questions beyond this many waiting for the model get HTTP 429 at once
 
     extra: dict = field(default_factory=dict)
 

@@ -25,6 +25,22 @@ class IndexWriteError(IndexStoreError):
     """The index folder cannot be written (read-only, full); the previous index is untouched."""
 
 
+class Cancelled(RagError):
+    """The question was cancelled (the chat's Cancel button, or an API client that went away)."""
+
+
+class Unavailable(RagError):
+    """The server cannot take a question right now; trying again later may work."""
+
+
+class QueueFull(Unavailable):
+    """Too many questions are already waiting for the model."""
+
+
+class IndexRebuilding(Unavailable):
+    """The index is being rebuilt; questions are refused until it is live again."""
+
+
 class SkipFile(Exception):
     """One file of the corpus cannot be indexed (encrypted, no text, corrupt...): it is skipped with this one-line
     reason and the rest of the folder is indexed. Not a RagError: it never reaches the user as a failure."""

@@ -20,10 +20,20 @@ class ModelSpec:
     name: str
     source: str
     sha256: str  # "" when not checked
+    model_id: str = ""  # openai: sources: the model's id on that server
 
     @property
     def scheme(self) -> str:
         return self.source.split(":", 1)[0]
+
+    @property
+    def remote(self) -> bool:
+        """Served by another process over HTTP: nothing on this machine to find or verify."""
+        return self.scheme == "openai"
+
+    @property
+    def url(self) -> str:
+        return self.source.split(":", 1)[1] if self.remote else ""
 
 
 def read_models(models_file: Path) -> list[ModelSpec]:
@@ -39,8 +49,13 @@ def read_models(models_file: Path) -> list[ModelSpec]:
         parts = line.split()
         if len(parts) < 3 or parts[0] not in ("embed", "llm") or ":" not in parts[2]:
             raise ModelError(f"{models_file}:{n}: expected 'role name source [sha256]', got {line!r}")
-        sha = parts[3] if len(parts) > 3 and parts[3] != "-" else ""
-        specs.append(ModelSpec(parts[0], parts[1], parts[2], sha.lower()))
+        fourth = parts[3] if len(parts) > 3 and parts[3] != "-" else ""
+        if parts[2].startswith("openai:"):  # llm NAME openai:http://HOST:PORT/v1 [MODEL-ID]
+            if parts[0] != "llm" or not parts[2].startswith(("openai:http://", "openai:https://")):
+                raise ModelError(f"{models_file}:{n}: an openai: source is an llm served at openai:http(s)://HOST:PORT/v1, got {line!r}")
+            specs.append(ModelSpec(parts[0], parts[1], parts[2], "", fourth))
+            continue
+        specs.append(ModelSpec(parts[0], parts[1], parts[2], fourth.lower()))
     return specs
 
 
@@ -80,7 +95,9 @@ def locate(spec: ModelSpec, models_file: Path, download: bool = False) -> Path |
         return path if path.exists() else None
     if scheme == "hf":
         return _hf_file(spec, rest, download)
-    raise ModelError(f"model {spec.name}: unknown source scheme {scheme!r} (use package:, path: or hf:)")
+    if spec.remote:
+        return None  # not a file: see resolve()
+    raise ModelError(f"model {spec.name}: unknown source scheme {scheme!r} (use package:, path:, hf: or openai:)")
 
 
 def _hf_file(spec: ModelSpec, rest: str, download: bool) -> Path | None:
@@ -178,9 +195,11 @@ def _read_cache(cache_file: Path | None) -> dict:
         return {}
 
 
-def resolve(models_file: Path, role: str, name: str = "", cache_file: Path | None = None) -> tuple[ModelSpec, Path]:
-    """Find, fetch if allowed, and verify a model: the one call loaders use."""
+def resolve(models_file: Path, role: str, name: str = "", cache_file: Path | None = None) -> tuple[ModelSpec, Path | None]:
+    """Find, fetch if allowed, and verify a model: the one call loaders use. A remote model has no path (None)."""
     spec = pick(models_file, role, name)
+    if spec.remote:
+        return spec, None  # reached (and any failure reported) when first used: see generate.RemoteGenerator
     path = locate(spec, models_file, download=True)
     if path is None:
         hint = {

@@ -69,9 +69,9 @@ def test_hostile_document_is_data_not_instructions(corpus_copy, settings, tmp_pa
 
 
 def test_public_address_needs_credentials():
-    out = run_cli("rag", "ui", "--host", "0.0.0.0", "--port", "7999", timeout=60, env={"RAG_UI_USER": "", "RAG_UI_PASSWORD": ""})
+    out = run_cli("rag", "ui", "--host", "0.0.0.0", "--port", "7999", timeout=60, env={"RAG_UI_USER": "", "RAG_UI_PASSWORD": "", "RAG_API_KEY": ""})
     assert out.returncode == 2
-    assert out.stderr.strip() == "error: serving on 0.0.0.0 needs RAG_UI_USER and RAG_UI_PASSWORD set"
+    assert out.stderr.strip() == "error: serving on 0.0.0.0 needs RAG_UI_USER, RAG_UI_PASSWORD and RAG_API_KEY set"
 
 
 @contextmanager

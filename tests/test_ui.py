@@ -230,33 +230,26 @@ def test_files_outside_the_corpus_cannot_be_fetched(server):
             assert e.code in (403, 404, 405), path
 
 
-def test_load_eight_clients_all_answered(server):
-    """8 concurrent API clients for a bounded time (RAG_LOAD_SECONDS, default 20): every request answered or
-    cleanly rejected, none lost; p95 and memory go to tests/artifacts/load.json."""
-    import json
+def run_load(pid: int, ask, questions: list[str], clients: int = 8) -> dict:
+    """`clients` threads each calling ask(n, question) in a loop for RAG_LOAD_SECONDS (default 20): ask returns
+    ("ok", result) or ("rejected", reason), or raises (a lost request). The server's RSS is sampled every second."""
     from concurrent.futures import ThreadPoolExecutor
 
     import psutil
-    from gradio_client import Client
 
     seconds = float(os.environ.get("RAG_LOAD_SECONDS", "20"))
-    pid = next(p.pid for p in psutil.process_iter(["cmdline"]) if p.info["cmdline"] and server["url"].rsplit(":", 1)[1] in " ".join(p.info["cmdline"]))
     server_proc = psutil.Process(pid)
     rss_start = server_proc.memory_info().rss
-    questions = ["Who is the founder of Huawei?", "Who won the 2018 FIFA World Cup?", "Which country banned Huawei from its 5G networks last year?", "  "]
 
     def client(n):
-        c = Client(server["url"], verbose=False)
         sent, results = 0, []
         end = time.time() + seconds
         while time.time() < end:
             q = questions[(n + sent) % len(questions)]
             sent += 1
             t = time.time()
-            try:
-                results.append(("ok", c.predict(q, api_name="/ask"), time.time() - t))
-            except Exception as e:  # a full queue is a clean rejection, not a loss
-                results.append(("rejected", str(e), time.time() - t))
+            kind, result = ask(n, q)
+            results.append((kind, result, time.time() - t))
         return sent, results
 
     samples = []  # (seconds since start, server RSS MB): is memory flat once warm, not only at the end?
@@ -267,32 +260,63 @@ def test_load_eight_clients_all_answered(server):
             samples.append((round(time.time() - start, 1), round(server_proc.memory_info().rss / 2**20)))
             time.sleep(1)
 
-    with ThreadPoolExecutor(9) as pool:
+    with ThreadPoolExecutor(clients + 1) as pool:
         sampler = pool.submit(sample)
-        outcomes = list(pool.map(client, range(8)))
+        outcomes = list(pool.map(client, range(clients)))
         sampler.result()
     sent = sum(s for s, _ in outcomes)
     results = [r for _, rs in outcomes for r in rs]
-    assert len(results) == sent  # none lost
-    answered = [r for kind, r, _ in results if kind == "ok"]
+    latencies = sorted(t for _, _, t in results)
+    return {"clients": clients, "seconds": seconds, "sent": sent, "results": results, "samples": samples,
+            "rss_start": rss_start, "rss_end": server_proc.memory_info().rss,
+            "p50_s": latencies[len(latencies) // 2], "p95_s": latencies[max(0, int(len(latencies) * 0.95) - 1)]}
+
+
+def check_load(run: dict, artifact: str) -> list:
+    """None lost, something answered, memory flat; the figures go to tests/artifacts/<artifact>. The answers."""
+    import json
+
+    assert len(run["results"]) == run["sent"]  # none lost
+    answered = [r for kind, r, _ in run["results"] if kind == "ok"]
     assert answered, "nothing was answered"
-    for r in answered:
+    samples = run["samples"]
+    ARTIFACTS.mkdir(exist_ok=True)
+    (ARTIFACTS / artifact).write_text(json.dumps({
+        "clients": run["clients"], "seconds": run["seconds"], "requests": run["sent"], "answered": len(answered),
+        "rejected": run["sent"] - len(answered), "p50_s": run["p50_s"], "p95_s": run["p95_s"],
+        "rss_start_mb": run["rss_start"] / 2**20, "rss_end_mb": run["rss_end"] / 2**20, "rss_samples": samples,
+    }, indent=1))
+    assert run["rss_end"] - run["rss_start"] < 300 * 2**20, "memory grew under load"
+    # after the first half (caches warm), the second half may not keep growing
+    half = [mb for t, mb in samples if t >= run["seconds"] / 2]
+    assert max(half) - half[0] < 60, f"memory kept growing: {half[0]} -> {max(half)} MB"
+    return answered
+
+
+LOAD_QUESTIONS = ["Who is the founder of Huawei?", "Who won the 2018 FIFA World Cup?",
+                  "Which country banned Huawei from its 5G networks last year?", "  "]
+
+
+def test_load_eight_clients_all_answered(server):
+    """8 concurrent clients of the Gradio JSON endpoint for a bounded time (RAG_LOAD_SECONDS, default 20): every
+    request answered or cleanly rejected, none lost; p95 and memory go to tests/artifacts/load.json."""
+    import psutil
+    from gradio_client import Client
+
+    pid = next(p.pid for p in psutil.process_iter(["cmdline"]) if p.info["cmdline"] and server["url"].rsplit(":", 1)[1] in " ".join(p.info["cmdline"]))
+    clients = {}
+
+    def ask(n, q):
+        c = clients.setdefault(n, Client(server["url"], verbose=False))
+        try:
+            return "ok", c.predict(q, api_name="/ask")
+        except Exception as e:  # a full queue is a clean rejection, not a loss
+            return "rejected", str(e)
+
+    for r in check_load(run_load(pid, ask, LOAD_QUESTIONS), "load.json"):
         assert ("answer" in r and isinstance(r["refused"], bool)) or r.get("error") == "the question is empty"
         if "answer" in r and not r["refused"]:
             assert r["citations"]
-    latencies = sorted(t for _, _, t in results)
-    rss_end = server_proc.memory_info().rss
-    ARTIFACTS.mkdir(exist_ok=True)
-    (ARTIFACTS / "load.json").write_text(json.dumps({
-        "clients": 8, "seconds": seconds, "requests": sent, "answered": len(answered),
-        "rejected": sent - len(answered), "p50_s": latencies[len(latencies) // 2],
-        "p95_s": latencies[int(len(latencies) * 0.95) - 1], "rss_start_mb": rss_start / 2**20, "rss_end_mb": rss_end / 2**20,
-        "rss_samples": samples,
-    }, indent=1))
-    assert rss_end - rss_start < 300 * 2**20, "memory grew under load"
-    # after the first half (caches warm), the second half may not keep growing
-    half = [mb for t, mb in samples if t >= seconds / 2]
-    assert max(half) - half[0] < 60, f"memory kept growing: {half[0]} -> {max(half)} MB"
 
 
 def test_cancel_frees_the_queue(page):

@@ -1,8 +1,9 @@
 """The web chat: a thin Gradio shell over the same Pipeline.answer() the `ask` command uses.
 
-One pipeline (models + index) per process, shared by every browser tab. llama.cpp is not safe to call from
-two threads at once, so every event that touches the pipeline runs in one queue ("pipeline", one at a time)
-and under one lock; each tab keeps its own conversation in its session state.
+One pipeline (models + index) per process, shared by every browser tab and API client. llama.cpp is not safe
+to call from two threads at once, so every event that touches the pipeline runs in one queue ("pipeline", one
+at a time) and under one lock; each tab keeps its own conversation in its session state. The same server
+answers OpenAI clients on /v1 (rag/api.py) through the same queue and lock.
 """
 
 from __future__ import annotations
@@ -14,13 +15,16 @@ import queue
 import shutil
 import threading
 import time
+from collections.abc import Callable
+from contextlib import nullcontext
 from pathlib import Path
 
 import gradio as gr
 
+from rag import api
 from rag.answer import Pipeline, normalize_question
 from rag.config import Settings
-from rag.errors import RagError
+from rag.errors import Cancelled, IndexRebuilding, QueueFull, RagError
 from rag.models import locate, read_models
 from rag.types import Answer
 
@@ -41,6 +45,61 @@ class App:
         self.max_upload_mb = max_upload_mb
         self.waiting: dict[str, float] = {}  # session -> when its question was queued
         self.busy = 0
+        self.admitted = 0  # questions in the answering queue (chat, JSON endpoint, API): waiting or answering
+        self._admitting = threading.Lock()
+        self.rebuilding = False
+        self.cancels: dict[str, threading.Event] = {}  # session -> the cancel signal of its question
+
+    # ---- the answering queue: every question, from the page or the API, goes through here --------------
+
+    def admit(self, bounded: bool = False) -> Callable[[], None]:
+        """A place in the answering queue; call the result to leave it. A `bounded` request (the API) is
+        refused at once, rather than left waiting, when api_queue_max questions already wait or the index is
+        being rebuilt. The page's own questions are bounded by Gradio's queue instead."""
+        limit = self.pipeline.settings.api_queue_max
+        with self._admitting:
+            if bounded and self.rebuilding:
+                raise IndexRebuilding("the index is being rebuilt; ask again in a moment")
+            if bounded and self.admitted > limit:  # one is answering, `limit` are waiting
+                raise QueueFull(f"{self.admitted - 1} questions are already waiting (limit {limit}); ask again in a moment")
+            self.admitted += 1
+        left = threading.Event()
+
+        def leave():
+            with self._admitting:
+                if not left.is_set():
+                    left.set()
+                    self.admitted -= 1
+
+        return leave
+
+    def answer(self, question: str, history=(), on_token=None, k: int | None = None,
+               cancel: threading.Event | None = None) -> Answer:
+        """Wait for the model (the one lock), then answer. Setting `cancel` leaves the queue, or stops the
+        model at its next token (Cancelled), so the next question gets the model at once."""
+        while not self.lock.acquire(timeout=0.2):
+            if cancel is not None and cancel.is_set():
+                raise Cancelled("the question was cancelled")
+        try:
+            if cancel is not None and cancel.is_set():
+                raise Cancelled("the question was cancelled")
+            self.busy += 1
+            try:
+                generator = self.pipeline._generator
+                with generator.cancel_on(cancel) if generator is not None else nullcontext():
+                    return self.pipeline.answer(question, history=history, on_token=on_token, k=k)
+            finally:
+                self.busy -= 1
+        finally:
+            self.lock.release()
+
+    def ask(self, question: str, history=(), on_token=None, k: int | None = None,
+            cancel: threading.Event | None = None) -> Answer:
+        leave = self.admit()
+        try:
+            return self.answer(question, history, on_token, k, cancel)
+        finally:
+            leave()
 
     # ---- chat ---------------------------------------------------------------------------------
 
@@ -64,15 +123,14 @@ class App:
         history = [tuple(pair) for pair in state["history"]]
         pieces: queue.Queue = queue.Queue()
         outcome: dict = {}
+        session = _session(request)
+        cancel = self.cancels[session] = threading.Event()  # set by the Cancel button (self.cancel)
 
         def work():
             try:
-                with self.lock:
-                    self.busy += 1
-                    try:
-                        outcome["answer"] = self.pipeline.answer(question, history=history, on_token=pieces.put, k=int(k))
-                    finally:
-                        self.busy -= 1
+                outcome["answer"] = self.ask(question, history, pieces.put, int(k), cancel)
+            except Cancelled:
+                outcome["cancelled"] = True
             except RagError as e:
                 outcome["error"] = str(e)
             except Exception as e:  # a bug: show it as a message, keep the app serving
@@ -83,10 +141,19 @@ class App:
 
         threading.Thread(target=work, daemon=True).start()
         text = ""
-        while (piece := pieces.get()) is not None:
-            text += piece
-            chat[-1] = {"role": "assistant", "content": text + " ▌"}
+        try:
+            while (piece := pieces.get()) is not None:
+                text += piece
+                chat[-1] = {"role": "assistant", "content": text + " ▌"}
+                yield chat, state, gr.skip(), gr.skip()
+        finally:  # finished, or this event was cancelled or dropped: the question lets go of the model either way
+            cancel.set()
+            if self.cancels.get(session) is cancel:
+                del self.cancels[session]
+        if "cancelled" in outcome:
+            chat[-1] = {"role": "assistant", "content": "Cancelled."}
             yield chat, state, gr.skip(), gr.skip()
+            return
         if "error" in outcome:
             chat[-1] = {"role": "assistant", "content": f"⚠ {outcome['error']}"}
             yield chat, state, render.sources_html(None, False), gr.update(choices=[], value=None)
@@ -103,18 +170,15 @@ class App:
     def ask_api(self, question: str) -> dict:
         """The same answer as the chat, as JSON, for programmatic clients (gradio_client: api_name="/ask")."""
         try:
-            with self.lock:
-                self.busy += 1
-                try:
-                    return self.pipeline.answer(question or "").to_dict()
-                finally:
-                    self.busy -= 1
+            return self.ask(question or "").to_dict()
         except RagError as e:
             return {"error": str(e)}
 
     def cancel(self, chat: list, request: gr.Request):
-        """Drop this tab's queued or running question; its place in the queue goes to the next."""
+        """Drop this tab's queued or running question: the model stops at its next token and goes to the next."""
         self.waiting.pop(_session(request), None)
+        if event := self.cancels.get(_session(request)):
+            event.set()
         last = _text(chat[-1]) if chat and chat[-1].get("role") == "assistant" else ""
         if last.startswith("Searching the articles") or last.endswith("▌"):
             chat = chat[:-1] + [{"role": "assistant", "content": "Cancelled."}]
@@ -137,7 +201,8 @@ class App:
     def status(self) -> str:
         s = self.pipeline.settings
         name = self.pipeline._generator.name if self.pipeline._generator else "extractive only"
-        return (f"**Queue:** {len(self.waiting)} waiting · {self.busy} answering · "
+        waiting = len(self.waiting) + max(0, self.admitted - self.busy)
+        return (f"**Queue:** {waiting} waiting · {self.busy} answering · "
                 f"**model:** {name} · **index:** {len(self.pipeline.data.chunks)} chunks"
                 + (" (⚠ out of date: its folder cannot be written)" if self.pipeline.build_report.stale else ""))
 
@@ -162,11 +227,14 @@ class App:
 
     def reindex(self, progress=gr.Progress(track_tqdm=True)):
         progress(0.05, desc="Reading the corpus folder")
+        self.rebuilding = True  # API questions get 503 meanwhile, instead of waiting behind the rebuild
         try:
             with self.lock:
                 report = self.pipeline.reload(progress=True)
         except RagError as e:
             return f"⚠ {e}", self.corpus_rows(), gr.update(choices=self._sources()), self.corpus_title()
+        finally:
+            self.rebuilding = False
         skipped = "".join(f"\n- skipped `{s}`: {r}" for s, r in report.skipped)
         return f"Index: {report.summary()}.{skipped}", self.corpus_rows(), gr.update(choices=self._sources()), self.corpus_title()
 
@@ -205,7 +273,8 @@ class App:
 
     def models(self) -> list[str]:
         s = self.pipeline.settings
-        return [m.name for m in read_models(s.models_file) if m.role == "llm" and locate(m, s.models_file) is not None]
+        return [m.name for m in read_models(s.models_file)
+                if m.role == "llm" and (m.remote or locate(m, s.models_file) is not None)]
 
     def choose_model(self, name: str):
         try:
@@ -306,21 +375,36 @@ def build(app: App) -> gr.Blocks:
 
 def launch(settings: Settings | None = None, host: str = "127.0.0.1", port: int = 7860, share: bool = False,
            prevent_thread_lock: bool = False):
-    """Build the pipeline once and serve the chat. Any address other than loopback requires credentials."""
-    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    """Build the pipeline once and serve the chat, and the OpenAI-compatible API on /v1 of the same port.
+
+    Any address other than loopback requires the page's credentials and the API's key; with RAG_API_KEY set,
+    the API asks for it on loopback too."""
     auth = None
+    api_key = os.environ.get("RAG_API_KEY", "")
     if not _is_loopback(host) or share:
         user, password = os.environ.get("RAG_UI_USER"), os.environ.get("RAG_UI_PASSWORD")
-        if not (user and password):
-            raise RagError(f"serving on {host}{' with a share link' if share else ''} needs RAG_UI_USER and RAG_UI_PASSWORD set")
+        missing = [name for name, value in (("RAG_UI_USER", user), ("RAG_UI_PASSWORD", password), ("RAG_API_KEY", api_key)) if not value]
+        if missing:
+            names = " and ".join([", ".join(missing[:-1]), missing[-1]] if len(missing) > 1 else missing)
+            raise RagError(f"serving on {host}{' with a share link' if share else ''} needs {names} set")
         auth = (user, password)
     app = App(Pipeline(settings or Settings.from_env(), progress=True))
     app.pipeline.warm_up()
+    return serve(app, host, port, share, auth, api_key, prevent_thread_lock)
+
+
+def serve(app: App, host: str = "127.0.0.1", port: int = 7860, share: bool = False, auth=None, api_key: str = "",
+          prevent_thread_lock: bool = False) -> gr.Blocks:
+    """The page and the API for `app`, on one port (launch() decides who may connect)."""
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     demo = build(app)
     demo.queue(max_size=32, default_concurrency_limit=1)
+    # The API's routes go in when Gradio creates its FastAPI app (app_kwargs reach FastAPI(routes=...)), so they
+    # are there, ahead of Gradio's own, before the server takes its first request.
     demo.launch(server_name=host, server_port=port, share=share, auth=auth, max_file_size=f"{int(app.max_upload_mb)}mb",
                 css=render.CSS, theme=gr.themes.Soft(), footer_links=[], show_error=True,
-                prevent_thread_lock=prevent_thread_lock, allowed_paths=[], quiet=False)
+                prevent_thread_lock=prevent_thread_lock, allowed_paths=[], quiet=False,
+                app_kwargs={"routes": api.router(app, api_key).routes})
     return demo
 
 
