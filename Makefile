@@ -45,7 +45,7 @@ $(GITDOC):
 	cd /usr/share/doc/git-doc && find . -name '*.html' -exec cp --parents {} $(CURDIR)/$(GITDOC) \;
 
 eval: setup $(GITDOC)
-	$(BIN)/rag eval --compare --reports reports/articles
+	$(BIN)/rag eval --variant default --variant extractive --reports reports/articles
 	$(BIN)/rag eval --questions tests/eval/natural.jsonl --variant default --variant extractive --reports reports/natural
 	$(BIN)/rag eval --corpus $(GITDOC) --index build/index-git-doc --questions tests/eval/gitdoc.jsonl \
 		--variant default --variant extractive --reports reports/git-doc

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 SCHEMA_VERSION = 2  # 2: chunks carry kind, heading and page; the manifest records what cleaning dropped, per file
-TEXT_VERSION = 3  # bump when parsing, cleaning or chunking rules change: stored chunks are then rebuilt
+TEXT_VERSION = 4  # bump when parsing, cleaning or chunking rules change: stored chunks are then rebuilt
 ROOT = Path(__file__).resolve().parent.parent
 MODEL_CACHE_DIR = ROOT / "index" / "models"  # local exports of the embedding model (see rag/embed.py)
 
