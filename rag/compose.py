@@ -138,25 +138,21 @@ _PARTITIVE = re.compile(r"(one|a|an)\s+of\b", re.I)  # "one of its employees" co
 
 def factoid(query: Query, best: Sentence, choose: Callable[[str, str, list[str]], str] | None,
             choose_from: int, context_words: int, vocabulary) -> Composed:
-    """Short answer + its sentence; the sentence alone when no candidate is bound to the question's words,
-    or when the model and the nearest-cue rule disagree."""
+    """Short answer + its sentence. The candidate nearest to the question's words is the short answer; when
+    several are equally near, the model (if any) picks one of them; otherwise, or when nothing is bound to
+    the question's words, the sentence alone answers."""
     quote = marked([best])
     if not query.expects:
         return quote
-    found = bound(query, best.text, vocabulary)
-    options = [span for span, _ in found[:choose_from]]
-    if not options:
+    found = bound(query, best.text, vocabulary)[:choose_from]
+    if not found:
         return quote
-    mode = "extracted"
-    chosen = options[0]
-    if len(options) > 1 and choose is not None:
-        chosen = choose(query.ask, clip_around(best.text, options, context_words), options)
-        mode = "llm"
-        if chosen != options[0]:  # the model and the nearest-cue rule disagree: let the sentence speak
-            quote.notes.append(f"Unsure between “{chosen}” and “{options[0]}”; the supporting sentence is shown.")
-            return quote
-    elif len(options) > 1 and found[1][1] == found[0][1]:
-        return quote  # two candidates equally near the question's words and no model to tell them apart
+    tied = [span for span, d in found if d == found[0][1]]
+    chosen, mode = tied[0], "extracted"
+    if len(tied) > 1:
+        if choose is None:
+            return quote  # equally near, and no model to tell them apart
+        chosen, mode = choose(query.ask, clip_around(best.text, tied, context_words), tied), "llm"
     return Composed(f"{chosen}{SHORT_SEPARATOR}{_flat(best.text)} [1]", chosen, [best.citation()], mode)
 
 

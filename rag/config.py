@@ -61,7 +61,7 @@ class Settings:
     use_llm: bool = True  # False = extractive answer (best supporting sentence) only
     answer_style: str = "typed"  # "typed": model picks a name/number/date found in the evidence, else the best
     #                              sentence; "generate": free generation kept only when the evidence supports it
-    choose_from: int = 3  # the model picks among this many candidate answers (nearest to the question's cues first)
+    choose_from: int = 3  # candidate short answers considered (nearest to the question's words first)
     choose_context_words: int = 8  # ...reading this many words either side of them (0 = the whole sentence)
     max_tokens: int = 48
     n_ctx: int = 2048

@@ -24,16 +24,17 @@ _EXPLAIN = re.compile(
     r"^what (causes|caused|happens|happened|led to)\b",
     re.I,
 )
+_DOC = r"(articles?|pieces?|stor(?:y|ies)|pages?|documents?|reports?|posts?|essays?|op-?eds?|docs?|texts?)"  # what a document is called
 _SUMMARY = re.compile(
     r"\b(summari[sz]e|summary|sum up|overview|gist|tl;?dr|main (points?|ideas?|arguments?)|key (points?|takeaways?)|"
-    r"what (is|are) (the |this |that )?(article|piece|story|page|document|report|post|essay)s? about|"
-    r"what does (the |this |that )?(article|piece|story|page|document|report|post|essay|author|writer)\b.*\b"
+    rf"what (is|are) (the |this |that )?{_DOC} about|"
+    rf"what does (the |this |that )?({_DOC}|author|writer)\b.*\b"
     r"(say|argue|claim|recommend|suggest|conclude|propose)|\b(argue|argues|recommend|recommends)\b)",
     re.I,
 )
-_DOCUMENT_NOUNS = re.compile(r"\b(articles?|pieces?|stor(y|ies)|pages?|documents?|reports?|posts?|essays?|op-?eds?|docs?)\b", re.I)
+_DOCUMENT_NOUNS = re.compile(rf"\b{_DOC}\b", re.I)
 _LISTING = re.compile(
-    r"^(in )?(which|what) (articles?|documents?|files?|pages?|sources?|stories|texts?|pieces|reports|docs)\b\s*"
+    rf"^(in )?(which|what) ({_DOC}|files?|sources?)\b\s*"
     r"(do |does |did )?(mentions?|discuss(es)?|talks? about|refers? to|covers?|quotes?|names?|cites?|deals? with|"
     r"(is|are) about)\s+(?P<topic>.+)$",
     re.I,
