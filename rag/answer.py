@@ -133,12 +133,12 @@ class Pipeline:
                         query=query.search, form=query.form)
 
         about = self._documents_about(query) if query.form == "definition" else []
-        if about:  # a document whose title names the subject: its opening statement defines it
-            lead = [x for x in self._lead(about[0]) if answerable(x)][:1]
+        lead = [x for x in self._lead(about[0]) if answerable(x)][:1] if about else []
+        if lead:  # a document whose title names the subject: its opening statement defines it
             evidence, ranked = [*lead, *evidence], [*lead, *ranked]
         passage_terms = self._passage_terms(evidence[0].chunk) if evidence else set()
         top_terms = set().union(*(self._passage_terms(h.chunk) for h in hits[: s.gate_passages]))
-        refusal = "" if about and not query.unknown else decline_reason(
+        refusal = "" if lead and not query.unknown else decline_reason(
             query, evidence, passage_terms, self._gate(), self.vocabulary, top_terms)
         if refusal:
             return self._refuse(result, refusal, t0, query)
@@ -153,7 +153,7 @@ class Pipeline:
         if s.answer_style == "generate" and use_llm:
             return self._generate(result, query.ask, [with_context(evidence[0], pool), *evidence[1:]], on_token, t0)
         t1 = time.perf_counter()
-        composed = self._compose(query, ranked, evidence, pool, use_llm, bool(about))
+        composed = self._compose(query, ranked, evidence, pool, use_llm, bool(lead))
         result.timings_ms["compose"] = (time.perf_counter() - t1) * 1000
         return self._finish(result, composed, t0, on_token)
 
