@@ -187,10 +187,11 @@ class Pipeline:
         return compose.factoid(query, best, choose, s.choose_from, s.choose_context_words, self.vocabulary)
 
     def _documents_about(self, query: Query) -> list[str]:
-        """Documents whose title holds every word of a definition's subject ("git rerere" -> "git-rerere(1)")."""
-        words = lambda t: text.terms(t.replace("-", " "))  # noqa: E731 - "range-diff" ~ "git-range-diff(1)"
+        """Documents titled by the subject itself ("git rerere" -> "git-rerere(1)"): the title's words, numbers
+        aside, are the subject's words. A title that merely mentions the subject is not about it."""
+        words = lambda t: {w for w in text.terms(t.replace("-", " ")) if not w.isdigit()}  # noqa: E731
         want = words(query.subject)
-        return [src for src, title in self._titles.items() if want <= words(title)] if want else []
+        return [src for src, title in self._titles.items() if words(title) == want] if want else []
 
     def _lead(self, source: str) -> list[Sentence]:
         return [x for c in self.retriever.reading_order(self.retriever.first_chunk(source), 3) for x in split_sentences(c)]

@@ -172,7 +172,9 @@ def analyze(question: str, history: Sequence[tuple[str, str]] = (), vocabulary=N
     followup = is_followup(question, history, names)
     corrected, notes = question, []
     if vocabulary is not None:
-        fixed = {w: vocabulary.correct(w) for w in set(re.findall(r"\b[a-z][a-z’'-]{3,}\b", question))}
+        # a dictionary word is as the user meant it ("wrote" is not a typo of "write"); others may be typos
+        typed = set(re.findall(r"\b[a-z][a-z’'-]{3,}\b", question)) - dictionary
+        fixed = {w: vocabulary.correct(w) for w in typed}
         fixed = {w: c for w, c in fixed.items() if c != w}
         for w, c in fixed.items():
             corrected = re.sub(rf"\b{re.escape(w)}\b", c, corrected)

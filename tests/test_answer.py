@@ -51,8 +51,9 @@ def test_factoid_gives_the_short_answer_then_its_sentence(pipeline):
 
 @needs_git_doc
 def test_factoid_on_the_manual(git_pipeline):
-    a = git_pipeline.answer("How many commits does git bisect need you to mark before it starts?")
-    assert not a.refused and a.citations and a.citations[0].source == "git-bisect.html"
+    a = git_pipeline.answer("Which option of git tag creates an annotated tag?")
+    assert a.form == "factoid" and not a.refused and a.citations[0].source == "git-tag.html"
+    assert "-a" in a.answer and "annotated" in a.answer
     _prose_only(git_pipeline, a)
 
 

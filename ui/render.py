@@ -27,10 +27,9 @@ def highlight(passage: str, quote: str) -> str:
 
 def chat_text(answer: Answer) -> str:
     """What the chat shows (and what its copy button copies): the answer, its markers and its sources."""
-    if answer.refused:
-        return f"{CANNOT_ANSWER_PHRASE}\n(The closest passages are listed under Sources, for you to judge.)"
-    markers = " ".join(f"[{n}]" for n in range(1, len(answer.citations) + 1))
-    lines = [f"{answer.answer} {markers}", ""]
+    if answer.refused:  # the refusal, with the name no document mentions where that is the reason
+        return f"{answer.answer or CANNOT_ANSWER_PHRASE}\n(The closest passages are listed under Sources, for you to judge.)"
+    lines = [answer.answer, ""]  # the answer carries its own [n] markers (rag/compose.py)
     for n, c in enumerate(answer.citations, 1):
         lines.append(f"[{n}] {c.label()} “{c.quote}”")
     for note in answer.notes:
