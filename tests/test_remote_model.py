@@ -28,7 +28,8 @@ from .test_ui import _free_port
 pytestmark = pytest.mark.skipif(importlib.util.find_spec("sse_starlette") is None,
                                 reason="needs llama-cpp-python[server] (pip install -e '.[dev]')")
 
-MODEL_NEEDED = "Who warned Berlin?"  # its typed answer has the model choose among candidate names
+# two candidate names equally near the question's words, so the model breaks the tie (it is asked nothing else)
+MODEL_NEEDED = "In which city was the wireless industry conference held last month?"
 
 
 def _models_file(folder, url: str, model_id: str = "smol"):
@@ -90,7 +91,8 @@ def test_openai_lines_in_models_file(tmp_path):
 
 def test_served_model_answers_the_dev_questions_as_the_in_process_one(pipeline, remote, monkeypatch):
     """Same messages, greedy decoding and the same grammar over HTTP: the same answers, citations and refusals
-    on every dev question that needs the model (the others never reach it, so they cannot differ)."""
+    on every question of both article sets that needs the model (the others never reach it, so they cannot
+    differ; the model only breaks ties between short answers, so few do)."""
     asked: list[str] = []
     choose = pipeline.generator.choose
 
@@ -100,7 +102,7 @@ def test_served_model_answers_the_dev_questions_as_the_in_process_one(pipeline, 
 
     monkeypatch.setattr(pipeline.generator, "choose", counting)
     differ, compared = [], 0
-    for q in [q for q in load_questions(DEFAULT_QUESTIONS) if q.split == "dev"]:
+    for q in [*load_questions(DEFAULT_QUESTIONS), *load_questions(DEFAULT_QUESTIONS.parent / "natural.jsonl")]:
         history = [(h, pipeline.answer(h).answer) for h in q.history]
         before = len(asked)
         here = pipeline.answer(q.question, history=history)
@@ -111,7 +113,7 @@ def test_served_model_answers_the_dev_questions_as_the_in_process_one(pipeline, 
         if (here.answer, here.refused, here.citations, here.mode, here.notes) != (there.answer, there.refused, there.citations, there.mode, there.notes):
             differ.append((q.id, here.answer, there.answer))
     assert not differ
-    assert compared >= 10, "too few questions reached the model to compare anything"
+    assert compared >= 2, "too few questions reached the model to compare anything"
 
 
 def test_served_model_generates_as_the_in_process_one(pipeline, remote):
