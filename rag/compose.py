@@ -89,10 +89,10 @@ def candidates(sentence: str, kind: str, question: str, vocabulary=None) -> list
         return []
     asked = text.terms(question)
     word_spans = [(m.start(), m.end(), m.group(0)) for m in text.WORD.finditer(sentence)]
-    cues = [i for i, (_, _, w) in enumerate(word_spans) if text.covered(text.stem(re.sub(r"[’']s$", "", w.lower())), asked)]
+    cues = [i for i, (_, _, w) in enumerate(word_spans) if text.covered(text.stem(text.unpossessive(w.lower())), asked)]
     best: dict[str, int] = {}
     for m in pattern.finditer(sentence):
-        span = re.sub(r"[’']s$", "", m.group(0).strip(" ,.;:’'“”\"")).strip()
+        span = text.unpossessive(m.group(0).strip(" ,.;:’'“”\"")).strip()
         span = _LEADING.sub("", span) if kind == "name" else span
         if not span or (kind == "name" and not _plausible_name(span, m.start(), text.terms(span), asked, vocabulary)):
             continue

@@ -111,7 +111,7 @@ def names_in(question: str) -> list[str]:
         first = i == 0 or word.lower() in _QUESTION_WORDS
         is_name = bool(word) and bool(_NAME_TOKEN.fullmatch(word)) and not (first and word[:1].isupper() and word[1:].islower())
         if is_name and word.lower() not in text.STOPWORDS:
-            run.append(re.sub(r"[’']s$", "", word))
+            run.append(text.unpossessive(word))
         else:
             if run:
                 out.append(" ".join(run))
@@ -133,7 +133,7 @@ def unknown_names(question: str, names: list[str], vocabulary, dictionary: froze
     named = {w.lower() for n in names for w in n.split()}
     if dictionary:
         for w in text.words(question):
-            w = re.sub(r"[’']s$", "", w)
+            w = text.unpossessive(w)
             if (w in named or len(w) < 5 or not w.isalpha() or w in text.STOPWORDS or vocabulary.knows(w)
                     or vocabulary.knows(vocabulary.correct(w)) or _in_dictionary(w, dictionary)):
                 continue
@@ -174,15 +174,16 @@ def analyze(question: str, history: Sequence[tuple[str, str]] = (), vocabulary=N
     if vocabulary is not None:
         # a dictionary word is as the user meant it ("wrote" is not a typo of "write"); others may be typos
         typed = set(re.findall(r"\b[a-z][a-z’'-]{3,}\b", question)) - dictionary
-        fixed = {w: vocabulary.correct(w) for w in typed}
-        fixed = {w: c for w, c in fixed.items() if c != w}
-        for w, c in fixed.items():
-            corrected = re.sub(rf"\b{re.escape(w)}\b", c, corrected)
+        fixed = {w: c for w in typed if (c := vocabulary.correct(w)) != w}
+
+        def respell(s: str) -> str:
+            for w, c in fixed.items():
+                s = re.sub(rf"\b{re.escape(w)}\b", c, s)
+            return s
+
+        corrected, subject = respell(question), respell(subject)
         if fixed:
             notes.append("Read " + ", ".join(f"“{w}” as “{c}”" for w, c in sorted(fixed.items())) + ".")
-        if subject:
-            for w, c in fixed.items():
-                subject = re.sub(rf"\b{re.escape(w)}\b", c, subject)
     search, ask = corrected, corrected
     if followup:
         prev_q, prev_a = history[-1]
@@ -195,7 +196,8 @@ def analyze(question: str, history: Sequence[tuple[str, str]] = (), vocabulary=N
             if prior:
                 ask = _PRONOUN.sub(prior[0], corrected, count=1)
         if form == "factoid" and subject == "":
-            form = form_of(ask)[0] if form_of(ask)[0] != "definition" else form
+            refined = form_of(ask)[0]
+            form = refined if refined != "definition" else form
     unknown = unknown_names(corrected, names, vocabulary, dictionary) if vocabulary is not None else []
     asked = ask
     if form == "summary":  # "summarize the op-ed on X": the instruction says how to answer, X what about

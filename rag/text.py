@@ -43,6 +43,11 @@ def stem(word: str) -> str:
     return _stemmer()(word)
 
 
+def unpossessive(word: str) -> str:
+    """The word without its possessive ending ("Huawei’s" -> "Huawei")."""
+    return _POSSESSIVE.sub("", word)
+
+
 def words(text: str) -> list[str]:
     """Lower-cased words, in order, with their possessive kept ("huawei’s")."""
     return [w.strip("’'-").lower() for w in WORD.findall(text) if w.strip("’'-")]
@@ -53,7 +58,7 @@ def tokens(text: str) -> list[str]:
     also split ("Huawei’s" -> "huawei"; "low-cost" -> "low-cost", "low", "cost")."""
     out = []
     for w in words(text):
-        w = _POSSESSIVE.sub("", w)
+        w = unpossessive(w)
         for part in (w, *w.split("-")) if "-" in w else (w,):
             if part and part not in STOPWORDS:
                 out.append(stem(part))
@@ -100,7 +105,7 @@ class Vocabulary:
         surface: set[str] = set()
         for t in texts:
             df.update(terms(t))
-            surface.update(_POSSESSIVE.sub("", w) for w in words(t))
+            surface.update(unpossessive(w) for w in words(t))
         self.n = len(texts)
         self.df = df
         self.surface = surface
@@ -116,13 +121,10 @@ class Vocabulary:
         d = self.df.get(term, 0)
         return math.log((self.n + 1) / (d + 0.5)) if d else self.unseen_weight
 
-    def weight(self, term: str) -> float:
-        return self(term)
-
     def knows(self, word: str, loose: bool = True) -> bool:
         """The corpus uses this word, a word of the same stem, or a word sharing all but its last three letters
         (at least five): "Belgian" ~ "Belgium", "Scandinavian" ~ "Scandinavia"."""
-        w = _POSSESSIVE.sub("", word.lower())
+        w = unpossessive(word.lower())
         if w in self.surface or stem(w) in self.df:
             return True
         if len(w) < 6 or not loose:
