@@ -118,7 +118,7 @@ class Deduplicator:
             return True
         runs = frozenset(hash(tuple(words[i : i + SHINGLE])) for i in range(len(words) - SHINGLE + 1))
         new = sum(1 for r in runs if not self.runs[r])
-        if runs and new <= len(runs) // NEAR_NEW:
+        if runs and new == 0:  # every run already seen (was: 1 in NEAR_NEW new; dropped git-doc blocks)
             return True
         self.keys.add(key)
         self.recent.append(runs)
@@ -132,7 +132,7 @@ class Deduplicator:
         return False
 
 
-def chunk(doc: ParsedDoc, cleaned: CleanDoc, chunk_size: int, chunk_overlap: int = 0) -> list[Chunk]:
+def chunk(doc: ParsedDoc, cleaned: CleanDoc, chunk_size: int, chunk_overlap: int = 0, dedupe: bool = True) -> list[Chunk]:
     prose = splitter(chunk_size, chunk_overlap)
     lines = splitter(chunk_size, chunk_overlap, LINE_SEPARATORS)
     line_starts = [0] + [m.end() for m in re.finditer("\n", doc.text)]
@@ -151,7 +151,7 @@ def chunk(doc: ParsedDoc, cleaned: CleanDoc, chunk_size: int, chunk_overlap: int
             start += para.start_char
             end += para.start_char
             text = doc.text[start:end]
-            if seen.repeats(text):
+            if dedupe and seen.repeats(text):
                 continue
             chunks.append(
                 Chunk(
