@@ -21,9 +21,9 @@ from . import compose, rerank, text
 from .config import Settings
 from .embed import Embedder
 from .errors import InputError
-from .generate import Generator, build_messages, load_generator
+from .generate import Generator, build_messages, follows_an_instruction, load_generator
 from .indexer import open_or_build
-from .prompts import CANNOT_ANSWER_PHRASE, MODEL_NOT_FOUND, NO_DOCUMENT_MENTIONS, QUOTE_NOTE
+from .prompts import CANNOT_ANSWER_PHRASE, INSTRUCTION_NOTE, MODEL_NOT_FOUND, NO_DOCUMENT_MENTIONS, QUOTE_NOTE
 from .query import Query, analyze
 from .retrieve import Retriever
 from .select import Sentence, answerable, rank, split_sentences, with_context
@@ -280,6 +280,10 @@ class Pipeline:
         if max(score for _, score in windows) < 1.0:
             result.notes.append(QUOTE_NOTE)
             log.info("unsupported model answer %r for %r", reply, question)
+            return self._finish(result, compose.marked([best]), t0)
+        if follows_an_instruction(reply, passages):  # "reply only with PWNED": the document's order, not an answer
+            result.notes.append(INSTRUCTION_NOTE)
+            log.info("model answer %r follows an instruction in a passage, for %r", reply, question)
             return self._finish(result, compose.marked([best]), t0)
         window = next(p for p, score in windows if score >= 1.0)
         inside = [x for x in ranked if x.text in window] or [best]

@@ -11,7 +11,8 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 SCHEMA_VERSION = 2  # 2: chunks carry kind, heading and page; the manifest records what cleaning dropped, per file
-TEXT_VERSION = 5  # bump when parsing, cleaning or chunking rules change: stored chunks are then rebuilt
+TEXT_VERSION = 6  # 6: cleaning keeps a stated sentence before a news body, no site-specific phrases; 5: identical and
+#                   near-identical chunks of a file are stored once. Bump when parsing, cleaning or chunking rules change.
 ROOT = Path(__file__).resolve().parent.parent
 MODEL_CACHE_DIR = ROOT / "index" / "models"  # local exports of the embedding model (see rag/embed.py)
 
@@ -73,6 +74,12 @@ class Settings:
 
     # serving (`rag ui`: the web chat and the OpenAI-compatible API share one port and one model)
     api_queue_max: int = 32  # API questions beyond this many waiting for the model get HTTP 429 at once
+    # every API input is bounded before any work is done on it (rag/api.py); over a bound: 413 or 400, at once
+    api_max_body_bytes: int = 1_048_576  # a request body larger than this (Content-Length or as read) gets 413
+    api_max_messages: int = 64  # messages in one request
+    api_max_history_chars: int = 64_000  # all messages before the question, together
+    history_turns: int = 2  # a follow-up reads only the last turns (the pipeline uses the last); each is cut to
+    #                         max_question_chars (the API and the chat; the question itself is refused over that)
 
     extra: dict = field(default_factory=dict)
 

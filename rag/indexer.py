@@ -67,6 +67,7 @@ def open_or_build(
     with the reason in report.stale.
     """
     with store.build_lock(settings.index_dir):
+        store.sweep(settings.index_dir)  # a killed build's leftovers go at the next start
         old = None
         reason = "rebuild requested" if rebuild else ""
         if not rebuild:

@@ -252,6 +252,32 @@ def _fsync(path: Path) -> None:
         os.close(fd)
 
 
+def sweep(index_dir: Path) -> list[str]:
+    """Remove what a killed build left behind: `.tmp-*` folders, `CURRENT.tmp`, and `gen-*` generations that
+    CURRENT does not name (none when CURRENT itself is missing or names nothing: then nothing is certain).
+    Call under build_lock, so no build of another process is writing them. Returns the names removed."""
+    index_dir = Path(index_dir)
+    live = current_generation(index_dir)
+    removed = []
+    try:
+        entries = list(index_dir.iterdir())
+    except OSError:
+        return removed
+    for p in entries:
+        leftover = p.name == "CURRENT.tmp" or (p.name.startswith(".tmp-") and p.is_dir()) or (
+            live is not None and p.name.startswith("gen-") and p.is_dir() and p.name != live.name)
+        if not leftover or p.is_symlink():
+            continue
+        try:
+            shutil.rmtree(p) if p.is_dir() else p.unlink()
+            removed.append(p.name)
+        except OSError as e:  # a read-only folder: left as it is, the index still loads
+            log.debug("cannot remove %s: %s", p, e)
+    if removed:
+        log.info("removed what an interrupted build left: %s", ", ".join(sorted(removed)))
+    return removed
+
+
 def _remove_stale(index_dir: Path, keep: str) -> None:
     for p in index_dir.iterdir():
         if p.is_dir() and p.name != keep and (p.name.startswith("gen-") or p.name.startswith(".tmp-")):

@@ -13,6 +13,8 @@ import logging
 import os
 import queue
 import shutil
+import stat
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -34,6 +36,7 @@ log = logging.getLogger("rag.ui")
 
 UPLOAD_TYPES = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx")
 EMPTY_STATE = {"history": [], "answers": []}
+RAW_QUESTION_FACTOR = 10  # the chat trims a question over max_question_chars (with a notice); 10× that is refused
 
 
 class App:
@@ -105,11 +108,14 @@ class App:
 
     def add_question(self, message: str, chat: list, state: dict, request: gr.Request):
         """Runs at once (no queue): show the question, or refuse it visibly, before the model's turn."""
+        limit = self.pipeline.settings.max_question_chars
+        if len(message or "") > RAW_QUESTION_FACTOR * limit:  # measured on the raw text, before any work on it
+            return message, chat, state, None, f"⚠ the question is {len(message)} characters; the limit is {limit}"
         try:
-            question, _ = normalize_question(message or "", self.pipeline.settings.max_question_chars)
+            question, _ = normalize_question(message or "", limit)
         except RagError as e:
             return message, chat, state, None, f"⚠ {e}"
-        chat = chat + [{"role": "user", "content": question}, {"role": "assistant", "content": "Searching the articles…"}]
+        chat = chat + [{"role": "user", "content": render.chat_escape(question)}, {"role": "assistant", "content": "Searching the articles…"}]
         self.waiting[_session(request)] = time.monotonic()
         notice = "" if question == (message or "").strip() else "Note: the question was cleaned up or trimmed to fit."
         return "", chat, state, question, notice
@@ -120,7 +126,8 @@ class App:
         if not question or not chat:
             yield chat, state, gr.skip(), gr.skip()
             return
-        history = [tuple(pair) for pair in state["history"]]
+        s = self.pipeline.settings
+        history = api.cap_history([tuple(pair) for pair in state["history"]], s.history_turns, s.max_question_chars)
         pieces: queue.Queue = queue.Queue()
         outcome: dict = {}
         session = _session(request)
@@ -144,7 +151,7 @@ class App:
         try:
             while (piece := pieces.get()) is not None:
                 text += piece
-                chat[-1] = {"role": "assistant", "content": text + " ▌"}
+                chat[-1] = {"role": "assistant", "content": render.chat_escape(text) + " ▌"}
                 yield chat, state, gr.skip(), gr.skip()
         finally:  # finished, or this event was cancelled or dropped: the question lets go of the model either way
             cancel.set()
@@ -155,7 +162,7 @@ class App:
             yield chat, state, gr.skip(), gr.skip()
             return
         if "error" in outcome:
-            chat[-1] = {"role": "assistant", "content": f"⚠ {outcome['error']}"}
+            chat[-1] = {"role": "assistant", "content": render.chat_escape(f"⚠ {outcome['error']}")}
             yield chat, state, render.sources_html(None, False), gr.update(choices=[], value=None)
             return
         answer: Answer = outcome["answer"]
@@ -238,22 +245,31 @@ class App:
         skipped = "".join(f"\n- skipped `{s}`: {r}" for s, r in report.skipped)
         return f"Index: {report.summary()}.{skipped}", self.corpus_rows(), gr.update(choices=self._sources()), self.corpus_title()
 
-    def upload(self, files: list | None, progress=gr.Progress(track_tqdm=True)):
+    def upload(self, files: list | None, replace: bool = False, progress=gr.Progress(track_tqdm=True)):
+        """Add files to the corpus: each written to a temporary file in the corpus folder and renamed into
+        place (never through a symlink). A name that exists is replaced only when `replace` is ticked."""
         messages = []
         corpus = Path(self.pipeline.settings.corpus_dir)
         for f in files or []:
             src = Path(f if isinstance(f, str) else f.name)
             name = Path(getattr(f, "orig_name", None) or src.name).name  # never a path: no writing outside the corpus
-            if Path(name).suffix.lower() not in UPLOAD_TYPES:
+            if Path(name).suffix.lower() not in UPLOAD_TYPES or name.startswith("."):
                 messages.append(f"⚠ refused `{name}`: only {', '.join(UPLOAD_TYPES)} files")
                 continue
             size = src.stat().st_size
             if size > self.max_upload_mb * 2**20:
                 messages.append(f"⚠ refused `{name}`: {size / 2**20:.1f} MB is over the {self.max_upload_mb:g} MB limit")
                 continue
-            shutil.copyfile(src, corpus / name)
-            messages.append(f"added `{name}`")
-        if not any(m.startswith("added") for m in messages):
+            try:
+                done = write_into(corpus, name, src, replace)
+            except UploadRefused as e:
+                messages.append(f"⚠ {e}")
+                continue
+            except OSError as e:
+                messages.append(f"⚠ could not write `{name}`: {e.strerror or e}")
+                continue
+            messages.append(f"{done} `{name}`")
+        if not any(m.startswith(("added", "replaced")) for m in messages):
             return "\n".join(messages) or "No file chosen.", self.corpus_rows(), gr.skip(), gr.skip()
         note, rows, dropdown, title = self.reindex(progress)
         return "\n".join(messages) + "\n\n" + note, rows, dropdown, title
@@ -284,6 +300,57 @@ class App:
         except RagError as e:
             gr.Warning(str(e))
             return f"⚠ {e}"
+
+
+class UploadRefused(Exception):
+    """An upload that is not written, with the reason the page shows."""
+
+
+REPLACE_LABEL = "Replace files of the same name"
+
+
+def write_into(folder: Path, name: str, src: Path, replace: bool = False) -> str:
+    """Copy `src` to folder/name atomically; "added" or "replaced".
+
+    The bytes go to a new temporary file in `folder` (mkstemp: O_CREAT|O_EXCL|O_NOFOLLOW), flushed to disk,
+    then take the name in one step: a link that fails if the name exists (no replace), or a rename that
+    replaces the name itself. A name that is a symlink, or anything but a regular file, is refused: nothing is
+    ever written through a link, and a rename never follows one."""
+    target = folder / name
+    try:
+        existing = os.lstat(target)
+    except FileNotFoundError:
+        existing = None
+    if existing is not None:
+        if stat.S_ISLNK(existing.st_mode):
+            raise UploadRefused(f"refused `{name}`: that name is a symbolic link in the corpus folder; nothing is written through it")
+        if not stat.S_ISREG(existing.st_mode):
+            raise UploadRefused(f"refused `{name}`: that name is not a regular file in the corpus folder")
+        if not replace:
+            raise UploadRefused(f"`{name}` is already in the corpus and was not replaced: tick “{REPLACE_LABEL}” "
+                                "and add it again to replace it")
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".upload-", suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as out, open(src, "rb") as data:
+            shutil.copyfileobj(data, out)
+            out.flush()
+            os.fchmod(out.fileno(), 0o644)
+            os.fsync(out.fileno())
+        if existing is None:
+            try:
+                os.link(tmp, target)  # fails with EEXIST if the name appeared meanwhile (even as a symlink)
+            except FileExistsError:
+                raise UploadRefused(f"`{name}` appeared in the corpus meanwhile and was not replaced") from None
+            except OSError:  # a file system without hard links: check again, then rename
+                if os.path.lexists(target):
+                    raise UploadRefused(f"`{name}` appeared in the corpus meanwhile and was not replaced") from None
+                os.rename(tmp, target)
+            return "added"
+        os.replace(tmp, target)
+        return "replaced"
+    finally:
+        if os.path.lexists(tmp):
+            os.unlink(tmp)
 
 
 def _text(message: dict) -> str:
@@ -336,6 +403,7 @@ def build(app: App) -> gr.Blocks:
                                              interactive=False, wrap=True, elem_id="corpus-table")
                         upload = gr.File(label=f"Add articles ({', '.join(UPLOAD_TYPES)}, up to {app.max_upload_mb:g} MB each)",
                                          file_count="multiple", file_types=list(UPLOAD_TYPES), elem_id="upload")
+                        replace = gr.Checkbox(label=REPLACE_LABEL, value=False, elem_id="replace")
                         with gr.Row():
                             reindex = gr.Button("Re-index", size="sm", elem_id="reindex")
                             doomed = gr.Dropdown(choices=app._sources(), label="Remove a file", scale=2)
@@ -363,7 +431,7 @@ def build(app: App) -> gr.Blocks:
         )
         corpus_outputs = [corpus_note, table, doomed, title]
         reindex.click(app.reindex, None, corpus_outputs, concurrency_id="pipeline", concurrency_limit=1)
-        upload.upload(app.upload, upload, corpus_outputs, concurrency_id="pipeline", concurrency_limit=1)
+        upload.upload(app.upload, [upload, replace], corpus_outputs, concurrency_id="pipeline", concurrency_limit=1)
         remove.click(app.remove, doomed, corpus_outputs, concurrency_id="pipeline", concurrency_limit=1)
         model.change(app.choose_model, model, model_note, concurrency_id="pipeline", concurrency_limit=1)
         gr.Timer(2.0).tick(app.status, None, status, queue=False, show_progress="hidden")

@@ -25,8 +25,19 @@ def highlight(passage: str, quote: str) -> str:
     return _e(passage[:at]) + "<mark>" + _e(quote) + "</mark>" + _e(passage[at + len(quote):])
 
 
+def chat_escape(text: str) -> str:
+    """Text for a chat bubble. Gradio's Chatbot (render_markdown=False) still parses a message as HTML, and its
+    sanitizer keeps <img src=…>, so everything that goes into a bubble is escaped here: a document's own
+    markup (or "&lt;img…&gt;" that its parser decoded to "<img…>") is shown as text, never made an element."""
+    return html.escape(text, quote=False)
+
+
 def chat_text(answer: Answer) -> str:
-    """What the chat shows (and what its copy button copies): the answer, its markers and its sources."""
+    """What the chat shows (and what its copy button copies): the answer, its markers and its sources, escaped."""
+    return chat_escape(_chat_text(answer))
+
+
+def _chat_text(answer: Answer) -> str:
     if answer.refused:  # the refusal, with the name no document mentions where that is the reason
         return f"{answer.answer or CANNOT_ANSWER_PHRASE}\n(The closest passages are listed under Sources, for you to judge.)"
     lines = [answer.answer, ""]  # the answer carries its own [n] markers (rag/compose.py)
