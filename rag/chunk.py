@@ -112,6 +112,8 @@ class Deduplicator:
         self.window = window
 
     def repeats(self, text: str) -> bool:
+        """Identical to a kept chunk, or made only of runs of words kept just before it. Only prose is checked:
+        a piece of a code block or table is kept, so the block reads whole."""
         words = _WORD.findall(text.lower())
         key = hashlib.blake2b(" ".join(words).encode(), digest_size=16).digest()
         if key in self.keys:
@@ -151,7 +153,7 @@ def chunk(doc: ParsedDoc, cleaned: CleanDoc, chunk_size: int, chunk_overlap: int
             start += para.start_char
             end += para.start_char
             text = doc.text[start:end]
-            if dedupe and seen.repeats(text):
+            if dedupe and para.kind == "text" and seen.repeats(text):
                 continue
             chunks.append(
                 Chunk(

@@ -133,6 +133,9 @@ def test_killed_build_leaves_the_previous_index_working(corpus_copy, tmp_path, s
         (corpus_copy / f"extra{n}.txt").write_text(
             "\n\n".join(f"Paragraph {n}-{i}: officials in city {i} said the network plan number {n * i} was delayed again." for i in range(40))
         )
+    full_env = {**env, "RAG_INDEX_DIR": str(tmp_path / "full")}  # what a complete build of the bigger corpus holds
+    subprocess.run(rag, env=full_env, check=True, capture_output=True, timeout=300)
+    full = len(store.load(tmp_path / "full").chunks)
     for delay in (0.5, 4.0, 7.0):
         proc = subprocess.Popen(rag + ["--rebuild"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(delay)
@@ -140,7 +143,7 @@ def test_killed_build_leaves_the_previous_index_working(corpus_copy, tmp_path, s
         proc.wait()
         live = store.load(index_dir)
         assert live is not None and live.faiss_index.ntotal == len(live.chunks)
-        assert live.path == good.path or len(live.chunks) > len(good.chunks)  # old or new, never a mix
+        assert live.path == good.path or len(live.chunks) == full  # the last good one or a whole new one, never a mix
         good = live
     from rag.answer import Pipeline
 
