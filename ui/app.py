@@ -24,7 +24,7 @@ import gradio as gr
 from rag import api
 from rag.answer import Pipeline, normalize_question
 from rag.config import Settings
-from rag.errors import Cancelled, IndexRebuilding, QueueFull, RagError
+from rag.errors import Cancelled, QueueFull, RagError
 from rag.models import locate, read_models
 from rag.types import Answer
 
@@ -54,12 +54,10 @@ class App:
 
     def admit(self, bounded: bool = False) -> Callable[[], None]:
         """A place in the answering queue; call the result to leave it. A `bounded` request (the API) is
-        refused at once, rather than left waiting, when api_queue_max questions already wait or the index is
-        being rebuilt. The page's own questions are bounded by Gradio's queue instead."""
+        refused at once, rather than left waiting, when api_queue_max questions already wait. The page's own
+        questions are bounded by Gradio's queue instead."""
         limit = self.pipeline.settings.api_queue_max
         with self._admitting:
-            if bounded and self.rebuilding:
-                raise IndexRebuilding("the index is being rebuilt; ask again in a moment")
             if bounded and self.admitted > limit:  # one is answering, `limit` are waiting
                 raise QueueFull(f"{self.admitted - 1} questions are already waiting (limit {limit}); ask again in a moment")
             self.admitted += 1
@@ -227,10 +225,9 @@ class App:
 
     def reindex(self, progress=gr.Progress(track_tqdm=True)):
         progress(0.05, desc="Reading the corpus folder")
-        self.rebuilding = True  # API questions get 503 meanwhile, instead of waiting behind the rebuild
+        self.rebuilding = True  # the next generation is built beside the live one, which answers meanwhile
         try:
-            with self.lock:
-                report = self.pipeline.reload(progress=True)
+            report = self.pipeline.reload(progress=True, lock=self.lock)  # the lock only for the switch
         except RagError as e:
             return f"⚠ {e}", self.corpus_rows(), gr.update(choices=self._sources()), self.corpus_title()
         finally:
@@ -362,9 +359,10 @@ def build(app: App) -> gr.Blocks:
             None, None, None, js=render.SCROLL_TO_MARK_JS
         )
         corpus_outputs = [corpus_note, table, doomed, title]
-        reindex.click(app.reindex, None, corpus_outputs, concurrency_id="pipeline", concurrency_limit=1)
-        upload.upload(app.upload, upload, corpus_outputs, concurrency_id="pipeline", concurrency_limit=1)
-        remove.click(app.remove, doomed, corpus_outputs, concurrency_id="pipeline", concurrency_limit=1)
+        # index changes queue apart from the questions: the live generation answers while the next one is built
+        reindex.click(app.reindex, None, corpus_outputs, concurrency_id="index", concurrency_limit=1)
+        upload.upload(app.upload, upload, corpus_outputs, concurrency_id="index", concurrency_limit=1)
+        remove.click(app.remove, doomed, corpus_outputs, concurrency_id="index", concurrency_limit=1)
         model.change(app.choose_model, model, model_note, concurrency_id="pipeline", concurrency_limit=1)
         gr.Timer(2.0).tick(app.status, None, status, queue=False, show_progress="hidden")
         with gr.Row(visible=False):  # the JSON endpoint, through the same one-at-a-time queue
