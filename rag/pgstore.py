@@ -32,7 +32,7 @@ import numpy as np
 
 from . import text
 from .errors import IndexStoreError
-from .stores import DocPart
+from .stores import DocPart, fault as _fault
 from .types import Chunk
 
 log = logging.getLogger("rag.pgstore")
@@ -132,20 +132,6 @@ def _connect(url: str):
 def _store_error(e: Exception, url: str) -> IndexStoreError:
     first = (str(e).strip().splitlines() or [type(e).__name__])[0]
     return IndexStoreError(f"PostgreSQL store {redact(url)}: {first}")
-
-
-def _fault(stage: str) -> None:
-    """Fault injection for the tests: RAG_FAULT_PAUSE=<stage>:<seconds> stops a build there, inside its
-    transaction, long enough to kill it or to start a second writer ("chunks": the changed documents are
-    written; "commit": the live generation is switched, not yet committed)."""
-    import os
-    import sys
-    import time
-
-    want, _, seconds = os.environ.get("RAG_FAULT_PAUSE", "").partition(":")
-    if want == stage:
-        print(f"fault injection: paused at {stage}", file=sys.stderr, flush=True)
-        time.sleep(float(seconds or 30))
 
 
 def term_counts(c: Chunk) -> tuple[list[str], list[int], int]:

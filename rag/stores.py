@@ -64,6 +64,21 @@ class Store(Protocol):
     def commit(self, manifest: dict, parts: list[DocPart], old: Generation | None) -> Generation: ...
 
 
+def fault(stage: str) -> None:
+    """Fault injection for the tests: RAG_FAULT_PAUSE=<stage>:<seconds> stops a build there, long enough to kill
+    it, to start a second writer or to ask a question meanwhile. Stages: "chunks" (PostgreSQL: the changed
+    documents are written, inside the transaction), "commit" (the next generation is complete and, in
+    PostgreSQL, switched to inside the transaction, not yet committed; in files, not yet renamed into place)."""
+    import os
+    import sys
+    import time
+
+    want, _, seconds = os.environ.get("RAG_FAULT_PAUSE", "").partition(":")
+    if want == stage:
+        print(f"fault injection: paused at {stage}", file=sys.stderr, flush=True)
+        time.sleep(float(seconds or 30))
+
+
 def is_postgres(url: str) -> bool:
     return str(url).startswith(("postgresql://", "postgres://"))
 
