@@ -250,12 +250,23 @@ def eval_cmd(questions_file, out_file, reports_dir, compare, variants, split, k,
 @click.option("--million", is_flag=True, help="Also measure 1,000,000 passages (about 15 more minutes, mostly the HNSW build).")
 @click.option("--peer", is_flag=True, help="Also run LlamaIndex with its defaults (pip install -e '.[peer]').")
 @click.option("--model-server", is_flag=True, help="Only compare the model in-process with a llama_cpp.server over HTTP, and several processes sharing it.")
+@click.option("--pgvector", is_flag=True, help="Only the PostgreSQL store: pgvector HNSW beside FAISS at --sizes, and answers/s of "
+              "`rag api` with --workers-list workers (in --store, or an embedded PostgreSQL started for the run).")
+@click.option("--workers-list", default="1,2,4", show_default=True, help="With --pgvector: API worker counts to measure ('' for none).")
 @common_options
 @friendly_errors
-def bench_cmd(reports_dir, sizes, million, peer, model_server, corpus, index, store, verbose):
+def bench_cmd(reports_dir, sizes, million, peer, model_server, pgvector, workers_list, corpus, index, store, verbose):
     """Measure build speed, per-stage latency, cold start, memory and search at scale."""
     _setup_logging(verbose)
-    from .bench import bench, bench_model_server_report
+    from .bench import bench, bench_model_server_report, store_report
+
+    if pgvector:
+        counts = [int(x) for x in sizes.split(",") if x.strip()] + ([1_000_000] if million else [])
+        workers = [int(x) for x in workers_list.split(",") if x.strip()]
+        store_report(_settings(corpus, index, None, None, False), reports_dir, counts, store or "", workers,
+                     say=lambda m: click.echo(m, err=True))
+        click.echo((reports_dir / "bench-store.md").read_text())
+        return
 
     if model_server:
         bench_model_server_report(_settings(corpus, index, None, None, False), reports_dir, say=lambda m: click.echo(m, err=True))

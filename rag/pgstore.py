@@ -118,7 +118,7 @@ def _connect(url: str):
     from pgvector.psycopg import register_vector
 
     try:
-        conn = psycopg.connect(url, autocommit=True, connect_timeout=10)
+        conn = psycopg.connect(url, autocommit=True, connect_timeout=10, prepare_threshold=None)  # no cached plans: the search settings change per query
     except psycopg.Error as e:
         first = (str(e).strip().splitlines() or [type(e).__name__])[0]
         raise IndexStoreError(f"cannot connect to PostgreSQL at {redact(url)}: {first}") from None
