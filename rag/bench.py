@@ -559,7 +559,7 @@ def _embedded_pg(say=print):
     return server, server.get_uri()
 
 
-def bench_pgvector(centres: np.ndarray, sizes: list[int], url: str, queries: int = 200, say=print) -> list[dict]:
+def bench_pgvector(centres: np.ndarray, sizes: list[int], url: str, queries: int = 100, say=print) -> list[dict]:
     """Synthetic passages (as bench_scale) in a pgvector table with an HNSW index, beside FAISS HNSW on the same
     vectors: build time, size on disk, query p50 and recall@10 against exact search."""
     import faiss
@@ -633,7 +633,7 @@ def bench_pgvector(centres: np.ndarray, sizes: list[int], url: str, queries: int
     return rows
 
 
-def bench_api_workers(settings: Settings, url: str, workers=(1, 2, 4), clients: int = 8, seconds: float = 40,
+def bench_api_workers(settings: Settings, url: str, workers=(1, 2, 4), clients: int = 8, seconds: float = 30,
                       say=print) -> list[dict]:
     """Answers per second from `rag api --workers N` over one PostgreSQL store and one llama_cpp.server, with
     `clients` OpenAI clients asking the evaluation questions in turn for `seconds`."""
@@ -648,7 +648,7 @@ def bench_api_workers(settings: Settings, url: str, workers=(1, 2, 4), clients: 
     from .models import resolve
 
     open_or_build(settings.replace(store=url), Embedder.from_settings(settings))
-    questions = [q["question"] for q in load_questions(DEFAULT_QUESTIONS)]
+    questions = [getattr(q, "question", None) or q["question"] for q in load_questions(DEFAULT_QUESTIONS)]
     _, gguf = resolve(settings.models_file, "llm")
     server, model_url = _start_model_server(gguf, os.cpu_count() or 2)
     models = Path(tempfile.mkdtemp(prefix="rag-bench-models-")) / "models.txt"
@@ -723,8 +723,11 @@ def store_report(settings: Settings, out_dir: Path, sizes: list[int], url: str =
         report = {"created_at": time.strftime("%Y-%m-%d %H:%M:%S"),
                   "machine": {"cpus": os.cpu_count(), "python": platform.python_version()}}
         centres = Pipeline(settings.replace(use_llm=False)).data.vectors
+        out_dir.mkdir(parents=True, exist_ok=True)
         if sizes:
             report["vectors"] = bench_pgvector(centres, sizes, url, say=say)
+            (out_dir / "bench-store.json").write_text(json.dumps(report, indent=1))
+            say(store_markdown(report))
         if workers:
             report["api_workers"] = bench_api_workers(settings, url, workers, say=say)
     finally:
