@@ -658,6 +658,7 @@ def bench_api_workers(settings: Settings, url: str, workers=(1, 2, 4), clients: 
     rows = []
     try:
         for n in workers:
+            proc = None
             with socket.socket() as s:
                 s.bind(("127.0.0.1", 0))
                 port = s.getsockname()[1]
@@ -674,8 +675,9 @@ def bench_api_workers(settings: Settings, url: str, workers=(1, 2, 4), clients: 
                 except httpx.HTTPError:
                     time.sleep(0.5)
             client = openai.OpenAI(base_url=base, api_key="x", max_retries=0, timeout=300)
+            warm = openai.OpenAI(base_url=base, api_key="x", max_retries=10, timeout=300)  # workers still starting
             for q in questions[: n * 2]:  # every worker warm
-                client.chat.completions.create(model="rag", messages=[{"role": "user", "content": q}])
+                warm.chat.completions.create(model="rag", messages=[{"role": "user", "content": q}])
             done, refused, lat = [], [], []
             lock = threading.Lock()
             stop = time.monotonic() + seconds
@@ -689,7 +691,7 @@ def bench_api_workers(settings: Settings, url: str, workers=(1, 2, 4), clients: 
                         with lock:
                             done.append(time.monotonic())
                             lat.append((time.perf_counter() - t) * 1000)
-                    except openai.APIStatusError:
+                    except (openai.APIStatusError, openai.APIConnectionError):
                         with lock:
                             refused.append(1)
                     i += clients
