@@ -8,9 +8,10 @@ A thin shell over Pipeline.answer(), so any OpenAI client (the `openai` package,
 - every input is bounded before work is done on it (body size, messages, history, question length), and the
   work a request costs (JSON, checks, answering) runs off the event loop: one request never stalls another.
 
-The routes are served by the web chat's own server (ui/app.py); `service` is its App, which owns the one
-model and the queue in front of it:
-    service.admit(bounded=True) -> leave()   a place in the queue, or QueueFull / IndexRebuilding at once
+The routes are served by the web chat's own server (ui/app.py), or alone by `rag api --workers N`
+(rag/apiserver.py); `service` is the answer service of rag/service.py (the web chat's App is one), which owns
+the one model and the queue in front of it:
+    service.admit(bounded=True) -> leave()   a place in the queue, or QueueFull at once
     service.answer(question, history, cancel=event) -> Answer   waits for the model, honours `cancel`
     service.pipeline.settings                                    limits (max_question_chars)
 """

@@ -21,6 +21,7 @@ MODEL_CACHE_DIR = ROOT / "index" / "models"  # local exports of the embedding mo
 class Settings:
     corpus_dir: Path = ROOT / "corpus"
     index_dir: Path = ROOT / "index"
+    store: str = ""  # where the index lives (rag/stores.py): "" = FAISS + bm25s files in index_dir; postgresql://... = PostgreSQL
     models_file: Path = ROOT / "models.txt"
     embed_model: str = ""  # name from models.txt; "" = the first `embed` line
     llm_model: str = ""  # name from models.txt or a path to a .gguf; "" = the first `llm` line

@@ -40,10 +40,32 @@ class IndexData:
     vectors: np.ndarray
     faiss_index: object
     path: Path
+    _lexical: object = field(default=None, repr=False)
 
     def file_chunks(self, source: str) -> tuple[list[Chunk], np.ndarray]:
         rows = [i for i, c in enumerate(self.chunks) if c.source == source]
         return [self.chunks[i] for i in rows], self.vectors[rows]
+
+    # ---- the Generation interface (rag/stores.py) ----------------------------------------------------
+
+    @property
+    def id(self) -> str:
+        return self.path.name
+
+    def dense(self, qv: np.ndarray, depth: int) -> tuple[np.ndarray, np.ndarray]:
+        scores, ids = self.faiss_index.search(np.asarray(qv, dtype=np.float32)[None, :], depth)
+        keep = ids[0] >= 0
+        return scores[0][keep], ids[0][keep]
+
+    def lexical(self, query: str) -> np.ndarray:
+        if self._lexical is None:  # built once per opened generation (bm25s, in memory)
+            from .retrieve import Lexical
+
+            self._lexical = Lexical(self.chunks)
+        return self._lexical.scores(query)
+
+    def vectors_at(self, positions) -> np.ndarray:
+        return np.asarray(self.vectors[list(positions)], dtype=np.float32)
 
 
 @dataclass
@@ -229,6 +251,9 @@ def write(index_dir: Path, manifest: dict, chunks: list[Chunk], vectors: np.ndar
         for name in (*FILES, "manifest.json"):
             _fsync(tmp / name)
         gen = index_dir / f"gen-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:6]}"
+        from .stores import fault
+
+        fault("commit")
         os.rename(tmp, gen)
         pointer = index_dir / "CURRENT.tmp"
         pointer.write_text(gen.name + "\n")

@@ -1,9 +1,10 @@
 """The web chat: a thin Gradio shell over the same Pipeline.answer() the `ask` command uses.
 
-One pipeline (models + index) per process, shared by every browser tab and API client. llama.cpp is not safe
-to call from two threads at once, so every event that touches the pipeline runs in one queue ("pipeline", one
-at a time) and under one lock; each tab keeps its own conversation in its session state. The same server
-answers OpenAI clients on /v1 (rag/api.py) through the same queue and lock.
+One pipeline (models + index) per process, shared by every browser tab and API client, behind the answer
+service of rag/service.py (its queue, the model's lock, cancellation; `rag api` serves the same without
+Gradio). Every question runs in one queue ("pipeline", one at a time) and under that lock; index changes run in
+their own ("index"), building the next generation while the live one answers; each tab keeps its own
+conversation in its session state. The same server answers OpenAI clients on /v1 (rag/api.py).
 """
 
 from __future__ import annotations
@@ -17,8 +18,6 @@ import stat
 import tempfile
 import threading
 import time
-from collections.abc import Callable
-from contextlib import nullcontext
 from pathlib import Path
 
 import gradio as gr
@@ -26,8 +25,9 @@ import gradio as gr
 from rag import api
 from rag.answer import Pipeline, normalize_question
 from rag.config import Settings
-from rag.errors import Cancelled, IndexRebuilding, QueueFull, RagError
+from rag.errors import Cancelled, RagError
 from rag.models import locate, read_models
+from rag.service import AnswerService
 from rag.types import Answer
 
 from . import render
@@ -39,70 +39,15 @@ EMPTY_STATE = {"history": [], "answers": []}
 RAW_QUESTION_FACTOR = 10  # the chat trims a question over max_question_chars (with a notice); 10× that is refused
 
 
-class App:
-    """The shared pipeline, its lock, and the bookkeeping the page shows (who is waiting)."""
+class App(AnswerService):
+    """The answer service (rag/service.py: the shared pipeline, its lock, the admission queue, cancellation,
+    background rebuilds), plus what only the page shows: who is waiting, and each tab's cancel signal."""
 
     def __init__(self, pipeline: Pipeline, max_upload_mb: float = 10.0):
-        self.pipeline = pipeline
-        self.lock = threading.Lock()
+        super().__init__(pipeline)
         self.max_upload_mb = max_upload_mb
         self.waiting: dict[str, float] = {}  # session -> when its question was queued
-        self.busy = 0
-        self.admitted = 0  # questions in the answering queue (chat, JSON endpoint, API): waiting or answering
-        self._admitting = threading.Lock()
-        self.rebuilding = False
         self.cancels: dict[str, threading.Event] = {}  # session -> the cancel signal of its question
-
-    # ---- the answering queue: every question, from the page or the API, goes through here --------------
-
-    def admit(self, bounded: bool = False) -> Callable[[], None]:
-        """A place in the answering queue; call the result to leave it. A `bounded` request (the API) is
-        refused at once, rather than left waiting, when api_queue_max questions already wait or the index is
-        being rebuilt. The page's own questions are bounded by Gradio's queue instead."""
-        limit = self.pipeline.settings.api_queue_max
-        with self._admitting:
-            if bounded and self.rebuilding:
-                raise IndexRebuilding("the index is being rebuilt; ask again in a moment")
-            if bounded and self.admitted > limit:  # one is answering, `limit` are waiting
-                raise QueueFull(f"{self.admitted - 1} questions are already waiting (limit {limit}); ask again in a moment")
-            self.admitted += 1
-        left = threading.Event()
-
-        def leave():
-            with self._admitting:
-                if not left.is_set():
-                    left.set()
-                    self.admitted -= 1
-
-        return leave
-
-    def answer(self, question: str, history=(), on_token=None, k: int | None = None,
-               cancel: threading.Event | None = None) -> Answer:
-        """Wait for the model (the one lock), then answer. Setting `cancel` leaves the queue, or stops the
-        model at its next token (Cancelled), so the next question gets the model at once."""
-        while not self.lock.acquire(timeout=0.2):
-            if cancel is not None and cancel.is_set():
-                raise Cancelled("the question was cancelled")
-        try:
-            if cancel is not None and cancel.is_set():
-                raise Cancelled("the question was cancelled")
-            self.busy += 1
-            try:
-                generator = self.pipeline._generator
-                with generator.cancel_on(cancel) if generator is not None else nullcontext():
-                    return self.pipeline.answer(question, history=history, on_token=on_token, k=k)
-            finally:
-                self.busy -= 1
-        finally:
-            self.lock.release()
-
-    def ask(self, question: str, history=(), on_token=None, k: int | None = None,
-            cancel: threading.Event | None = None) -> Answer:
-        leave = self.admit()
-        try:
-            return self.answer(question, history, on_token, k, cancel)
-        finally:
-            leave()
 
     # ---- chat ---------------------------------------------------------------------------------
 
@@ -234,14 +179,10 @@ class App:
 
     def reindex(self, progress=gr.Progress(track_tqdm=True)):
         progress(0.05, desc="Reading the corpus folder")
-        self.rebuilding = True  # API questions get 503 meanwhile, instead of waiting behind the rebuild
-        try:
-            with self.lock:
-                report = self.pipeline.reload(progress=True)
+        try:  # the next generation is built beside the live one, which answers meanwhile
+            report = self.rebuild(progress=True)  # the model's lock only for the switch
         except RagError as e:
             return f"⚠ {e}", self.corpus_rows(), gr.update(choices=self._sources()), self.corpus_title()
-        finally:
-            self.rebuilding = False
         skipped = "".join(f"\n- skipped `{s}`: {r}" for s, r in report.skipped)
         return f"Index: {report.summary()}.{skipped}", self.corpus_rows(), gr.update(choices=self._sources()), self.corpus_title()
 
@@ -294,8 +235,7 @@ class App:
 
     def choose_model(self, name: str):
         try:
-            with self.lock:
-                self.pipeline.use_model(name)
+            self.use_model(name)
             return f"Model: {name}"
         except RagError as e:
             gr.Warning(str(e))
@@ -430,9 +370,10 @@ def build(app: App) -> gr.Blocks:
             None, None, None, js=render.SCROLL_TO_MARK_JS
         )
         corpus_outputs = [corpus_note, table, doomed, title]
-        reindex.click(app.reindex, None, corpus_outputs, concurrency_id="pipeline", concurrency_limit=1)
-        upload.upload(app.upload, [upload, replace], corpus_outputs, concurrency_id="pipeline", concurrency_limit=1)
-        remove.click(app.remove, doomed, corpus_outputs, concurrency_id="pipeline", concurrency_limit=1)
+        # index changes queue apart from the questions: the live generation answers while the next one is built
+        reindex.click(app.reindex, None, corpus_outputs, concurrency_id="index", concurrency_limit=1)
+        upload.upload(app.upload, [upload, replace], corpus_outputs, concurrency_id="index", concurrency_limit=1)
+        remove.click(app.remove, doomed, corpus_outputs, concurrency_id="index", concurrency_limit=1)
         model.change(app.choose_model, model, model_note, concurrency_id="pipeline", concurrency_limit=1)
         gr.Timer(2.0).tick(app.status, None, status, queue=False, show_progress="hidden")
         with gr.Row(visible=False):  # the JSON endpoint, through the same one-at-a-time queue
