@@ -73,7 +73,7 @@ eval: setup $(GITDOC) eval-folders
 # The question corpus of tests/qa/: ten folders of different genres and formats, split by folder (train / dev /
 # test, rag/questions.py). Reports per folder and per question form land in reports/qa/.
 eval-folders: setup
-	$(BIN)/rag eval --folder all --variant default --variant first-stage --reports reports/qa
+	$(BIN)/rag eval --folder all --variant extractive --variant first-stage --reports reports/qa
 
 # Rebuild the trained evidence ranker and answerability score (rag/weights/, sha256 in models.txt) on CPU.
 train: setup

@@ -31,6 +31,7 @@ from typing import Protocol
 
 import numpy as np
 
+from .errors import RagError
 from .types import Chunk
 
 log = logging.getLogger("rag.stores")
@@ -100,6 +101,7 @@ class FilesStore:
     def __init__(self, index_dir: Path):
         self.index_dir = Path(index_dir)
         self.url = str(self.index_dir)
+        self._swept = False
 
     def current_id(self) -> str | None:
         from . import store
@@ -113,6 +115,13 @@ class FilesStore:
         from . import store
         from .errors import IndexStoreError
 
+        if not self._swept:  # a killed build's leftovers go at the next start, a reader's too, when no build runs
+            self._swept = True
+            try:
+                with store.build_lock(self.index_dir, wait=False):
+                    store.sweep(self.index_dir)
+            except (RagError, OSError):
+                pass  # a build is running (it sweeps when it starts) or the folder is read-only
         for attempt in range(3):
             before = self.current_id()
             try:

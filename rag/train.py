@@ -2,13 +2,16 @@
 
     1. pools      every question of every folder through the real retrieval and first-stage ranking: its
                   `rerank_top` best candidate sentences, each labelled gold when it states the record's evidence
-    2. ranker     a cross-encoder fine-tuned from the bundled all-MiniLM-L6-v2 weights on the train folders'
-                  pools (gold positive; the other candidates, hardest first, negative), exported to ONNX int8
-    3. decline    a logistic regression on the answerability features (rag/answer.py Pipeline.features) of the
-                  dev folders, with the trained ranker in place; its threshold and the short-answer threshold
+    2. ranker     a copy of the bundled all-MiniLM-L6-v2 encoder fine-tuned on the train folders' pools (each
+                  gold sentence against the first stage's best non-gold ones: MultipleNegativesRankingLoss),
+                  exported to ONNX int8 (a cross-encoder from the same weights did not learn: README, Quality)
+    3. mix        a logistic regression over each candidate's trained score and first-stage features, fitted on
+                  the train folders: the evidence score that orders the candidates
+    4. decline    a logistic regression on the answerability features (rag/answer.py Pipeline.features) of the
+                  dev folders, with the ranker and the mix in place; its threshold and the short-answer threshold
                   are chosen on the dev folders too
 
-Test folders are never read here. Everything runs on CPU (2 cores: about half an hour); the result is written to
+Test folders are never read here. Everything runs on CPU (2 shared cores: about 20 minutes); the result is written to
 rag/weights/ (or --out) and the sha256 of each file is written to models.txt's `rerank` lines.
 """
 
@@ -100,7 +103,7 @@ def pools(folder: str, embedder, ranked_by: str = "first", ranker_dir: Path = re
             return json.loads(cache.read_text())
         out = _pools(folder, embedder, ranked_by, ranker_dir, qa_dir)
         cache.parent.mkdir(parents=True, exist_ok=True)
-        cache.write_text(json.dumps(out))
+        _write_json(cache, out)
         return out
     return _pools(folder, embedder, ranked_by, ranker_dir, qa_dir)
 
@@ -291,7 +294,7 @@ def compare(folders: list[str], ranker_dir: Path = rerank.WEIGHTS_DIR) -> dict:
                 "trained": ranking_quality(pools(f, embedder, "ranker", ranker_dir))} for f in folders}
 
 
-def _write_json(path: Path, data: dict) -> None:
+def _write_json(path: Path, data) -> None:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
     os.replace(tmp, path)
@@ -363,5 +366,5 @@ def run(out_dir: Path = rerank.WEIGHTS_DIR, cfg: Config | None = None, train_fol
     rerank.clear()
     report["answerability"] = {"threshold": model.threshold, "short_threshold": model.short_threshold}
     report["seconds"] = round(time.perf_counter() - t0)
-    (out_dir / "training.json").write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
+    _write_json(out_dir / "training.json", report)
     return report

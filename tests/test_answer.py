@@ -107,11 +107,12 @@ def test_yes_no_opener_when_switched_on(pipeline, monkeypatch):
     assert a.short in ("Yes", "No") and a.answer.startswith(a.short + SHORT_SEPARATOR)
 
 
-def test_k_sets_how_many_passages_are_searched_beyond_five(pipeline):
-    """`k` (the Settings slider, `--k`, RAG_K): at least five passages are always searched for the evidence;
-    a larger k searches more of them (and, in generate style, gives the model the first k)."""
-    few, many = (pipeline.answer("Who is the founder of Huawei?", k=k, use_llm=False) for k in (2, 8))
-    assert len(few.passages) == 5 and len(many.passages) == 8
+def test_k_sets_how_many_passages_are_shown_and_beyond_eight_searched(pipeline):
+    """`k` (the Settings slider, `--k`, RAG_K): the passages listed with the answer; the evidence always competes
+    among at least `select_from` (8) passages, and a larger k searches more of them."""
+    few, many, more = (pipeline.answer("Who is the founder of Huawei?", k=k, use_llm=False) for k in (2, 8, 12))
+    assert len(few.passages) == 2 and len(many.passages) == 8 and len(more.passages) == 12
+    assert few.answer == many.answer  # what is searched for the evidence does not shrink with k
 
 
 def test_a_name_no_document_mentions_is_declined_by_name(pipeline):

@@ -91,7 +91,7 @@ def test_killed_writer_leaves_the_last_good_generation(settings, pipeline, pg_ur
 
     (corpus_copy / "extra.txt").write_text("\n\n".join(
         f"Paragraph {i}: the lighthouse of Porto Vello was repainted in colour number {i}." for i in range(30)))
-    moments = [("time", "2"), ("chunks", "fault injection: paused at chunks"), ("commit", "fault injection: paused at commit")]
+    moments = [("time", "0.5"), ("chunks", "fault injection: paused at chunks"), ("commit", "fault injection: paused at commit")]
     for kind, what in moments:
         env = {} if kind == "time" else {"RAG_FAULT_PAUSE": f"{kind}:60"}
         proc = _index(pg_url, corpus_copy, "--rebuild", env=env)
