@@ -36,11 +36,18 @@ def from_heading(heading: str) -> str | None:
     return None
 
 
+_ASKS = re.compile(r"^(?:Who|What|When|Where|Why|How|Which|Whose|Is|Are|Was|Were|Can|Could|Does|Do|Did|Should|Will|Would|Has|Have)\b")
+_LEAD = re.compile(r"^(?:So|And|But|Then|Now|Well),?\s+", re.IGNORECASE)
+
+
 def from_opening(text: str) -> list[str]:
+    """Questions a document's opening asks in so many words ("So, why are allies reluctant?" asked as "Why are
+    allies reluctant?"); a sentence that only ends in a question mark ("Given all that, where …?") is not one."""
     out = []
     for sentence in _SENTENCE_END.split(" ".join(text.split())):
-        s = sentence.strip()
-        if s.endswith("?") and _fits(s):
+        s = _LEAD.sub("", sentence.strip())
+        s = s[:1].upper() + s[1:]
+        if s.endswith("?") and _ASKS.match(s) and _fits(s):
             out.append(s)
     return out
 

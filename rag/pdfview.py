@@ -78,7 +78,10 @@ def find_passage(text: str, start_line: int, end_line: int, quote: str) -> tuple
             if head >= 0 and tail >= 0:
                 return where[head], where[tail + 59] + 1, True
         if at >= 0:
-            return where[at], where[at + len(needle) - 1] + 1, True
+            end = where[at + len(needle) - 1] + 1
+            while end < len(text) and text[end] in ".!?;:\"”’')":  # the sentence's closing punctuation
+                end += 1
+            return where[at], end, True
     return lo, hi, False
 
 

@@ -569,10 +569,10 @@ def build(app: App) -> gr.Blocks:
                                      elem_id="collection", visible=len(app.collections) > 1)
         with gr.Row(equal_height=False):
             with gr.Column(scale=3, min_width=320):
-                with gr.Row(equal_height=True):
-                    chats = gr.Dropdown(choices=[], value=None, label="Your chats (kept in this browser)", scale=3,
+                with gr.Row(equal_height=False):
+                    chats = gr.Dropdown(choices=[], value=None, label="Your chats (kept in this browser)", scale=4,
                                         elem_id="chats", allow_custom_value=False)
-                    new = gr.Button("New chat", size="sm", scale=1, elem_id="new-chat")
+                    new = gr.Button("New chat", size="sm", scale=1, min_width=90, elem_id="new-chat")
                 chat = gr.Chatbot(label="Chat", height=460, render_markdown=False, buttons=[], latex_delimiters=[],
                                   elem_id="chat", placeholder=f"Answers come only from the {noun}, with the file and place they rest on.")
                 with gr.Row():
@@ -596,9 +596,9 @@ def build(app: App) -> gr.Blocks:
                     with gr.Tab("Document", id="article"):
                         article = gr.HTML("<div class='sources-empty'>Click a citation to read it in its document.</div>", elem_id="article")
                     with gr.Tab("Corpus", id="corpus"):
-                        table = gr.Dataframe(value=app.corpus_rows(name), headers=["file", "title", "chunks", "cleaning dropped", "indexed"],
+                        table = gr.Dataframe(value=app.corpus_rows(name), headers=["file", "title", "chunks", "dropped", "indexed"],
                                              interactive=False, wrap=True, elem_id="corpus-table", max_height=360,
-                                             column_widths=["28%", "32%", "10%", "15%", "15%"])
+                                             column_widths=["27%", "29%", "14%", "14%", "16%"])
                         upload = gr.File(label=f"Add {noun} ({', '.join(UPLOAD_TYPES)}, up to {app.max_upload_mb:g} MB each)",
                                          file_count="multiple", file_types=list(UPLOAD_TYPES), elem_id="upload")
                         index_progress = gr.Markdown(elem_id="index-progress")
@@ -619,6 +619,7 @@ def build(app: App) -> gr.Blocks:
         # clicks on citation and page links (render.SCRIPT) arrive here
         open_target = gr.Textbox(visible="hidden", elem_id="open-target")
         open_go = gr.Button(visible="hidden", elem_id="open-go")
+        browser_box = gr.Textbox(visible="hidden", elem_id="browser-id")  # carries the id from localStorage to on_load
 
         asked = gr.on(
             [box.submit, send.click], app.add_question, [box, chat, state, collection], [box, chat, state, pending, notice], queue=False
@@ -632,7 +633,7 @@ def build(app: App) -> gr.Blocks:
                       js=render.OPEN_TARGET_JS).then(None, None, None, js=render.SCROLL_TO_MARK_JS)
         view = [title, table, doomed, report_file, box, examples]
         title_js = "(c) => { document.title = c + ' · ask your documents'; }"
-        demo.load(app.on_load, browser, [browser, chats, chat, state, sources, collection], js=render.BROWSER_ID_JS, queue=False
+        demo.load(app.on_load, browser_box, [browser, chats, chat, state, sources, collection], js=render.BROWSER_ID_JS, queue=False
                   ).then(app.collection_view, collection, view, concurrency_id="pipeline", concurrency_limit=1
                   ).then(None, collection, None, js=title_js
                   ).then(None, None, None, js="() => { document.body.dataset.ragReady = '1'; }")

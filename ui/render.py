@@ -125,7 +125,11 @@ def article_html(path: Path, source: str, start_line: int, end_line: int, page: 
     except OSError as e:
         return f"<div class='declined'>Cannot open {_e(source)}: {_e(e.strerror or str(e))}</div>"
     rows = [_line_row(n, line, start_line <= n <= end_line) for n, line in enumerate(text.split("\n"), 1)]
-    return f"<div class='article-title'>{_e(source)} · lines {start_line}–{end_line}</div><div class='article'>{''.join(rows)}</div>"
+    return f"<div class='article-title'>{_e(source)} · {_lines(start_line, end_line)}</div><div class='article'>{''.join(rows)}</div>"
+
+
+def _lines(start: int, end: int) -> str:
+    return f"line {start}" if start == end else f"lines {start}–{end}"
 
 
 def _line_row(n: int, line: str, cited: bool) -> str:
@@ -190,7 +194,7 @@ def pdf_page_html(path: Path, source: str, start_line: int, end_line: int, page:
     if page and not cited_here:
         nav.append(f"<a class='pg' href='#page-{page}'>Back to the cited page {page}</a>")
     rows = "".join(_line_row(n, line, cited_here and start_line <= n <= end_line) for n, line in enumerate(view.lines, 1))
-    where = f"page {view.page} of {view.pages}" + (f", lines {start_line}–{end_line} highlighted" if cited_here else "")
+    where = f"page {view.page} of {view.pages}" + (f", {_lines(start_line, end_line)} highlighted" if cited_here else "")
     return (f"<div class='article-title'>{_e(source)} · {where}</div><div class='pdf-nav'>{' '.join(nav)}</div>"
             f"<div class='pdf-view' data-page='{view.page}'><div class='pdf-page'>"
             f"<img class='pdf-img' alt='page {view.page} of {_e(source)}' width='{view.width}' height='{view.height}'"
@@ -223,6 +227,8 @@ def _mark_quote(text: str, quote: str) -> str:
     if at < 0:
         return ""
     lo, hi = where[at], where[at + len(needle) - 1] + 1
+    while hi < len(text) and text[hi] in ".!?;:\"”’')":  # the sentence's closing punctuation
+        hi += 1
     return _e(text[:lo]) + "<mark class='cited'>" + _e(text[lo:hi]) + "</mark>" + _e(text[hi:])
 
 
@@ -262,7 +268,7 @@ def formatted_html(path: Path, source: str, start_line: int, end_line: int, quot
     if start_line and not marked:  # the quote was not found in one block: mark the cited blocks whole
         return formatted_html_whole(doc, source, start_line, end_line)
     kind = {"markdown": "Markdown", "html": "web page", "docx": "Word document"}.get(doc.format, doc.format)
-    return (f"<div class='article-title'>{_e(source)} · {kind}, lines {start_line}–{end_line}</div>"
+    return (f"<div class='article-title'>{_e(source)} · {kind}, {_lines(start_line, end_line)}</div>"
             f"<div class='article formatted'>{''.join(parts)}</div>")
 
 
@@ -278,7 +284,7 @@ def formatted_html_whole(doc, source: str, start_line: int, end_line: int) -> st
         body = f"<mark class='cited'>{_e(text)}</mark>" if cited else _e(text)
         tag = "pre" if block.kind in ("code", "table") else ("h4" if block.kind == "heading" else "p")
         parts.append(f"<{tag}>{body}</{tag}>")
-    return (f"<div class='article-title'>{_e(source)} · lines {start_line}–{end_line}</div>"
+    return (f"<div class='article-title'>{_e(source)} · {_lines(start_line, end_line)}</div>"
             f"<div class='article formatted'>{''.join(parts)}</div>")
 
 
@@ -312,8 +318,9 @@ a.cite {text-decoration:none; font-weight:600; color: var(--color-accent); curso
 #article .pdf-text .article {max-height:520px; font-size:0.8em}
 #article .pdf-nav {margin-bottom:6px; display:flex; gap:14px}
 #article .pdf-nav a {cursor:pointer}
-#corpus-table table {table-layout: fixed; width: 100%}
-#corpus-table td, #corpus-table th {overflow-wrap: anywhere; word-break: break-word; white-space: normal}
+#corpus-table table {table-layout: fixed; width: 100%; font-size: 0.85em}
+#corpus-table td, #corpus-table th {white-space: normal; overflow-wrap: anywhere}
+#corpus-table th, #corpus-table th * {overflow-wrap: normal; word-break: normal; hyphens: none}
 #index-progress {font-size:0.9em}
 #status {font-size:0.85em}
 .rag-hidden {display:none !important}
