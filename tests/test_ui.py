@@ -607,11 +607,19 @@ def test_corpus_table_fits_and_cleaning_report_opens(page):
     page.click("button[role=tab]:has-text('Corpus')")
     page.wait_for_selector("#corpus-table table")
     overflow = page.evaluate("""() => {
-        const cells = Array.from(document.querySelectorAll('#corpus-table th, #corpus-table td'));
         const panel = document.querySelector('#corpus-table').getBoundingClientRect();
-        return cells.filter(c => c.getBoundingClientRect().right > panel.right + 1 || c.scrollWidth > c.clientWidth + 1)
-                    .map(c => c.innerText);
+        const cut = [];
+        for (const cell of document.querySelectorAll('#corpus-table th, #corpus-table td')) {
+            const r = cell.getBoundingClientRect();
+            if (r.right > panel.right + 1) cut.push('outside: ' + cell.innerText);
+            for (const e of [cell, ...cell.querySelectorAll('*')]) {  // text clipped by any box inside the cell
+                if (e.scrollWidth > e.clientWidth + 1 && getComputedStyle(e).overflowX !== 'visible') cut.push('clipped: ' + e.innerText);
+            }
+        }
+        return cut;
     }""")
+    headers = page.locator("#corpus-table th").all_inner_texts()
+    assert [h.strip() for h in headers[:5]] == ["file", "title", "chunks", "dropped", "indexed"], headers
     assert not overflow, f"cut off or outside the panel: {overflow[:5]}"
     page.click("text=Cleaning report")
     choose(page, "report-file", "000_f7ddb58f33c977c6.txt")
