@@ -448,7 +448,8 @@ def test_pdf_citation_opens_the_rendered_page_with_the_passage_highlighted(page,
     # the extracted text of the page, beside it, with the cited lines marked
     assert FOUNDER_QUOTE.split(",")[0] in page.inner_text("#article .pdf-text mark.cited")
     page.locator("#article").screenshot(path=str(ARTIFACTS / "pdf_page.png"))
-    page.screenshot(path=str(ARTIFACTS / "pdf_citation.png"))  # the README's screenshot (docs/screenshot.png)
+    page.evaluate("() => window.scrollTo(0, 0)")
+    page.screenshot(path=str(ARTIFACTS / "pdf_citation.png"), full_page=True)  # the README's screenshot (docs/screenshot.png)
 
     # page navigation: another page has no mark; back to the cited page, the mark again
     link = "Next ›" if cited_page < doc.pages else "‹ Previous"

@@ -598,7 +598,7 @@ def build(app: App) -> gr.Blocks:
                     with gr.Tab("Corpus", id="corpus"):
                         table = gr.Dataframe(value=app.corpus_rows(name), headers=["file", "title", "chunks", "dropped", "indexed"],
                                              interactive=False, wrap=True, elem_id="corpus-table", max_height=360,
-                                             column_widths=["27%", "29%", "14%", "14%", "16%"])
+                                             column_widths=["25%", "27%", "11%", "21%", "16%"])
                         upload = gr.File(label=f"Add {noun} ({', '.join(UPLOAD_TYPES)}, up to {app.max_upload_mb:g} MB each)",
                                          file_count="multiple", file_types=list(UPLOAD_TYPES), elem_id="upload")
                         index_progress = gr.Markdown(elem_id="index-progress")
@@ -632,7 +632,10 @@ def build(app: App) -> gr.Blocks:
         open_go.click(app.open_target, [open_target, state, viewing, collection], [article, tabs, viewing], queue=False,
                       js=render.OPEN_TARGET_JS).then(None, None, None, js=render.SCROLL_TO_MARK_JS)
         view = [title, table, doomed, report_file, box, examples]
-        title_js = "(c) => { document.title = c + ' · ask your documents'; }"
+        # the tab's title names the collection, in its own words (the box's placeholder: "Ask about the articles…")
+        title_js = ("(c) => { const box = document.querySelector('#question textarea');"
+                    " const noun = ((box && box.placeholder) || '').replace('Ask about the ', '').replace('…', '') || 'documents';"
+                    " document.title = c + ' · ask your ' + noun; }")
         demo.load(app.on_load, browser_box, [browser, chats, chat, state, sources, collection], js=render.BROWSER_ID_JS, queue=False
                   ).then(app.collection_view, collection, view, concurrency_id="pipeline", concurrency_limit=1
                   ).then(None, collection, None, js=title_js

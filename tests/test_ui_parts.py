@@ -91,3 +91,16 @@ def test_a_quote_is_found_on_its_page_across_line_breaks_and_hyphens():
     lo, hi, found = find_passage(text, 6, 6, "a sentence that is not there")
     assert not found and text[lo:hi] == "Next paragraph"  # the cited line, whole
     assert find_passage(text, 40, 41, "x") == (0, 0, False)
+
+
+def test_a_web_page_opens_as_formatted_text_with_nothing_of_it_as_markup(tmp_path):
+    from ui.render import document_html
+
+    page = tmp_path / "page.html"
+    page.write_text("<html><head><title>Depot</title></head><body><nav><a href='/'>Home</a> <a href='/x'>News</a></nav>"
+                    "<h1>Depot guide</h1><p>The depot is kept by Marta Quintela &lt;script&gt;alert(1)&lt;/script&gt;"
+                    " since 2009.</p><ul><li>Open daily</li></ul></body></html>")
+    doc = document_html(page, "page.html", 1, 1, 0, "The depot is kept by Marta Quintela <script>alert(1)</script> since 2009.")
+    assert "<h3>Depot guide</h3>" in doc and "• Open daily" in doc
+    assert "<mark class='cited'>The depot is kept by Marta Quintela &lt;script&gt;alert(1)&lt;/script&gt; since 2009.</mark>" in doc
+    assert "<script" not in doc and "Home" not in doc  # escaped; the navigation left out
