@@ -14,6 +14,7 @@ import logging
 import os
 import queue
 import shutil
+import sqlite3
 import threading
 import time
 from collections.abc import Callable
@@ -64,7 +65,7 @@ class App:
         for c in collections:
             self.collections.setdefault(c.name, c.settings(s))
         self._pipelines: dict[str, Pipeline] = {self.default: pipeline}
-        self.chats = chats or ChatStore(Path(s.index_dir) / "chats.sqlite3")
+        self.chats = chats or open_chats(Path(s.index_dir))
         self.waiting: dict[str, float] = {}  # session -> when its question was queued
         self.busy = 0
         self.admitted = 0  # questions in the answering queue (chat, JSON endpoint, API): waiting or answering
@@ -207,8 +208,12 @@ class App:
         answer: Answer = outcome["answer"]
         turn = len(state["answers"])
         chat[-1] = {"role": "assistant", "content": render.chat_html(answer, turn)}
-        chat_id = self.chats.add_turn(browser, state.get("chat"), question, render.chat_text(answer),
-                                      answer_record(answer), collection) if valid_browser(browser) else None
+        try:
+            chat_id = self.chats.add_turn(browser, state.get("chat"), question, render.chat_text(answer),
+                                          answer_record(answer), collection) if valid_browser(browser) else None
+        except (OSError, sqlite3.Error) as e:  # the answer is shown all the same; this turn is not kept
+            log.warning("could not keep the chat: %s", e)
+            chat_id = None
         state = {
             "history": state["history"] + [[question, answer.answer]],
             "answers": state["answers"] + [answer],
@@ -492,6 +497,18 @@ class App:
         except RagError as e:
             gr.Warning(str(e))
             return f"⚠ {e}"
+
+
+def open_chats(index_dir: Path) -> ChatStore:
+    """The chats' database under the index folder; one in a temporary folder (kept until the server stops, with
+    a warning) when the index folder cannot be written."""
+    try:
+        return ChatStore(index_dir / "chats.sqlite3")
+    except (OSError, sqlite3.Error) as e:
+        import tempfile
+
+        log.warning("chats cannot be kept in %s (%s): they last until the server stops", index_dir, e)
+        return ChatStore(Path(tempfile.mkdtemp(prefix="rag-chats-")) / "chats.sqlite3")
 
 
 def progress_text(seen: dict, started: float, finished: bool = False) -> str:
