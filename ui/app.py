@@ -615,7 +615,7 @@ def build(app: App) -> gr.Blocks:
                     with gr.Tab("Corpus", id="corpus"):
                         table = gr.Dataframe(value=app.corpus_rows(name), headers=["file", "title", "chunks", "dropped", "indexed"],
                                              interactive=False, wrap=True, elem_id="corpus-table", max_height=360,
-                                             column_widths=["25%", "27%", "11%", "21%", "16%"])
+                                             column_widths=["24%", "26%", "14%", "20%", "16%"])
                         upload = gr.File(label=f"Add {noun} ({', '.join(UPLOAD_TYPES)}, up to {app.max_upload_mb:g} MB each)",
                                          file_count="multiple", file_types=list(UPLOAD_TYPES), elem_id="upload")
                         index_progress = gr.Markdown(elem_id="index-progress")
