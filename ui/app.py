@@ -64,7 +64,7 @@ class App:
                 collections = []
         for c in collections:
             self.collections.setdefault(c.name, c.settings(s))
-        self._pipelines: dict[str, Pipeline] = {self.default: pipeline}
+        self._pipelines: dict[str, Pipeline] = {}  # the named collections' (the served folder's is self.pipeline)
         self.chats = chats or open_chats(Path(s.index_dir))
         self.waiting: dict[str, float] = {}  # session -> when its question was queued
         self.busy = 0
@@ -108,13 +108,16 @@ class App:
     def pipeline_for(self, name: str | None) -> Pipeline:
         """The collection's pipeline, its index built or refreshed on first use. Call with self.lock held."""
         name = self.resolve(name)
+        if name == self.default:
+            return self.pipeline
         if name not in self._pipelines:
             self._pipelines[name] = Pipeline(self.collections[name], embedder=self.pipeline.embedder,
                                              generator=self.pipeline._generator)
         return self._pipelines[name]
 
     def loaded(self, name: str | None) -> Pipeline | None:
-        return self._pipelines.get(self.resolve(name))
+        name = self.resolve(name)
+        return self.pipeline if name == self.default else self._pipelines.get(name)
 
     def answer(self, question: str, history=(), on_token=None, k: int | None = None,
                cancel: threading.Event | None = None, collection: str | None = None) -> Answer:
@@ -422,7 +425,7 @@ class App:
                         self.pipeline_for(name)
                         outcome["report"] = self.loaded(name).build_report
                     else:
-                        outcome["report"] = self._pipelines[name].reload(progress=True)
+                        outcome["report"] = self.loaded(name).reload(progress=True)
             except RagError as e:
                 outcome["error"] = str(e)
             except Exception as e:
