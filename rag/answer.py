@@ -13,10 +13,11 @@ import re
 import time
 import unicodedata
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 
 import numpy as np
 
-from . import compose, text
+from . import compose, rerank, text
 from .config import Settings
 from .embed import Embedder
 from .errors import InputError
@@ -25,12 +26,23 @@ from .indexer import open_or_build
 from .prompts import CANNOT_ANSWER_PHRASE, MODEL_NOT_FOUND, NO_DOCUMENT_MENTIONS, QUOTE_NOTE
 from .query import Query, analyze
 from .retrieve import Retriever
-from .select import Gate, Sentence, answerable, decline_reason, rank, split_sentences, with_context
+from .select import Sentence, answerable, rank, split_sentences, with_context
 from .types import Answer, Chunk, Hit, Passage
 
 log = logging.getLogger("rag.answer")
 
-SELECT_FROM = 5  # hits whose sentences compete for the evidence
+
+
+@dataclass
+class Evidence:
+    """What retrieval found for a question: the hits, their sentences, and the usable ones ranked twice."""
+
+    query_vector: np.ndarray
+    hits: list[Hit]
+    pool: list[Sentence]  # every sentence of the hits' windows, in retrieval order
+    first: list[Sentence]  # the usable ones by meaning + key terms (score = cosine + weight * coverage)
+    ranked: list[Sentence]  # the best of those by the trained ranker (score = its logit), best first
+    timings: dict[str, float]
 
 
 def normalize_question(question: str, max_chars: int) -> tuple[str, list[str]]:
@@ -109,92 +121,127 @@ class Pipeline:
     ) -> Answer:
         s = self.settings
         use_llm = s.use_llm if use_llm is None else use_llm
-        k = k or s.k
         t0 = time.perf_counter()
         question, notes = normalize_question(question, s.max_question_chars)
         query = analyze(question, history, self.vocabulary, self.embedder.dictionary())
         notes += list(query.notes)
-
         if query.form == "listing":
             return self._which_articles(question, query, notes, t0)
 
-        stages: dict[str, float] = {}
-        t1 = time.perf_counter()
-        qv = self.embedder.encode_query(query.search)
-        stages["embed_query"] = (time.perf_counter() - t1) * 1000
-        hits = self.retriever.search(query.search, k=max(k, SELECT_FROM), query_vector=qv, timings=stages)
-        t1 = time.perf_counter()
-        pool = self._candidate_sentences(hits)
-        ranked = rank(query, qv, pool, self._sentence_vectors(pool), s.sentence_lexical_weight, self.vocabulary) if pool else []
-        evidence = [x for x in ranked if answerable(x)]
-        stages["select"] = (time.perf_counter() - t1) * 1000
-        timings = {"retrieve": (time.perf_counter() - t0) * 1000, **stages}
-        result = Answer(question, "", False, [], timings, [self._passage(h) for h in hits], notes=notes,
-                        query=query.search, form=query.form)
-
-        about = self._documents_about(query) if query.form == "definition" else []
-        lead = [x for x in self._lead(about[0]) if answerable(x)][:1] if about else []
-        if lead:  # a document whose title names the subject: its opening statement defines it
-            evidence, ranked = [*lead, *evidence], [*lead, *ranked]
-        passage_terms = self._passage_terms(evidence[0].chunk) if evidence else set()
-        top_terms = set().union(*(self._passage_terms(h.chunk) for h in hits[: s.gate_passages]))
-        refusal = "" if lead and not query.unknown else decline_reason(
-            query, evidence, passage_terms, self._gate(), self.vocabulary, top_terms)
+        found = self.evidence(query, k)
+        result = Answer(question, "", False, [], found.timings, [self._passage(h) for h in found.hits[: k or s.k]],
+                        notes=notes, query=query.search, form=query.form)
+        refusal = self.decline_reason(query, found)
         if refusal:
             return self._refuse(result, refusal, t0, query)
-
+        evidence = found.ranked
         if query.form == "factoid" and query.expects in ("number", "time"):
             # the answer must be a number or date bound to the question's words: the best sentence holding one
             stating = [x for x in evidence[: s.bound_from] if compose.bound(query, x.text, self.vocabulary)]
             if not stating:
                 return self._refuse(result, f"no retrieved sentence states a {query.expects} for what the question asks", t0, query)
             evidence = [stating[0], *(x for x in evidence if x is not stating[0])]
-
         if s.answer_style == "generate" and use_llm:
-            return self._generate(result, query.ask, [with_context(evidence[0], pool), *evidence[1:]], on_token, t0)
+            return self._generate(result, query.ask, [with_context(evidence[0], found.pool), *evidence[1:]], on_token, t0)
         t1 = time.perf_counter()
-        composed = self._compose(query, ranked, evidence, pool, use_llm, bool(lead))
+        composed = self._compose(query, evidence, found, use_llm)
         result.timings_ms["compose"] = (time.perf_counter() - t1) * 1000
         return self._finish(result, composed, t0, on_token)
+
+    def evidence(self, query: Query, k: int | None = None) -> Evidence:
+        """Retrieve, then rank the candidate sentences: first by meaning and key terms (cheap, all of them), then
+        the best `rerank_top` by the trained ranker, which reads question and sentence together."""
+        s = self.settings
+        t0 = time.perf_counter()
+        stages: dict[str, float] = {}
+        qv = self.embedder.encode_query(query.search)
+        stages["embed_query"] = (time.perf_counter() - t0) * 1000
+        hits = self.retriever.search(query.search, k=max(k or s.k, s.select_from), query_vector=qv, timings=stages)
+        t1 = time.perf_counter()
+        pool = self._candidate_sentences(hits)
+        usable = [x for x in pool if answerable(x, code_ok=query.howto)]
+        first = rank(query, qv, usable, self._sentence_vectors(usable), s.sentence_lexical_weight, self.vocabulary) if usable else []
+        stages["select"] = (time.perf_counter() - t1) * 1000
+        ranked = first
+        if s.rerank and first:
+            t1 = time.perf_counter()
+            top = first[: s.rerank_top]
+            trained = self.ranker.scores(query.search, [rerank.pair_text(x.text, x.chunk.heading, x.chunk.kind) for x in top])
+            ranked = [replace(x, trained=float(z)) for x, z in zip(top, trained)]
+            mix = rerank.load_mix(s.ranker_dir)
+            if mix is not None:  # the evidence score: the trained ranker mixed with the first stage
+                ranked = [replace(x, score=mix.logit(rerank.candidate_features(x))) for x in ranked]
+            else:
+                ranked = [replace(x, score=x.trained) for x in ranked]
+            ranked.sort(key=lambda x: -x.score)
+            stages["rerank"] = (time.perf_counter() - t1) * 1000
+        stages["retrieve"] = (time.perf_counter() - t0) * 1000
+        return Evidence(qv, hits, pool, first, ranked, stages)
+
+    def features(self, query: Query, found: Evidence) -> dict[str, float]:
+        """What the answerability score reads (rag/rerank.py): how sure the ranker is of its best sentence and by
+        how much, and how much of the question the best passages speak of."""
+        s = self.settings
+        ranked, hits = found.ranked, found.hits
+        logits = [x.score for x in ranked[:3]] or [-10.0]
+        best = ranked[0] if ranked else None
+        asked = set(query.terms)
+        passage = self._passage_terms(best.chunk) if best else set()
+        top = set().union(*(self._passage_terms(h.chunk) for h in hits[: s.gate_passages])) if hits else set()
+        return {
+            "logit1": logits[0],
+            "margin": logits[0] - (logits[1] if len(logits) > 1 else -10.0),
+            "logit_mean3": sum(logits) / len(logits),
+            "dense1": max((x.dense for x in ranked[:3]), default=0.0),
+            "overlap1": best.overlap if best else 0.0,
+            "passage_cov": text.coverage(asked, passage, self.vocabulary),
+            "top_cov": text.coverage(asked, top, self.vocabulary),
+            "unknown": float(bool(query.unknown)),
+            "hit1": hits[0].score if hits else 0.0,
+            "n_terms": min(len(asked), 10) / 10,
+        }
+
+    def decline_reason(self, query: Query, found: Evidence) -> str:
+        """Why the documents are taken not to answer ("" when they may): the trained answerability score, from
+        what the ranker and the retrieval say, is below the threshold chosen on the dev folders."""
+        if not found.ranked:
+            return "nothing retrieved states anything that could answer it"
+        if not self.settings.rerank:
+            return ""
+        p = self.answerability.probability(self.features(query, found))
+        threshold = self.answerability.threshold if self.settings.decline_threshold is None else self.settings.decline_threshold
+        if p >= threshold:
+            return ""
+        if query.unknown:
+            return "no document mentions " + ", ".join(f"“{n}”" for n in query.unknown) + f" (answerability {p:.2f} < {threshold:.2f})"
+        return f"the best evidence is unlikely to answer it (answerability {p:.2f} < {threshold:.2f})"
+
+    @property
+    def ranker(self) -> rerank.Ranker:
+        return rerank.load_ranker(self.settings.ranker_dir)
+
+    @property
+    def answerability(self) -> rerank.Answerability:
+        return rerank.load_answerability(self.settings.ranker_dir)
 
     def _passage_terms(self, c: Chunk) -> set[str]:
         """What a passage speaks of: the chunk's window, title and heading trail."""
         return text.terms(" ".join([c.title, c.heading, *(w.text for w in self.retriever.window(c))]))
 
-    def _gate(self) -> Gate:
-        s = self.settings
-        return Gate(s.min_relevance, s.min_coverage, s.min_coverage_top, s.confident_relevance)
-
-    def _compose(self, query: Query, ranked: list[Sentence], evidence: list[Sentence], pool: list[Sentence],
-                 use_llm: bool, lead_defines: bool = False) -> compose.Composed:
+    def _compose(self, query: Query, evidence: list[Sentence], found: Evidence, use_llm: bool) -> compose.Composed:
         """The answer in the question's shape (see rag/compose.py)."""
         s = self.settings
-        best = with_context(evidence[0], pool)
-        if lead_defines:
-            return compose.marked([evidence[0]])
+        best = with_context(evidence[0], found.pool)
         if query.form == "definition" and query.subject:
-            return compose.definition(query, evidence, pool)
+            return compose.definition(query, evidence, found.pool)
         if query.form == "yesno":
             return compose.yes_no(query, best, self.vocabulary, s.yesno_coverage)
-        if query.form == "summary":
-            source = evidence[0].chunk.source
-            lead = self._lead(source)
-            return compose.summary([x for x in evidence if x.chunk.source == source], [x for x in lead if answerable(x)])
-        if query.form == "explanatory":
-            anchor = ranked[0] if ranked[0].chunk.kind == "text" and ranked[0].score >= evidence[0].score - s.anchor_margin else evidence[0]
-            return compose.explanation(anchor, self._reading_order(anchor))
+        if query.form in ("explanatory", "summary"):
+            return compose.gathered(evidence, s.gather_margin, self._reading_order(evidence[0]))
+        short = self.answerability.short_threshold if s.short_threshold is None else s.short_threshold
+        sure = not s.rerank or evidence[0].score >= short
         choose = self.generator.choose if use_llm else None
-        return compose.factoid(query, best, choose, s.choose_from, s.choose_context_words, self.vocabulary)
-
-    def _documents_about(self, query: Query) -> list[str]:
-        """Documents titled by the subject itself ("git rerere" -> "git-rerere(1)"): the title's words, numbers
-        aside, are the subject's words. A title that merely mentions the subject is not about it."""
-        words = lambda t: {w for w in text.terms(t.replace("-", " ")) if not w.isdigit()}  # noqa: E731
-        want = words(query.subject)
-        return [src for src, title in self._titles.items() if words(title) == want] if want else []
-
-    def _lead(self, source: str) -> list[Sentence]:
-        return [x for c in self.retriever.reading_order(self.retriever.first_chunk(source), 3) for x in split_sentences(c)]
+        return compose.factoid(query, best, choose, s.choose_from, s.choose_context_words, self.vocabulary, sure)
 
     def _reading_order(self, anchor: Sentence) -> list[Sentence]:
         return [x for c in self.retriever.reading_order(anchor.chunk) for x in split_sentences(c)]
@@ -263,10 +310,8 @@ class Pipeline:
             if x.overlap >= s.list_coverage and x.chunk.source not in best:
                 best[x.chunk.source] = x
         timings = {"retrieve": (time.perf_counter() - t0) * 1000}
-        result = Answer(question, "", False, [], timings, [self._passage(h) for h in hits[:SELECT_FROM]], notes=notes,
+        result = Answer(question, "", False, [], timings, [self._passage(h) for h in hits[: s.select_from]], notes=notes,
                         query=topic, form="listing")
-        if query.unknown:
-            return self._refuse(result, decline_reason(query, ranked, set(), self._gate(), self.vocabulary), t0, query)
         if not best:
             return self._refuse(result, f"no document mentions {topic}", t0, query)
         found = sorted(best.values(), key=lambda x: x.chunk.source)[: s.list_max]

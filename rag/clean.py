@@ -37,6 +37,7 @@ FRONT_MATTER_MAX_WORDS = 150
 FRONT_MATTER_MAX_SHARE = 0.25
 REPEATED_MIN_FILES = 3  # a block found in at least this many files, and in half the folder's files, is furniture
 REPEATED_MIN_SHARE = 0.5
+REPEATED_LINE_MIN = 3  # plain-text pages: a short non-sentence line seen this often in one file is furniture
 REPEATED_MAX_CHARS = 400  # footers and disclaimers are short; long shared passages are content
 COMMENTS_MAX_WORDS = 80  # comment-section notices are short; a long paragraph about comments is content
 TRAIL_SEPARATOR = " › "
@@ -45,7 +46,7 @@ _TERMINAL = re.compile(r"[.!?:;][\"”’')\]]*$|[\"”’]$")
 _SENTENCE_END = re.compile(r"[.!?][\"”’')\]]*(\s|$)")
 _NAV = re.compile(
     r"^(skip to (main )?content|menu|home|search|sign in|log ?in|subscribe( now)?|share( this( article)?)?|"
-    r"advertisement|story continues below advertisement|close|\d{1,2}:\d{2}|newsletter|print|email|"
+    r"advertisement|close|\d{1,2}:\d{2}|newsletter|print|email|"
     r"accept( all)? cookies|cookie (settings|policy)|×|x)$",
     re.I,
 )
@@ -56,15 +57,13 @@ _END_MARKER = re.compile(
     re.I,
 )
 _COMMENTS = re.compile(
-    r"comment community|community guidelines|^discussion loading|temporarily removed commenting|"
+    r"comment community|community guidelines|^discussion loading|"
     r"^(be the first to comment|log ?in to comment|sign in to comment|leave a (comment|reply)|post a comment)\b|"
     r"^comments (that|are) ",
     re.I,
 )
 FRONT_MATTER = "before the article body (title, dateline, caption)"
-_CAPTION = re.compile(
-    r"^(in (this|a) [^.]{0,80}\b(file )?(photo|image|picture|video)\b|\((image|photo) credit)", re.I
-)
+_CAPTION = re.compile(r"^\((image|photo) credit", re.I)
 _CREDIT = re.compile(r"^[A-Z][A-Za-z .'-]*/[A-Z]")  # "LAM YIK FEI/The New York Times", "REUTERS/Cheney Orr"
 _DATELINE = re.compile(r"^((mon|tues|wednes|thurs|fri|satur|sun)day\b|.*\b(19|20)\d\d$)", re.I)
 _MD_HEADING = re.compile(r"^\s*#+\s*|\s*#+\s*$|\n[=-]+\s*$")
@@ -135,6 +134,11 @@ class _Plan:
     def __init__(self, doc: ParsedDoc):
         words = array("l")
         self.first_body = self.last_body = -1
+        # a short line that is not a sentence and comes back three times or more in one page is its furniture
+        # (an advertising slot, a "read more" prompt), wherever it stands
+        short = [normal(_flat(doc.text[b.start_char : b.end_char])) for b in doc.blocks
+                 if b.kind not in (HEADING, CODE, TABLE) and b.end_char - b.start_char <= 80]
+        self.repeated_lines = {t for t, n in Counter(short).items() if n >= REPEATED_LINE_MIN and t}
         markers: list[int] = []
         for i, b in enumerate(doc.blocks):
             lines = _lines(doc, b)
@@ -236,8 +240,9 @@ def clean(doc: ParsedDoc, repeated: dict[str, int] | None = None, enabled: bool 
         title = next((t for b, t in front if _title_candidate(_lines(doc, b), t)), "")
     if not title:
         title = first_heading
-    if not title and kept:  # no headline: name the document by its opening words
-        first = re.split(r"(?<=[.!?])\s", _flat(kept[0].text), maxsplit=1)[0]
+    if not title and kept:  # no headline: name the document by the opening words of its first real paragraph
+        opening = next((k for k in kept if len(k.text.split()) >= FIRST_BODY_MIN_WORDS), kept[0])
+        first = re.split(r"(?<=[.!?])\s", _flat(opening.text), maxsplit=1)[0]
         title = first if len(first) <= 90 else first[:90].rsplit(" ", 1)[0] + "…"
     if not title:
         title = doc.path.stem
@@ -265,6 +270,8 @@ def _reason(b: Block, i: int, lines: list[str], text: str, plan: _Plan | None, c
     prose = b.kind not in (CODE, TABLE)
     if b.kind == CAPTION or (plan is not None and prose and (_CAPTION.match(text) or (_CREDIT.match(text) and len(text.split()) <= 12))):
         return "image caption or credit"  # the patterns are a news page's ("REUTERS/…"): plain text only
+    if plan is not None and prose and not _TERMINAL.search(text) and normal(text) in plan.repeated_lines:
+        return "short line repeated in the page (advertising or navigation)"
     if prose and len(text.split()) <= COMMENTS_MAX_WORDS and _COMMENTS.search(text):
         return "comment-section boilerplate"
     if repeated and b.end_char - b.start_char <= REPEATED_MAX_CHARS and (n := repeated.get(_furniture_key(text))):
@@ -272,11 +279,16 @@ def _reason(b: Block, i: int, lines: list[str], text: str, plan: _Plan | None, c
     if prose and normal(text) in seen:
         return "duplicate paragraph"
     if plan is not None:
-        if plan.front_matter and i < plan.first_body:
-            return FRONT_MATTER
+        if plan.front_matter and i < plan.first_body and not _states(text):
+            return FRONT_MATTER  # a title, dateline or byline; a sentence that states something is kept
         if 0 <= plan.last_body < i and _is_list(lines):  # after the article's last paragraph: "related" headlines
             return "list of headlines or links"
     return ""
+
+
+def _states(text: str) -> bool:
+    """A sentence that states something (four words or more, ending as a sentence): never front matter."""
+    return len(text.split()) >= 4 and bool(_TERMINAL.search(text)) and not _CREDIT.match(text)
 
 
 def _chunk_kind(b: Block) -> str:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import click
 
-from .errors import RagError
+from .errors import InputError, RagError
 
 EXIT_USAGE = 2
 
@@ -222,18 +222,64 @@ def models_cmd(verify):
 @click.option("--variant", "variants", multiple=True, help="Run only these variants (repeatable).")
 @click.option("--split", type=click.Choice(["dev", "test"]), help="Only this split (tune on dev; report test apart).")
 @click.option("--k", type=click.IntRange(1, 20))
+@click.option("--folder", "folders", multiple=True,
+              help="A folder of tests/qa/ (repeatable), or train, dev, test, all: each with its own index, reported per folder.")
 @common_options
 @friendly_errors
-def eval_cmd(questions_file, out_file, reports_dir, compare, variants, split, k, corpus, index, verbose):
+def eval_cmd(questions_file, out_file, reports_dir, compare, variants, split, k, folders, corpus, index, verbose):
     """Answer a fixed question set and score retrieval, answers, citations, refusals and latency."""
     _setup_logging(verbose)
-    from .eval import DEFAULT_QUESTIONS, VARIANTS, evaluate, print_table
+    from .eval import DEFAULT_QUESTIONS, VARIANTS, evaluate, evaluate_folders, print_table
 
     names = list(variants) or (list(VARIANTS) if compare else ["default"])
+    if folders:
+        from . import questions as qa
+
+        chosen = []
+        for f in folders:
+            if f in ("train", "dev", "test", "all"):
+                chosen += qa.folders(None if f == "all" else f)
+            elif f in qa.SPLITS:
+                chosen.append(f)
+            else:
+                raise InputError(f"unknown folder {f!r} (known: {', '.join(qa.SPLITS)}, or train, dev, test, all)")
+        evaluate_folders(list(dict.fromkeys(chosen)), names, reports_dir)
+        click.echo((reports_dir / "folders.md").read_text())
+        click.echo(f"reports: {reports_dir}/<folder>/eval.md, {reports_dir / 'folders.md'}")
+        return
     settings = _settings(corpus, index, None, k, False)
     report = evaluate(settings, questions_file or DEFAULT_QUESTIONS, names, reports_dir, out_file, progress=True, split=split)
     print_table(report)
     click.echo(f"reports: {reports_dir / 'eval.md'}, {reports_dir / 'eval.json'}, {reports_dir / 'eval.png'}")
+
+
+@rag.command("train")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), help="Where the trained files go (default: rag/weights/, recorded in models.txt).")
+@click.option("--epochs", type=click.FloatRange(0.1, 20), default=1.0, show_default=True)
+@click.option("--qa-dir", type=click.Path(path_type=Path, exists=True, file_okay=False),
+              help="A question corpus laid out as tests/qa/ (FOLDER.jsonl beside folders/FOLDER/).")
+@click.option("--train-folder", "train_folders", multiple=True, help="Train on these folders (default: the train split).")
+@click.option("--dev-folder", "dev_folders", multiple=True, help="Choose the thresholds on these (default: the dev split).")
+@click.option("--compare", "compare_folders", multiple=True,
+              help="Train nothing: print first-choice precision and MRR of the first stage and of the trained ranker on these folders.")
+@click.option("--keep-ranker", is_flag=True, help="Keep the ranker in --out; refit only the answerability score and thresholds.")
+@click.option("-v", "--verbose", is_flag=True)
+@friendly_errors
+def train_cmd(out_dir, epochs, qa_dir, train_folders, dev_folders, compare_folders, keep_ranker, verbose):
+    """Rebuild the evidence ranker and the answerability score from the question corpus (CPU, about 30 minutes)."""
+    _setup_logging(verbose)
+    from . import questions as qa
+    from . import rerank
+    from . import train
+
+    if compare_folders:
+        click.echo(json.dumps(train.compare(list(compare_folders), out_dir or rerank.WEIGHTS_DIR), indent=1))
+        return
+
+    report = train.run(out_dir or rerank.WEIGHTS_DIR, train.Config(epochs=epochs), list(train_folders) or None,
+                       list(dev_folders) or None, qa_dir or qa.QA_DIR, echo=lambda m: click.echo(m, err=True),
+                       keep_ranker=keep_ranker)
+    click.echo(json.dumps(report, indent=1))
 
 
 @rag.command("bench")

@@ -4,8 +4,8 @@
                  comes from; the sentence alone when the short answer is not certain
     definition   the sentence that defines or introduces the thing asked about
     yesno        the sentence that settles it, opened by "Yes"/"No" only when that sentence states it plainly
-    explanatory  2-4 sentences (about 40-100 words) in reading order, each with its marker [n]
-    summary      the same, from the passage that best matches the question
+    explanatory  2-5 sentences (about 40-120 words) the ranker chose, in reading order, each with its marker [n]
+    summary      the same
 
 The small model never writes the answer: it only picks among short answers that the evidence contains
 (constrained decoding), so it cannot invent one.
@@ -23,7 +23,7 @@ from .query import Query
 from .select import Sentence, answerable, with_context
 from .types import Citation
 
-EXPLAIN_TARGET_WORDS, EXPLAIN_MAX_WORDS, EXPLAIN_MAX_SENTENCES = 60, 100, 4
+EXPLAIN_TARGET_WORDS, EXPLAIN_MAX_WORDS, EXPLAIN_MAX_SENTENCES = 40, 120, 5
 CUE_WINDOW = 12  # a number or date answers only when it stands within this many words of the question's own words
 
 
@@ -41,9 +41,14 @@ def _flat(text_: str) -> str:
     return " ".join(text_.split())
 
 
+def _shown(x: Sentence) -> str:
+    """A sentence on one line; a command or code block as code."""
+    return f"`{_flat(x.text)}`" if x.chunk.kind == "code" else _flat(x.text)
+
+
 def marked(sentences: list[Sentence]) -> Composed:
     """Sentences in the given order, each followed by its citation marker."""
-    body = " ".join(f"{_flat(x.text)} [{n}]" for n, x in enumerate(sentences, 1))
+    body = " ".join(f"{_shown(x)} [{n}]" for n, x in enumerate(sentences, 1))
     return Composed(body, "", [x.citation() for x in sentences], "quote" if len(sentences) == 1 else "passage")
 
 
@@ -128,21 +133,24 @@ def bound(query: Query, sentence: str, vocabulary=None) -> list[tuple[str, int]]
     """The candidates of a number or date question that stand next to the question's own words in the
     sentence (any number nearby is not an answer to "how many employees")."""
     found = candidates(sentence, query.expects, query.ask, vocabulary)
+    if query.expects == "number":
+        found = [(span, d) for span, d in found if not _YEAR.fullmatch(span)]  # a year counts nothing
     if query.expects in ("number", "time"):
-        found = [(span, d) for span, d in found if d <= CUE_WINDOW and not _PARTITIVE.match(sentence, sentence.find(span))]
+        found = [(span, d) for span, d in found if d <= CUE_WINDOW]
     return found
 
 
-_PARTITIVE = re.compile(r"(one|a|an)\s+of\b", re.I)  # "one of its employees" counts nothing
+_YEAR = re.compile(r"(1[5-9]|20)\d\d")
 
 
 def factoid(query: Query, best: Sentence, choose: Callable[[str, str, list[str]], str] | None,
-            choose_from: int, context_words: int, vocabulary) -> Composed:
+            choose_from: int, context_words: int, vocabulary, sure: bool = True) -> Composed:
     """Short answer + its sentence. The candidate nearest to the question's words is the short answer; when
-    several are equally near, the model (if any) picks one of them; otherwise, or when nothing is bound to
-    the question's words, the sentence alone answers."""
+    several are equally near, the model (if any) picks one of them; otherwise, when nothing is bound to the
+    question's words, or when the ranker is not `sure` of the sentence, the sentence alone answers (a wrong short
+    answer is worse than the sentence alone)."""
     quote = marked([best])
-    if not query.expects:
+    if not query.expects or not sure:
         return quote
     found = bound(query, best.text, vocabulary)[:choose_from]
     if not found:
@@ -189,44 +197,30 @@ def yes_no(query: Query, best: Sentence, vocabulary, plain_coverage: float) -> C
 
 # ---- explanatory, summary -------------------------------------------------------------------------
 
-def explanation(best: Sentence, reading_order: list[Sentence]) -> Composed:
-    """2-4 sentences in reading order starting at the best-matching one: a "why" gets the sentences that give
-    the reasons, which follow the one that matches the question best (and when that one is the document's own
-    question, or a line announcing a list, the reasons start after it). `reading_order` is the document's
-    sentences from the best one's passage onwards."""
-    at = next((i for i, x in enumerate(reading_order) if x.start_char == best.start_char), None)
-    if at is None:
-        return marked([best])
-    chosen, words = [], 0
-    for x in reading_order[at:]:
-        if x.chunk.heading != best.chunk.heading:
-            break  # a new section is another topic
-        if not answerable(x):
-            if chosen:
-                break  # a question or a code block ends the explanation
-            continue
+def gathered(ranked: list[Sentence], margin: float, continuation: list[Sentence]) -> Composed:
+    """A why/how/summary: the sentences the ranker puts within `margin` logits of the best, wherever they are
+    (the same passage or others), 2-5 of them and about 40-120 words, in reading order per document (the best
+    one's document first), each cited. When the ranker finds only one, the sentences that follow it in its
+    section carry on (reasons and steps usually follow the sentence that announces them)."""
+    best = ranked[0]
+    chosen, words = [best], len(best.text.split())
+    for x in ranked[1:EXPLAIN_MAX_SENTENCES * 2]:
         n = len(x.text.split())
-        if chosen and (words + n > EXPLAIN_MAX_WORDS or len(chosen) >= EXPLAIN_MAX_SENTENCES):
+        if x.score < best.score - margin or len(chosen) >= EXPLAIN_MAX_SENTENCES or words + n > EXPLAIN_MAX_WORDS:
             break
-        chosen.append(x)
-        words += n
-        if words >= EXPLAIN_TARGET_WORDS and not x.text.rstrip().endswith(":"):
-            break
-    return marked(chosen or [best])
-
-
-def summary(ranked: list[Sentence], lead: list[Sentence]) -> Composed:
-    """What the best-matching document says: its opening statement and its sentences that best match the
-    question, 2-4 of them in reading order, each cited. `ranked` are the document's retrieved sentences,
-    best first; `lead` its first prose sentences."""
-    chosen: dict[int, Sentence] = {}
-    words = 0
-    for x in [*lead[:1], *ranked]:
-        n = len(x.text.split())
-        if x.start_char in chosen or not answerable(x):
-            continue
-        if chosen and (words + n > EXPLAIN_MAX_WORDS or len(chosen) >= EXPLAIN_MAX_SENTENCES):
-            break
-        chosen[x.start_char] = x
-        words += n
-    return marked([chosen[k] for k in sorted(chosen)])
+        if not any(x.key == c.key for c in chosen):
+            chosen.append(x)
+            words += n
+    if len(chosen) == 1:
+        at = next((i for i, x in enumerate(continuation) if x.key == best.key), None)
+        for x in continuation[at + 1 :] if at is not None else []:
+            n = len(x.text.split())
+            if x.chunk.heading != best.chunk.heading or not answerable(x, code_ok=True) or words + n > EXPLAIN_MAX_WORDS:
+                break
+            chosen.append(x)
+            words += n
+            if words >= EXPLAIN_TARGET_WORDS or len(chosen) >= 3:
+                break
+    first_doc = best.chunk.source
+    chosen.sort(key=lambda x: (x.chunk.source != first_doc, x.chunk.source, x.start_char))
+    return marked(chosen)

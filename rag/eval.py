@@ -45,6 +45,8 @@ class Question:
     split: str = "dev"  # "dev" (rules and thresholds are chosen on it) or "test" ("heldout" in older sets)
     facts: list[list[str]] = field(default_factory=list)  # must-have facts, each a list of aliases
     evidence: list[str] = field(default_factory=list)  # verbatim quotes of the gold sources
+    pages: list = field(default_factory=list)  # PDFs: the page of each quote; a citation must name one of them
+    folder: str = ""  # tests/qa/ sets: the folder the question is about
 
     def __post_init__(self):
         if self.split == "heldout":
@@ -90,7 +92,7 @@ def load_questions(path: Path) -> list[Question]:
 
 def normalize(text: str) -> str:
     """SQuAD-style: lower case, no punctuation or articles, single spaces; curly quotes folded."""
-    text = text.lower().replace("’", "'").replace("‘", "'").replace("“", '"').replace("”", '"')
+    text = text.lower().replace("\ufffe", "-").replace("’", "'").replace("‘", "'").replace("“", '"').replace("”", '"')
     text = "".join(" " if ch in string.punctuation and ch not in "%'" else ch for ch in text)
     text = re.sub(r"\b(a|an|the)\b", " ", text.replace("'", " "))
     return " ".join(text.split())
@@ -176,7 +178,8 @@ def score_one(q: Question, r: Record, k: int) -> dict:
         rank = next((n for n, src in enumerate(srcs, 1) if src in gold), None)
         s["mrr"] = 1.0 / rank if rank else 0.0
         s["wrongly_declined"] = float(r.refused)
-        cited_gold = bool(gold & set(cited))
+        gold_pages = {p for p in q.pages if p}
+        cited_gold = any(c["source"] in gold and (not gold_pages or c.get("page") in gold_pages) for c in r.citations)
         if q.match == "sources":
             correct = not r.refused and gold <= set(cited)
             s["f1"] = float(correct)
@@ -268,6 +271,7 @@ VARIANTS = {
     "default": {},
     "dense-only": {"hybrid": False},
     "extractive": {"use_llm": False},
+    "first-stage": {"rerank": False, "use_llm": False},  # ranked by meaning + key terms only, nothing declined, no model
     "generate": {"answer_style": "generate"},
     "naive": None,  # NaiveBaseline
 }
@@ -367,11 +371,64 @@ def chart(report: dict, path: Path) -> None:
     plt.close(fig)
 
 
+def qa_questions(folder: str, qa_dir: Path | None = None) -> list[Question]:
+    """A tests/qa/ folder's checked records as eval questions (split: the folder's)."""
+    from . import questions as qa
+
+    known = set(Question.__dataclass_fields__)
+    return [Question(**{k: v for k, v in r.items() if k in known}) for r in qa.load(folder, qa_dir or qa.QA_DIR)]
+
+
+def evaluate_folders(folders: list[str], variants: list[str], out_dir: Path, progress: bool = True) -> dict:
+    """`rag eval --folder`: each tests/qa/ folder with its own index, reported per folder and per question form,
+    then the folders of each split together."""
+    from .train import folder_settings
+
+    summary: dict = {}
+    for folder in folders:
+        rep = evaluate(folder_settings(folder, use_llm=True), Path(f"tests/qa/{folder}.jsonl"), variants, out_dir / folder,
+                       progress=progress, questions=qa_questions(folder))
+        summary[folder] = {v: r["metrics"] for v, r in rep["variants"].items()}
+    (out_dir / "folders.json").write_text(json.dumps(summary, indent=1))
+    (out_dir / "folders.md").write_text(folders_markdown(summary))
+    return summary
+
+
+FOLDER_COLUMNS = [("n", "n"), ("right", "right and cited"), ("declined", "declined"), ("wrongly_declined", "wrongly declined"),
+                  ("f1", "short F1"), ("words", "words")]
+
+
+def folders_markdown(summary: dict) -> str:
+    from .questions import SPLITS
+
+    lines = ["| folder | split | variant | answerable n | " + " | ".join(h for _, h in FOLDER_COLUMNS[1:]) + " | p50 ms |",
+             "|---" * (len(FOLDER_COLUMNS) + 4) + "|"]
+    for folder, variants in summary.items():
+        for v, m in variants.items():
+            answerable = {k: val for k, val in m.items() if k not in ("unanswerable",)}
+            a = _answerable_metrics(answerable)
+            un = m.get("unanswerable", {})
+            p50 = m.get("all", {}).get("latency_ms", {}).get("total", {}).get("p50", 0)
+            lines.append(f"| {folder} | {SPLITS.get(folder, '?')} | {v} | {a['n']} | {_fmt(a['right'])} | {_fmt(un.get('declined'))} | "
+                         f"{_fmt(a['wrongly_declined'])} | {_fmt(a['f1'])} | {_fmt(a['words'])} | {p50:.0f} |")
+    return "\n".join(lines) + "\n"
+
+
+def _answerable_metrics(groups: dict) -> dict:
+    """Answerable questions pooled over their forms (weighted by n)."""
+    forms = [m for g, m in groups.items() if g not in ("all", "core") and not g.startswith("split:")]
+    out = {"n": sum(m["n"] for m in forms)}
+    for key in ("right", "wrongly_declined", "f1", "words"):
+        pairs = [(m[key], m["n"]) for m in forms if m.get(key) is not None]
+        out[key] = sum(v * n for v, n in pairs) / sum(n for _, n in pairs) if pairs else None
+    return out
+
+
 def evaluate(settings: Settings, questions_path: Path, variants: list[str], out_dir: Path, out_jsonl: Path | None = None,
-             progress: bool = True, split: str | None = None) -> dict:
+             progress: bool = True, split: str | None = None, questions: list[Question] | None = None) -> dict:
     from rich.progress import Progress
 
-    questions = [q for q in load_questions(questions_path) if split is None or q.split == split]
+    questions = [q for q in (questions or load_questions(questions_path)) if split is None or q.split == split]
     if not questions:
         raise InputError(f"{questions_path} has no {split} questions")
     base, answerers = build_answerers(settings, variants)

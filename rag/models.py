@@ -47,7 +47,7 @@ def read_models(models_file: Path) -> list[ModelSpec]:
         if not line or line.startswith("#"):
             continue
         parts = line.split()
-        if len(parts) < 3 or parts[0] not in ("embed", "llm") or ":" not in parts[2]:
+        if len(parts) < 3 or parts[0] not in ("embed", "llm", "rerank") or ":" not in parts[2]:
             raise ModelError(f"{models_file}:{n}: expected 'role name source [sha256]', got {line!r}")
         fourth = parts[3] if len(parts) > 3 and parts[3] != "-" else ""
         if parts[2].startswith("openai:"):  # llm NAME openai:http://HOST:PORT/v1 [MODEL-ID]

@@ -52,6 +52,7 @@ _QUESTION_WORDS = frozenset(f"who whom whose what which when where why how {_AUX
 # A third-person pronoun that the question itself does not resolve means it continues the conversation.
 _PRONOUN = re.compile(r"\b(he|she|him|his|her|hers|they|them|their|theirs|it|its)\b", re.I)
 _ELLIPSIS = re.compile(r"^(and|also|what about|how about|what else|and what about)\b", re.I)
+_HOWTO = re.compile(r"^how\b(?! (many|much|long|old|often|far|big|large|come)\b)|\b(commands?|syntax|invocation|flags?|options?)\b", re.I)
 _NAME_TOKEN = re.compile(r"[A-Z][\w’'&.-]*|[a-z]+[A-Z][\w]*|\w*\d\w*|[\w-]*[._][\w.-]+|--?[\w-]+")
 
 
@@ -68,6 +69,11 @@ class Query:
     subject: str = ""  # definition: what is to be defined; listing: the topic
     followup: bool = False
     notes: tuple[str, ...] = field(default=())
+
+    @property
+    def howto(self) -> bool:
+        """A how-to ("how do I …", "what command …"): in technical documents a command may be its answer."""
+        return bool(_HOWTO.match(self.ask))
 
 
 def form_of(question: str) -> tuple[str, str]:
@@ -126,10 +132,8 @@ def unknown_names(question: str, names: list[str], vocabulary, dictionary: froze
     typed without capitals, a word that neither the corpus nor the embedding model's dictionary knows, in any
     inflection, counts as a name too (a dictionary word the corpus lacks may be a paraphrase; an unknown one is
     a name)."""
-    # a name right after "which"/"what" describes the answer ("which Gulf state"), it is not given by the question
-    described = {m.group(1) for m in re.finditer(r"\b(?:which|what)\s+([A-Z][\w’'-]*)", question, re.I)}
     out = [n for n in names if (parts := text.words(n)) and not vocabulary.knows(parts[-1])
-           and not vocabulary.knows("".join(parts)) and n.split()[0] not in described]
+           and not vocabulary.knows("".join(parts))]
     named = {w.lower() for n in names for w in n.split()}
     if dictionary:
         for w in text.words(question):

@@ -29,6 +29,9 @@ class Sentence:
     score: float = 0.0
     dense: float = 0.0  # cosine similarity to the question
     overlap: float = 0.0  # idf-weighted share of the question's terms found in the sentence
+    first: float = 0.0  # the first stage's score (dense + weight * overlap)
+    trained: float = 0.0  # the trained ranker's score (20 × cosine of its own vectors)
+    rank: int = 0  # place in the first stage's order (0 = best)
 
     def citation(self) -> Citation:
         c = self.chunk
@@ -49,13 +52,19 @@ def split_sentences(chunk: Chunk) -> list[Sentence]:
 
 
 _PROSE_END = re.compile(r"[.!:;)\"”’']$")
+# a table-of-contents or index line: a title, a run of dot leaders, a page number ("7.10 How do I … . . . 30")
+_LEADERS = re.compile(r"(?:\.\s?){4,}\s*[\dIVXivx]+\s*$|\s{2,}\d{1,4}\s*$")
+_NUMBERED_HEADING = re.compile(r"^(?:(?:chapter|section|part|appendix)\s+[\dIVX]+[.:]?|\d+(?:\.\d+)+\.?|\d+\.)\s+[^.!?]{2,80}?\s+\d{1,4}$", re.I)
 
 
-def answerable(sentence: Sentence) -> bool:
-    """Prose that states something: not a question, not code or a table, not a heading-like fragment."""
+def answerable(sentence: Sentence, code_ok: bool = False) -> bool:
+    """A statement: not a question, not a heading-like fragment, not a table-of-contents line; code and tables
+    only where `code_ok` (a how-to in technical documents may be answered by its command)."""
     t = sentence.text.strip()
-    if sentence.chunk.kind != "text" or t.endswith("?") or t.endswith(":"):
-        return False  # a question, or a line announcing what follows ("…would look like this:"), is no statement
+    if sentence.chunk.kind != "text":
+        return code_ok and sentence.chunk.kind == "code" and len(t) >= 4
+    if t.endswith("?") or t.endswith(":") or _LEADERS.search(t) or _NUMBERED_HEADING.match(t):
+        return False  # a question, a line announcing what follows, a contents line is no statement
     n = len(t.split())
     # a line of three words or fewer without a sentence end is a heading, label or caption, not a statement
     return n >= 4 or bool(_PROSE_END.search(t)) and n >= 2
@@ -70,8 +79,9 @@ def rank(query: Query, query_vector: np.ndarray, sentences: list[Sentence], vect
         dense = float(vec @ query_vector)
         words = text.terms(sent.text) | text.terms(sent.chunk.heading.rsplit(" › ", 1)[-1])
         overlap = text.coverage(set(query.terms), words, vocabulary) if query.terms else 0.0
-        ranked.append(replace(sent, score=dense + lexical_weight * overlap, dense=dense, overlap=overlap))
-    return sorted(ranked, key=lambda s: -s.score)
+        score = dense + lexical_weight * overlap
+        ranked.append(replace(sent, score=score, first=score, dense=dense, overlap=overlap))
+    return [replace(x, rank=i) for i, x in enumerate(sorted(ranked, key=lambda s: -s.score))]
 
 
 _ANAPHOR_START = re.compile(r"^[“\"]?(he|she|it|they|his|her|its|their|this|these|those)\b", re.I)
@@ -99,38 +109,3 @@ def with_context(best: Sentence, pool: list[Sentence]) -> Sentence:
     joined = " ".join(dict.fromkeys(x.text for x in (first, best, last)))
     return replace(best, text=joined, start_char=first.start_char, end_char=last.end_char,
                    start_line=first.start_line, end_line=last.end_line)
-
-
-@dataclass(frozen=True)
-class Gate:
-    min_relevance: float
-    min_coverage: float  # of the question's key terms by the best evidence's passage
-    min_coverage_top: float  # ...and by the best few passages together
-    confident_relevance: float
-
-
-def decline_reason(query: Query, ranked: list[Sentence], passage_terms: set[str], gate: Gate, vocabulary,
-                   top_terms: set[str] | None = None) -> str:
-    """Why the corpus is taken not to answer the question ("" when it may).
-
-    1. a specific name in the question occurs in no document;
-    2. nothing retrieved is close enough in meaning;
-    3. the best evidence's passage, or the best few passages together, do not cover the question's key terms
-       (idf-weighted), unless the evidence is very close in meaning.
-    """
-    if query.unknown:
-        return "no document mentions " + ", ".join(f"“{n}”" for n in query.unknown)
-    if not ranked:
-        return "nothing was retrieved"
-    best = ranked[0]
-    if best.score < gate.min_relevance:
-        return f"no passage is close enough to the question (relevance {best.score:.2f} < {gate.min_relevance})"
-    if best.score >= gate.confident_relevance or query.form == "summary":
-        return ""  # a summary is of the best-matching document, whatever words the request is phrased in
-    share = text.coverage(set(query.terms), passage_terms, vocabulary)
-    top_share = text.coverage(set(query.terms), top_terms if top_terms is not None else passage_terms, vocabulary)
-    if share < gate.min_coverage or top_share < gate.min_coverage_top:
-        missing = sorted(t for t in query.terms if not text.covered(t, passage_terms))
-        return (f"the passages do not speak of {', '.join(missing)} (key-term coverage {share:.2f} < {gate.min_coverage}"
-                f" or {top_share:.2f} < {gate.min_coverage_top} over the best passages)")
-    return ""

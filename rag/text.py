@@ -14,12 +14,11 @@ from collections import Counter
 from functools import lru_cache
 
 def _stopwords() -> frozenset[str]:
-    """NLTK's English list (as bm25s ships it), the same without apostrophes as people type it ("isnt"), and
-    a few verbs of reporting and titles that every news sentence has."""
+    """NLTK's English list (as bm25s ships it), a few modal and light verbs, and the same without apostrophes as
+    people type them ("isnt")."""
     from bm25s.stopwords import STOPWORDS_EN_PLUS
 
-    ours = """would could may might must shall also within without whose many much get got make made done
-    said says say according mr ms mrs""".split()
+    ours = "would could may might must shall also within without whose many much get got make made done".split()
     base = set(STOPWORDS_EN_PLUS) | set(ours)
     return frozenset(base | {w.replace("'", "") for w in base})
 
@@ -71,7 +70,7 @@ def terms(text: str) -> set[str]:
 
 
 def covered(term: str, among: set[str]) -> bool:
-    """The term, or a longer or shorter form of it ("spoke" ~ "spokesman"), is among the terms."""
+    """The term, or a longer or shorter form of it (a derivation the stemmer does not fold), is among the terms."""
     if term in among:
         return True
     return len(term) >= 4 and any(len(t) >= 4 and (t.startswith(term) or term.startswith(t)) for t in among)
@@ -122,8 +121,8 @@ class Vocabulary:
         return math.log((self.n + 1) / (d + 0.5)) if d else self.unseen_weight
 
     def knows(self, word: str, loose: bool = True) -> bool:
-        """The corpus uses this word, a word of the same stem, or a word sharing all but its last three letters
-        (at least five): "Belgian" ~ "Belgium", "Scandinavian" ~ "Scandinavia"."""
+        """The corpus uses this word, a word of the same stem, or (loose) a word sharing all but its last three
+        letters, at least five: an inflection or derivation the stemmer does not fold."""
         w = unpossessive(word.lower())
         if w in self.surface or stem(w) in self.df:
             return True

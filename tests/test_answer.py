@@ -76,7 +76,7 @@ def test_definition_on_the_manual(git_pipeline):
 def test_why_gets_reasons_in_reading_order_not_the_question(pipeline):
     a = pipeline.answer("Why are US allies reluctant to ban Huawei?")
     assert a.form == "explanatory" and not a.refused
-    assert 2 <= len(a.citations) <= 4 and _markers(a.answer) == list(range(1, len(a.citations) + 1))
+    assert 2 <= len(a.citations) <= 5 and _markers(a.answer) == list(range(1, len(a.citations) + 1))
     assert 25 <= len(a.answer.split()) <= 130
     _prose_only(pipeline, a)
     starts = [c.start_line for c in a.citations if c.source == a.citations[0].source]
@@ -113,9 +113,9 @@ def test_an_unknown_command_is_declined_by_name(git_pipeline):
     assert a.refused and "frobnicate" in a.answer
 
 
-def test_a_count_must_be_bound_to_the_question(pipeline):
-    a = pipeline.answer("How many employees does Huawei have?")
-    assert a.refused, a.answer  # "one of its employees" counts nothing
+def test_a_count_is_the_number_bound_to_the_question_never_a_year(pipeline):
+    a = pipeline.answer("How many deals had Huawei announced when the crackdown began?")
+    assert not a.refused and a.short == "91", a.answer  # the sentence also says "March 2019"
 
 
 def test_listing_and_what_is_not_a_listing(pipeline):

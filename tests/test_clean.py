@@ -47,7 +47,6 @@ def test_boilerplate_captions_and_comment_sections_are_dropped():
         "Skip to main content",
         "Welcome to The Globe and Mail",
         "community guidelines",
-        "file photo",
         "Charlie Kirk",  # "More from GZERO Media" teasers after the article
         "BRICS Currency",
         "Image credit",
@@ -56,6 +55,19 @@ def test_boilerplate_captions_and_comment_sections_are_dropped():
     # ... while the article text itself survives
     assert "Ren Zhengfei, the founder of Huawei" in all_text
     assert "Carisa Nietsche is a Research Associate" in all_text
+
+
+def test_a_fact_after_the_title_of_a_plain_text_note_is_kept():
+    """The news-page front-matter rule drops a title and dateline before the first long paragraph, never a
+    sentence that states something, whatever kind of text file it is."""
+    body = " ".join(["The backup job copies every database to the second disk and checks each copy."] * 3)
+    doc = parse_text(f"Server notes\n\nThe database server listens on port 6543.\n\nMarch 2024\n\n{body}\n",
+                     "server-notes.txt")
+    cleaned = clean(doc)
+    kept = " ".join(p.text for p in cleaned.paragraphs)
+    assert "listens on port 6543" in kept
+    assert not any("6543" in d.text for d in cleaned.dropped)
+    assert any(d.text.startswith("March 2024") for d in cleaned.dropped)  # the rule still runs: a dateline goes
 
 
 def test_titles_are_found_or_derived():

@@ -96,14 +96,14 @@ def test_quality_does_not_regress(pipeline):
     (README, "Quality"), so a change that breaks retrieval, selection or refusal fails here."""
     questions = load_questions(DEFAULT_QUESTIONS)
     m = aggregate(questions, run(pipeline, questions), pipeline.settings.k)
-    assert m["core"]["right"] >= 0.80
+    assert m["core"]["right"] >= 0.84
     assert m["multi"]["right"] >= 0.55
     assert m["followup"]["right"] >= 0.80
-    assert m["unanswerable"]["declined"] >= 0.70
-    assert m["all"]["wrongly_declined"] <= 0.10
+    assert m["unanswerable"]["declined"] >= 0.55
+    assert m["all"]["wrongly_declined"] <= 0.12
     assert m["all"]["citation_precision"] >= 0.90
     assert m["all"]["support"] >= 0.80
-    assert m["split:test"]["right"] >= 0.65
+    assert m["split:test"]["right"] >= 0.75
 
 
 def test_natural_questions_quality_does_not_regress(pipeline):
@@ -112,9 +112,9 @@ def test_natural_questions_quality_does_not_regress(pipeline):
     m = aggregate(questions, run(pipeline, questions), pipeline.settings.k)
     assert m["all"]["right"] >= 0.55
     assert m["factoid"]["right"] >= 0.80 and m["definition"]["right"] >= 0.70
-    assert m["unanswerable"]["declined"] >= 0.60
-    assert m["all"]["wrongly_declined"] <= 0.18
-    assert m["all"]["citation_precision"] >= 0.90
+    assert m["unanswerable"]["declined"] >= 0.50
+    assert m["all"]["wrongly_declined"] <= 0.10
+    assert m["all"]["citation_precision"] >= 0.85
 
 
 def test_eval_cli_answers_a_file_without_gold(tmp_path, shared_index):

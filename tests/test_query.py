@@ -4,10 +4,12 @@ The same forms are checked on questions about news articles and about a software
 for one genre only.
 """
 
+from dataclasses import replace
+
 import pytest
 
 from rag import text
-from rag.compose import candidates, explanation, factoid, yes_no
+from rag.compose import candidates, gathered, factoid, yes_no
 from rag.prompts import CANNOT_ANSWER_PHRASE, SHORT_SEPARATOR
 from rag.query import analyze, form_of, is_followup, names_in
 from rag.select import Sentence, answerable, with_context
@@ -161,7 +163,7 @@ def test_yes_no_opens_with_yes_or_no_only_when_the_sentence_settles_it():
     assert out.short == "" and out.answer == NEWS[1] + " [1]"
 
 
-def test_explanation_reads_on_past_the_question_to_the_reasons():
+def test_an_explanation_gathers_the_ranked_reasons_in_reading_order():
     texts = [
         "So, why are US allies reluctant to ban Huawei?",
         "First, Huawei equipment is cheaper than that of its rivals, often by a third.",
@@ -173,13 +175,17 @@ def test_explanation_reads_on_past_the_question_to_the_reasons():
     for t in texts:
         order.append(_sentence(t, start=pos))
         pos += len(t) + 1
-    out = explanation(order[0], order)
-    assert "why are US allies" not in out.answer
-    assert out.answer.startswith("First, Huawei equipment is cheaper") and "[1]" in out.answer and "[2]" in out.answer
-    assert 2 <= len(out.citations) <= 4 and 20 <= len(out.answer.split()) <= 110
-    # a code block ends an explanation
-    code = [order[1], _sentence("$ git reset --soft HEAD~1", kind="code", start=999), order[2]]
-    assert len(explanation(code[0], code).citations) == 1
+    scores = {1: 9.0, 3: 8.5, 2: 8.0, 4: 3.0}  # the ranker's: the reasons near the top, in any order
+    ranked = [replace(order[i], score=v) for i, v in sorted(scores.items(), key=lambda kv: -kv[1])]
+    out = gathered(ranked, 2.0, order)
+    assert "why are US allies" not in out.answer and "Elsewhere" not in out.answer
+    assert out.answer.startswith("First, Huawei equipment is cheaper")  # reading order, not rank order
+    assert out.answer.index("Second,") < out.answer.index("Third,") and len(out.citations) == 3
+    # one sentence far ahead of the rest: the sentences after it in its section carry on, up to a code block
+    alone = [replace(order[1], score=9.0), replace(order[4], score=1.0)]
+    assert gathered(alone, 2.0, order).answer.startswith("First,") and len(gathered(alone, 2.0, order).citations) >= 2
+    code = [order[1], _sentence("$ git reset --soft HEAD~1", kind="table", start=999), order[2]]
+    assert len(gathered([replace(order[1], score=9.0)], 2.0, code).citations) == 1
 
 
 def test_with_context_borrows_the_speaker():
