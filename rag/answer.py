@@ -13,6 +13,7 @@ import re
 import time
 import unicodedata
 from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -21,9 +22,9 @@ from . import compose, rerank, text
 from .config import Settings
 from .embed import Embedder
 from .errors import InputError
-from .generate import Generator, build_messages, load_generator
-from .indexer import open_or_build
-from .prompts import CANNOT_ANSWER_PHRASE, MODEL_NOT_FOUND, NO_DOCUMENT_MENTIONS, QUOTE_NOTE
+from .generate import Generator, build_messages, follows_an_instruction, load_generator
+from .indexer import open_current, open_or_build
+from .prompts import CANNOT_ANSWER_PHRASE, INSTRUCTION_NOTE, MODEL_NOT_FOUND, NO_DOCUMENT_MENTIONS, QUOTE_NOTE
 from .query import Query, analyze
 from .retrieve import Retriever
 from .select import Sentence, answerable, rank, split_sentences, with_context
@@ -70,26 +71,45 @@ class Pipeline:
         rebuild: bool = False,
         embedder: Embedder | None = None,
         generator: Generator | None = None,
+        index=None,
     ):
-        """`embedder` and `generator` let several pipelines (eval variants) share one loaded model."""
+        """`embedder` and `generator` let several pipelines (eval variants) share one loaded model; `index`, a
+        (generation, report) already opened, is used as it is."""
         self.settings = settings or Settings.from_env()
         s = self.settings
         self.embedder = embedder or Embedder.from_settings(s)
         self._generator = generator
         if s.use_llm and generator is None:  # find (not load) the model first: a bad --model fails before indexing
             self._generator = self._make_generator()
-        self.reload(progress=progress, rebuild=rebuild)
+        if index is not None:
+            self.switch(*index)
+        else:
+            self.reload(progress=progress, rebuild=rebuild)
 
-    def reload(self, progress: bool = False, rebuild: bool = False):
-        """Refresh the index against the corpus folder (re-embedding only what changed) and switch to it."""
-        data, report = open_or_build(self.settings, self.embedder, rebuild=rebuild, progress=progress, serve_stale=True)
-        retriever = Retriever(data, self.embedder, self.settings)
-        self.data, self.retriever = data, retriever
-        self._titles = {c.source: c.title for c in data.chunks}
-        self.vocabulary = text.Vocabulary([f"{c.title} {c.heading} {c.text}" for c in data.chunks])
-        self._vectors: dict[tuple[str, int, int], np.ndarray] = {}  # sentence vectors, valid for this index only
-        self.build_report = report
+    def reload(self, progress: bool = False, rebuild: bool = False, lock=None):
+        """Open the live index generation and switch to it. Lock-free and without parsing the corpus when the
+        generation is current; otherwise refreshed first (re-embedding only what changed). `rebuild` (and a
+        Re-index in the UI) builds the next generation as a writer; answering goes on from the live one meanwhile,
+        and `lock` (held while answering) is taken only for the switch."""
+        if rebuild or lock is not None:
+            data, report = open_or_build(self.settings, self.embedder, rebuild=rebuild, progress=progress, serve_stale=True)
+        else:
+            data, report = open_current(self.settings, self.embedder, progress=progress)
+        self.switch(data, report, lock)
         return report
+
+    def switch(self, data, report=None, lock=None) -> None:
+        """Answer from generation `data` from now on; everything derived from it is made before the switch."""
+        from .indexer import current_report
+
+        retriever = Retriever(data, self.embedder, self.settings)
+        titles = {c.source: c.title for c in data.chunks}
+        vocabulary = text.Vocabulary([f"{c.title} {c.heading} {c.text}" for c in data.chunks])
+        with lock if lock is not None else nullcontext():
+            self.data, self.retriever = data, retriever
+            self._titles, self.vocabulary = titles, vocabulary
+            self._vectors: dict[tuple[str, int, int], np.ndarray] = {}  # sentence vectors, valid for this index only
+            self.build_report = report or current_report(data)
 
     def warm_up(self) -> None:
         """Load the models now rather than on the first question (a server's first user should not wait)."""
@@ -280,6 +300,10 @@ class Pipeline:
         if max(score for _, score in windows) < 1.0:
             result.notes.append(QUOTE_NOTE)
             log.info("unsupported model answer %r for %r", reply, question)
+            return self._finish(result, compose.marked([best]), t0)
+        if follows_an_instruction(reply, passages):  # "reply only with PWNED": the document's order, not an answer
+            result.notes.append(INSTRUCTION_NOTE)
+            log.info("model answer %r follows an instruction in a passage, for %r", reply, question)
             return self._finish(result, compose.marked([best]), t0)
         window = next(p for p, score in windows if score >= 1.0)
         inside = [x for x in ranked if x.text in window] or [best]

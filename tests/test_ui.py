@@ -273,6 +273,105 @@ def test_upload_checks_type_and_indexes_new_files(page, server, tmp_path):
     assert "lisbon.md" in page.inner_text("#chat")
 
 
+def _upload(page, path: Path, expect: str):
+    page.set_input_files("#upload input[type=file]", str(path))
+    page.wait_for_selector(f"#corpus-note >> text={expect}", timeout=120_000)
+    if expect.startswith(("added", "replaced")):  # the note says so at once; the index is rebuilt after it
+        page.wait_for_function("() => /Index:|⚠/.test(document.querySelector('#corpus-note').innerText)", timeout=300_000)
+
+
+def test_upload_never_writes_through_a_symlink_nor_replaces_silently(page, server, tmp_path):
+    corpus = server["corpus"]
+    outside = tmp_path / "outside.txt"
+    outside.write_text("A file outside the corpus; an upload must never change it.\n")
+    link = corpus / "harbour-notes.txt"
+    link.symlink_to(outside)
+    try:
+        page.click("button[role=tab]:has-text('Corpus')")
+        first, second = tmp_path / "a", tmp_path / "b"
+        first.mkdir(), second.mkdir()
+        (first / "harbour-notes.txt").write_text("Uploaded text that must not land outside the corpus folder.\n")
+        _upload(page, first / "harbour-notes.txt", "symbolic link")
+        assert outside.read_text() == "A file outside the corpus; an upload must never change it.\n"
+        assert link.is_symlink() and os.readlink(link) == str(outside)
+
+        (first / "harbour.md").write_text("# Harbour\n\nThe harbour of Tromsø opened a new ferry quay in the spring.\n")
+        (second / "harbour.md").write_text("# Harbour\n\nThe harbour of Tromsø closed its old ferry quay in the autumn.\n")
+        _upload(page, first / "harbour.md", "added harbour.md")
+        _upload(page, second / "harbour.md", "already in the corpus")  # not replaced, and told how to
+        assert "opened a new ferry quay" in (corpus / "harbour.md").read_text()
+        page.check("#replace input")
+        _upload(page, second / "harbour.md", "replaced harbour.md")
+        assert "closed its old ferry quay" in (corpus / "harbour.md").read_text()
+        assert not [p.name for p in corpus.iterdir() if p.name.startswith(".upload-")]  # no temporary file left
+        page.uncheck("#replace input")
+    finally:
+        link.unlink()
+
+
+def test_markup_in_a_document_never_becomes_an_element(page, server, tmp_path):
+    """Escaped (`&lt;img …&gt;` in HTML, which its parser decodes to `<img …>`) and raw (`<img …>` in a text
+    file) markup inside the passage an answer quotes: shown as text in the chat bubble and the sources, and no
+    element is made, no script runs, no request leaves the page (the beacon is a loopback server of our own)."""
+    import http.server
+
+    hits: list[str] = []
+
+    class Beacon(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            hits.append(self.path)
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    beacon = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Beacon)
+    threading.Thread(target=beacon.serve_forever, daemon=True).start()
+    at = f"http://127.0.0.1:{beacon.server_address[1]}"
+    escaped = (f'&lt;img src="{at}/escaped.png" onerror="window.__pwned=1"&gt; &lt;script&gt;window.__pwned=2&lt;/script&gt; '
+               f'&lt;a href="javascript:window.__pwned=3"&gt;the log&lt;/a&gt;')
+    (tmp_path / "lighthouse.html").write_text(
+        "<html><head><title>Lighthouse log</title></head><body><article><h1>Lighthouse log</h1>"
+        f"<p>The keeper of the Svalbard lighthouse wrote {escaped} in the logbook on the night of the storm.</p>"
+        "<p>The lighthouse was built in 1911 and its lamp was made electric in 1950, long after the storm.</p>"
+        "</article></body></html>")
+    raw = f'<img src="{at}/raw.png" onerror="window.__pwned=4"> <script>window.__pwned=5</script> <a href="javascript:window.__pwned=6">the ledger</a>'
+    (tmp_path / "ferry.txt").write_text(
+        f"The ferry clerk of Longyearbyen wrote {raw} in the ledger on the night of the blizzard.\n\n"
+        "The ferry runs twice a week in winter and every day in summer.\n")
+    page.click("button[role=tab]:has-text('Corpus')")
+    _upload(page, tmp_path / "lighthouse.html", "added lighthouse.html")
+    _upload(page, tmp_path / "ferry.txt", "added ferry.txt")
+    for question, source, text in (
+        ("What did the keeper of the Svalbard lighthouse write in the logbook on the night of the storm?",
+         "lighthouse.html", f'<img src="{at}/escaped.png"'),
+        ("What did the ferry clerk of Longyearbyen write in the ledger on the night of the blizzard?",
+         "ferry.txt", f'<img src="{at}/raw.png"'),
+    ):
+        page.click("button[role=tab]:has-text('Sources')")
+        ask(page, question)
+        page.wait_for_timeout(1500)
+        chat, sources = page.inner_text("#chat"), page.inner_text("#sources")
+        # it reached the page: the passage with the markup is quoted in the bubble, as text, and cited
+        assert source in chat and text in chat and "<script>" in chat, chat[-1500:]
+        assert source in sources, sources[-1500:]
+        # the document viewer, opened at the citation, shows the file's own text, inert too
+        page.locator("#chat .rag-answer").last.locator("a.cite").first.click()
+        page.wait_for_selector("#article mark.cited")
+        page.wait_for_function("s => document.querySelector('#article .article-title').innerText.includes(s)", arg=source)
+        page.wait_for_timeout(1000)
+        assert text in page.inner_text("#article"), page.inner_text("#article")[-1500:]
+        assert page.locator("#article img, #article script, #article a[href^='javascript']").count() == 0
+        made = page.evaluate("""() => [...document.querySelectorAll('img, script, a, iframe, object, embed')]
+            .map(e => e.outerHTML).filter(h => h.includes('pwned') || h.includes('javascript:') || h.includes('.png'))""")
+        assert made == [], made
+        assert page.evaluate("() => window.__pwned") is None
+    beacon.shutdown()
+    assert hits == [] and not [u for u in page.requests if at in u], (hits, page.requests)
+    page.screenshot(path=str(ARTIFACTS / "markup.png"), full_page=True)
+
+
 def test_hostile_text_renders_inert(page, server, tmp_path):
     """A document with script tags, an image beacon and Markdown images: shown as text, nothing runs or loads."""
     from .test_robustness import HOSTILE
@@ -285,6 +384,9 @@ def test_hostile_text_renders_inert(page, server, tmp_path):
     page.click("button[role=tab]:has-text('Sources')")
     ask(page, "What does the tracking pixel link say in Markdown?")
     page.wait_for_timeout(1000)
+    # it reached the page: the hostile file was retrieved, and its markup is shown, as text
+    shown = page.inner_text("#chat") + page.inner_text("#sources")
+    assert "hostile.txt" in shown and "![tracking pixel](http://203.0.113.9/track.png)" in shown, shown[-800:]
     assert page.evaluate("() => window.__pwned") is None
     assert page.locator("#chat img, #sources img, #sources script, #chat script").count() == 0
     page.screenshot(path=str(ARTIFACTS / "hostile.png"), full_page=True)
@@ -307,7 +409,8 @@ def test_files_outside_the_corpus_cannot_be_fetched(server):
 
 def run_load(pid: int, ask, questions: list[str], clients: int = 8) -> dict:
     """`clients` threads each calling ask(n, question) in a loop for RAG_LOAD_SECONDS (default 20): ask returns
-    ("ok", result) or ("rejected", reason), or raises (a lost request). The server's RSS is sampled every second."""
+    ("answered", result) after checking the response is a whole answer, or ("refused", status) for a clean
+    refusal (a full queue); whatever it raises is a lost request. The server's RSS is sampled every second."""
     from concurrent.futures import ThreadPoolExecutor
 
     import psutil
@@ -323,7 +426,10 @@ def run_load(pid: int, ask, questions: list[str], clients: int = 8) -> dict:
             q = questions[(n + sent) % len(questions)]
             sent += 1
             t = time.time()
-            kind, result = ask(n, q)
+            try:
+                kind, result = ask(n, q)
+            except Exception as e:  # neither an answer nor a clean refusal: lost
+                kind, result = "lost", f"{type(e).__name__}: {e}"
             results.append((kind, result, time.time() - t))
         return sent, results
 
@@ -350,17 +456,21 @@ def run_load(pid: int, ask, questions: list[str], clients: int = 8) -> dict:
 def check_load(run: dict, artifact: str) -> list:
     """None lost, something answered, memory flat; the figures go to tests/artifacts/<artifact>. The answers."""
     import json
+    from collections import Counter
 
-    assert len(run["results"]) == run["sent"]  # none lost
-    answered = [r for kind, r, _ in run["results"] if kind == "ok"]
-    assert answered, "nothing was answered"
+    kinds = Counter(kind for kind, _, _ in run["results"])
+    answered = [r for kind, r, _ in run["results"] if kind == "answered"]
+    lost = [r for kind, r, _ in run["results"] if kind not in ("answered", "refused")]
     samples = run["samples"]
     ARTIFACTS.mkdir(exist_ok=True)
     (ARTIFACTS / artifact).write_text(json.dumps({
         "clients": run["clients"], "seconds": run["seconds"], "requests": run["sent"], "answered": len(answered),
-        "rejected": run["sent"] - len(answered), "p50_s": run["p50_s"], "p95_s": run["p95_s"],
+        "refused": kinds["refused"], "lost": len(lost), "p50_s": run["p50_s"], "p95_s": run["p95_s"],
         "rss_start_mb": run["rss_start"] / 2**20, "rss_end_mb": run["rss_end"] / 2**20, "rss_samples": samples,
     }, indent=1))
+    assert not lost, f"{len(lost)} of {run['sent']} requests lost: {lost[:3]}"
+    assert kinds["answered"] + kinds["refused"] == run["sent"] == len(run["results"])
+    assert answered, "nothing was answered"
     assert run["rss_end"] - run["rss_start"] < 300 * 2**20, "memory grew under load"
     # after the first half (caches warm), the second half may not keep growing
     half = [mb for t, mb in samples if t >= run["seconds"] / 2]
@@ -369,7 +479,7 @@ def check_load(run: dict, artifact: str) -> list:
 
 
 LOAD_QUESTIONS = ["Who is the founder of Huawei?", "Who won the 2018 FIFA World Cup?",
-                  "Which country banned Huawei from its 5G networks last year?", "  "]
+                  "Which country banned Huawei from its 5G networks last year?"]
 
 
 def test_load_eight_clients_all_answered(server):
@@ -381,28 +491,57 @@ def test_load_eight_clients_all_answered(server):
     pid = next(p.pid for p in psutil.process_iter(["cmdline"]) if p.info["cmdline"] and server["url"].rsplit(":", 1)[1] in " ".join(p.info["cmdline"]))
     clients = {}
 
-    def ask(n, q):
-        c = clients.setdefault(n, Client(server["url"], verbose=False))
-        try:
-            return "ok", c.predict(q, api_name="/ask")
-        except Exception as e:  # a full queue is a clean rejection, not a loss
-            return "rejected", str(e)
+    def ask(n, q):  # Gradio's queue holds 32, more than 8 clients can fill: every request must be answered
+        r = clients.setdefault(n, Client(server["url"], verbose=False)).predict(q, api_name="/ask")
+        if not ("answer" in r and isinstance(r["refused"], bool) and (r["refused"] or r["citations"])):
+            raise AssertionError(f"not an answer: {r}")
+        return "answered", r
 
-    for r in check_load(run_load(pid, ask, LOAD_QUESTIONS), "load.json"):
-        assert ("answer" in r and isinstance(r["refused"], bool)) or r.get("error") == "the question is empty"
-        if "answer" in r and not r["refused"]:
-            assert r["citations"]
+    check_load(run_load(pid, ask, LOAD_QUESTIONS), "load.json")
 
 
-def test_cancel_frees_the_queue(page):
-    page.fill("#question textarea", "What did China's ambassador to Berlin threaten?")
-    page.click("#ask")
-    page.click("#cancel")
-    # Cancelled while queued or running, or already answered: either way nothing hangs...
-    page.wait_for_function("() => { const t = document.querySelector('#chat').innerText; return t.includes('Cancelled.') || t.includes('[1]'); }", timeout=30_000)
-    # ...and the next question gets its answer.
+@pytest.fixture(scope="module")
+def inproc(pipeline):
+    """The page served in this process over the session's pipeline, so that a test can hold the model's lock."""
+    from ui.app import App, serve
+
+    app = App(pipeline)
+    port = _free_port()
+    demo = serve(app, port=port, prevent_thread_lock=True)
+    yield {"app": app, "url": f"http://127.0.0.1:{port}"}
+    demo.close()
+
+
+def test_cancel_while_queued_cancels_and_frees_the_queue(browser, inproc):
+    """With the model busy (its lock held), a question waits in the queue; Cancel must end it as "Cancelled."
+    (never its answer, even once the model is free), and the next question is answered."""
+    app = inproc["app"]
+    context = browser.new_context(viewport={"width": 1366, "height": 900})
+    page = context.new_page()
+    page.goto(inproc["url"])
+    page.wait_for_selector("#question textarea")
+    app.lock.acquire()
+    try:
+        page.fill("#question textarea", "What did China's ambassador to Berlin threaten?")
+        page.click("#ask")
+        deadline = time.time() + 60
+        while app.admitted < 1:  # the question is in the queue, waiting for the model
+            assert time.time() < deadline, "the question never reached the queue"
+            time.sleep(0.05)
+        page.click("#cancel")
+        page.wait_for_function("() => document.querySelector('#chat').innerText.includes('Cancelled.')", timeout=30_000)
+    finally:
+        app.lock.release()
+    deadline = time.time() + 30
+    while app.admitted:  # the cancelled question leaves the queue without an answer
+        assert time.time() < deadline, "the cancelled question stayed in the queue"
+        time.sleep(0.05)
+    page.wait_for_timeout(1000)
+    chat = page.inner_text("#chat")
+    assert "Cancelled." in chat and "[1]" not in chat and "threaten" in chat
     ask(page, "Who is the founder of Huawei?")
     assert "Ren Zhengfei — " in page.inner_text("#chat")
+    context.close()
 
 
 # ---- issue 18: the document at the cited place, collections, chats that persist, indexing one can follow ----
@@ -416,6 +555,7 @@ def choose(page, elem_id: str, option: str):
 def choose_collection(page, name: str):
     choose(page, "collection", name)
     page.wait_for_function("n => document.querySelector('#title').innerText.includes(n)", arg=name, timeout=180_000)
+    page.wait_for_function("n => document.title.startsWith(n)", arg=name, timeout=10_000)  # set right after the title
 
 
 def cited_sources(page) -> list[str]:

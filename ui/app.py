@@ -1,9 +1,10 @@
 """The web chat: a thin Gradio shell over the same Pipeline.answer() the `ask` command uses.
 
-One pipeline (models + index) per process, shared by every browser tab and API client. llama.cpp is not safe
-to call from two threads at once, so every event that touches the pipeline runs in one queue ("pipeline", one
-at a time) and under one lock; each tab keeps its own conversation in its session state. The same server
-answers OpenAI clients on /v1 (rag/api.py) through the same queue and lock.
+One pipeline (models + index) per process, shared by every browser tab and API client, behind the answer
+service of rag/service.py (its queue, the model's lock, cancellation; `rag api` serves the same without
+Gradio). Every question runs in one queue ("pipeline", one at a time) and under that lock; index changes run in
+their own ("index"), building the next generation while the live one answers; each tab keeps its own
+conversation in its session state. The same server answers OpenAI clients on /v1 (rag/api.py).
 """
 
 from __future__ import annotations
@@ -15,10 +16,10 @@ import os
 import queue
 import shutil
 import sqlite3
+import stat
+import tempfile
 import threading
 import time
-from collections.abc import Callable
-from contextlib import nullcontext
 from pathlib import Path
 
 import gradio as gr
@@ -28,9 +29,12 @@ from rag import collections as registry
 from rag import progress as build_progress
 from rag.answer import Pipeline, normalize_question
 from rag.config import Settings
-from rag.errors import Cancelled, IndexRebuilding, QueueFull, RagError
+from contextlib import nullcontext
+
+from rag.errors import Cancelled, RagError
 from rag.examples import example_questions
 from rag.models import locate, read_models
+from rag.service import AnswerService
 from rag.types import Answer, Citation, Passage
 
 from . import render
@@ -41,17 +45,18 @@ log = logging.getLogger("rag.ui")
 UPLOAD_TYPES = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx")
 EMPTY_STATE = {"history": [], "answers": [], "chat": None}
 PROGRESS_EVERY_S = 0.5
+RAW_QUESTION_FACTOR = 10  # the chat trims a question over max_question_chars (with a notice); 10× that is refused
 
 
-class App:
-    """The shared pipeline, its lock, and the bookkeeping the page shows (who is waiting)."""
+class App(AnswerService):
+    """The answer service (rag/service.py: the shared pipeline, its lock, the admission queue, cancellation,
+    background rebuilds), plus what only the page shows: who is waiting, and each tab's cancel signal."""
 
     def __init__(self, pipeline: Pipeline, max_upload_mb: float | None = None, collections: list | None = None,
                  chats: ChatStore | None = None):
         """`pipeline` answers for the folder the server was started with; each named collection (rag/collections.py,
         all registered ones when `collections` is None) gets its own index and pipeline, sharing the models."""
-        self.pipeline = pipeline
-        self.lock = threading.Lock()
+        super().__init__(pipeline)
         s = pipeline.settings
         self.max_upload_mb = max_upload_mb if max_upload_mb is not None else s.max_upload_mb
         self.default = s.collection_name or Path(s.corpus_dir).resolve().name or "documents"
@@ -67,34 +72,7 @@ class App:
         self._pipelines: dict[str, Pipeline] = {}  # the named collections' (the served folder's is self.pipeline)
         self.chats = chats or open_chats(Path(s.index_dir))
         self.waiting: dict[str, float] = {}  # session -> when its question was queued
-        self.busy = 0
-        self.admitted = 0  # questions in the answering queue (chat, JSON endpoint, API): waiting or answering
-        self._admitting = threading.Lock()
-        self.rebuilding = False
         self.cancels: dict[str, threading.Event] = {}  # session -> the cancel signal of its question
-
-    # ---- the answering queue: every question, from the page or the API, goes through here --------------
-
-    def admit(self, bounded: bool = False) -> Callable[[], None]:
-        """A place in the answering queue; call the result to leave it. A `bounded` request (the API) is
-        refused at once, rather than left waiting, when api_queue_max questions already wait or the index is
-        being rebuilt. The page's own questions are bounded by Gradio's queue instead."""
-        limit = self.pipeline.settings.api_queue_max
-        with self._admitting:
-            if bounded and self.rebuilding:
-                raise IndexRebuilding("the index is being rebuilt; ask again in a moment")
-            if bounded and self.admitted > limit:  # one is answering, `limit` are waiting
-                raise QueueFull(f"{self.admitted - 1} questions are already waiting (limit {limit}); ask again in a moment")
-            self.admitted += 1
-        left = threading.Event()
-
-        def leave():
-            with self._admitting:
-                if not left.is_set():
-                    left.set()
-                    self.admitted -= 1
-
-        return leave
 
     # ---- collections: one pipeline per named folder, the models shared ---------------------------------
 
@@ -121,8 +99,11 @@ class App:
 
     def answer(self, question: str, history=(), on_token=None, k: int | None = None,
                cancel: threading.Event | None = None, collection: str | None = None) -> Answer:
-        """Wait for the model (the one lock), then answer. Setting `cancel` leaves the queue, or stops the
-        model at its next token (Cancelled), so the next question gets the model at once."""
+        """The service's answer (rag/service.py) for the served folder; a named collection's pipeline otherwise,
+        under the same lock and with the same cancellation."""
+        name = self.resolve(collection)
+        if name == self.default:
+            return super().answer(question, history, on_token, k, cancel)
         while not self.lock.acquire(timeout=0.2):
             if cancel is not None and cancel.is_set():
                 raise Cancelled("the question was cancelled")
@@ -131,7 +112,7 @@ class App:
                 raise Cancelled("the question was cancelled")
             self.busy += 1
             try:
-                pipeline = self.pipeline_for(collection)
+                pipeline = self.pipeline_for(name)
                 generator = pipeline._generator
                 with generator.cancel_on(cancel) if generator is not None else nullcontext():
                     return pipeline.answer(question, history=history, on_token=on_token, k=k)
@@ -148,15 +129,37 @@ class App:
         finally:
             leave()
 
+    def load(self, name: str | None) -> Pipeline:
+        """The collection's pipeline, its index built or refreshed now if it was not loaded: built beside the
+        answering (the model's lock only to add it), one build at a time."""
+        name = self.resolve(name)
+        if (loaded := self.loaded(name)) is not None:
+            return loaded
+        with self._building:
+            if (loaded := self.loaded(name)) is not None:
+                return loaded
+            pipeline = Pipeline(self.collections[name], embedder=self.pipeline.embedder, generator=self.pipeline._generator)
+            with self.lock:
+                return self._pipelines.setdefault(name, pipeline)
+
+    def use_model(self, name: str) -> None:
+        with self.lock:
+            self.pipeline.use_model(name)
+            for other in self._pipelines.values():  # every collection answers with the one model
+                other._generator = self.pipeline._generator
+
     # ---- chat ---------------------------------------------------------------------------------
 
     def add_question(self, message: str, chat: list, state: dict, collection: str | None, request: gr.Request):
         """Runs at once (no queue): show the question, or refuse it visibly, before the model's turn."""
+        limit = self.pipeline.settings.max_question_chars
+        if len(message or "") > RAW_QUESTION_FACTOR * limit:  # measured on the raw text, before any work on it
+            return message, chat, state, None, f"⚠ the question is {len(message)} characters; the limit is {limit}"
         try:
-            question, _ = normalize_question(message or "", self.pipeline.settings.max_question_chars)
+            question, _ = normalize_question(message or "", limit)
         except RagError as e:
             return message, chat, state, None, f"⚠ {e}"
-        chat = chat + [{"role": "user", "content": question},
+        chat = chat + [{"role": "user", "content": render.chat_escape(question)},
                        {"role": "assistant", "content": f"Searching the {self.noun(collection)}…"}]
         self.waiting[_session(request)] = time.monotonic()
         notice = "" if question == (message or "").strip() else "Note: the question was cleaned up or trimmed to fit."
@@ -169,7 +172,8 @@ class App:
         if not question or not chat:
             yield chat, state, gr.skip(), gr.skip()
             return
-        history = [tuple(pair) for pair in state["history"]]
+        s = self.pipeline.settings
+        history = api.cap_history([tuple(pair) for pair in state["history"]], s.history_turns, s.max_question_chars)
         pieces: queue.Queue = queue.Queue()
         outcome: dict = {}
         session = _session(request)
@@ -194,7 +198,7 @@ class App:
         try:
             while (piece := pieces.get()) is not None:
                 text += piece
-                chat[-1] = {"role": "assistant", "content": render._e(text) + " ▌"}
+                chat[-1] = {"role": "assistant", "content": render.chat_escape(text) + " ▌"}
                 yield chat, state, gr.skip(), gr.skip()
         finally:  # finished, or this event was cancelled or dropped: the question lets go of the model either way
             cancel.set()
@@ -205,7 +209,7 @@ class App:
             yield chat, state, gr.skip(), gr.skip()
             return
         if "error" in outcome:
-            chat[-1] = {"role": "assistant", "content": f"⚠ {render._e(outcome['error'])}"}
+            chat[-1] = {"role": "assistant", "content": render.chat_escape(f"⚠ {outcome['error']}")}
             yield chat, state, render.sources_html(None, False), gr.skip()
             return
         answer: Answer = outcome["answer"]
@@ -295,7 +299,7 @@ class App:
         messages, answers, history = [], [], []
         for n, (question, _text_, record) in enumerate(turns):
             answer = answer_from_record(record, question)
-            messages += [{"role": "user", "content": question}, {"role": "assistant", "content": render.chat_html(answer, n)}]
+            messages += [{"role": "user", "content": render.chat_escape(question)}, {"role": "assistant", "content": render.chat_html(answer, n)}]
             answers.append(answer)
             history.append([question, answer.answer])
         state = {"history": history, "answers": answers, "chat": chat_id}
@@ -349,11 +353,10 @@ class App:
         example questions). Its index is built or refreshed now if it was not loaded yet."""
         name = self.resolve(collection)
         if self.loaded(name) is None:
-            with self.lock:
-                try:
-                    self.pipeline_for(name)
-                except RagError as e:
-                    gr.Warning(str(e))
+            try:
+                self.load(name)
+            except RagError as e:
+                gr.Warning(str(e))
         examples = self.examples(name)
         return (self.corpus_title(name), self.corpus_rows(name), gr.update(choices=self._sources(name), value=None),
                 gr.update(choices=self._sources(name), value=None), gr.update(placeholder=f"Ask about the {self.noun(name)}…"),
@@ -418,21 +421,25 @@ class App:
         outcome: dict = {}
 
         def work():
-            self.rebuilding = True  # API questions get 503 meanwhile, instead of waiting behind the rebuild
+            # the next generation is built beside the live one, which answers meanwhile (the lock: the switch only)
             try:
-                with self.lock, build_progress.listening(listen):
+                with build_progress.listening(listen):
                     if self.loaded(name) is None:
-                        self.pipeline_for(name)
-                        outcome["report"] = self.loaded(name).build_report
+                        outcome["report"] = self.load(name).build_report
+                    elif name == self.default:
+                        outcome["report"] = self.rebuild(progress=True)
                     else:
-                        outcome["report"] = self.loaded(name).reload(progress=True)
+                        with self._building:
+                            self.rebuilding = True
+                            try:
+                                outcome["report"] = self.loaded(name).reload(progress=True, lock=self.lock)
+                            finally:
+                                self.rebuilding = False
             except RagError as e:
                 outcome["error"] = str(e)
             except Exception as e:
                 log.exception("re-index failed")
                 outcome["error"] = f"unexpected {type(e).__name__}: {e}"
-            finally:
-                self.rebuilding = False
 
         worker = threading.Thread(target=work, daemon=True)
         worker.start()
@@ -451,23 +458,32 @@ class App:
         yield (done + f"Index: {report.summary()}.{skipped}", self.corpus_rows(name), sources, self.corpus_title(name),
                progress_text(seen, started, finished=True), sources)
 
-    def upload(self, files: list | None, collection: str | None = None):
+    def upload(self, files: list | None, replace: bool = False, collection: str | None = None):
+        """Add files to the collection's folder: each written to a temporary file in that folder and renamed into
+        place (never through a symlink). A name that exists is replaced only when `replace` is ticked."""
         messages = []
         name = self.resolve(collection)
         corpus = Path(self.collections[name].corpus_dir)
         for f in files or []:
             src = Path(f if isinstance(f, str) else f.name)
             name_ = Path(getattr(f, "orig_name", None) or src.name).name  # never a path: no writing outside the corpus
-            if Path(name_).suffix.lower() not in UPLOAD_TYPES:
+            if Path(name_).suffix.lower() not in UPLOAD_TYPES or name_.startswith("."):
                 messages.append(f"⚠ refused `{name_}`: only {', '.join(UPLOAD_TYPES)} files")
                 continue
             size = src.stat().st_size
             if size > self.max_upload_mb * 2**20:
                 messages.append(f"⚠ refused `{name_}`: {size / 2**20:.1f} MB is over the {self.max_upload_mb:g} MB limit")
                 continue
-            shutil.copyfile(src, corpus / name_)
-            messages.append(f"added `{name_}` ({size / 2**20:.1f} MB)")
-        if not any(m.startswith("added") for m in messages):
+            try:
+                done = write_into(corpus, name_, src, replace)
+            except UploadRefused as e:
+                messages.append(f"⚠ {e}")
+                continue
+            except OSError as e:
+                messages.append(f"⚠ could not write `{name_}`: {e.strerror or e}")
+                continue
+            messages.append(f"{done} `{name_}` ({size / 2**20:.1f} MB)")
+        if not any(m.startswith(("added", "replaced")) for m in messages):
             yield "\n".join(messages) or "No file chosen.", self.corpus_rows(name), gr.skip(), gr.skip(), gr.skip(), gr.skip()
             return
         yield from self.reindex(name, "\n".join(messages) + "\n\n")
@@ -492,10 +508,7 @@ class App:
 
     def choose_model(self, name: str):
         try:
-            with self.lock:
-                self.pipeline.use_model(name)
-                for other in self._pipelines.values():  # every collection answers with the one model
-                    other._generator = self.pipeline._generator
+            self.use_model(name)
             return f"Model: {name}"
         except RagError as e:
             gr.Warning(str(e))
@@ -508,8 +521,6 @@ def open_chats(index_dir: Path) -> ChatStore:
     try:
         return ChatStore(index_dir / "chats.sqlite3")
     except (OSError, sqlite3.Error) as e:
-        import tempfile
-
         log.warning("chats cannot be kept in %s (%s): they last until the server stops", index_dir, e)
         return ChatStore(Path(tempfile.mkdtemp(prefix="rag-chats-")) / "chats.sqlite3")
 
@@ -561,6 +572,57 @@ def answer_from_record(record: dict, question: str = "") -> Answer:
         return Answer(**data)
     except (TypeError, AttributeError):
         return Answer(question, "(this answer could not be restored)", False, [], {})
+
+
+class UploadRefused(Exception):
+    """An upload that is not written, with the reason the page shows."""
+
+
+REPLACE_LABEL = "Replace files of the same name"
+
+
+def write_into(folder: Path, name: str, src: Path, replace: bool = False) -> str:
+    """Copy `src` to folder/name atomically; "added" or "replaced".
+
+    The bytes go to a new temporary file in `folder` (mkstemp: O_CREAT|O_EXCL|O_NOFOLLOW), flushed to disk,
+    then take the name in one step: a link that fails if the name exists (no replace), or a rename that
+    replaces the name itself. A name that is a symlink, or anything but a regular file, is refused: nothing is
+    ever written through a link, and a rename never follows one."""
+    target = folder / name
+    try:
+        existing = os.lstat(target)
+    except FileNotFoundError:
+        existing = None
+    if existing is not None:
+        if stat.S_ISLNK(existing.st_mode):
+            raise UploadRefused(f"refused `{name}`: that name is a symbolic link in the corpus folder; nothing is written through it")
+        if not stat.S_ISREG(existing.st_mode):
+            raise UploadRefused(f"refused `{name}`: that name is not a regular file in the corpus folder")
+        if not replace:
+            raise UploadRefused(f"`{name}` is already in the corpus and was not replaced: tick “{REPLACE_LABEL}” "
+                                "and add it again to replace it")
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".upload-", suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as out, open(src, "rb") as data:
+            shutil.copyfileobj(data, out)
+            out.flush()
+            os.fchmod(out.fileno(), 0o644)
+            os.fsync(out.fileno())
+        if existing is None:
+            try:
+                os.link(tmp, target)  # fails with EEXIST if the name appeared meanwhile (even as a symlink)
+            except FileExistsError:
+                raise UploadRefused(f"`{name}` appeared in the corpus meanwhile and was not replaced") from None
+            except OSError:  # a file system without hard links: check again, then rename
+                if os.path.lexists(target):
+                    raise UploadRefused(f"`{name}` appeared in the corpus meanwhile and was not replaced") from None
+                os.rename(tmp, target)
+            return "added"
+        os.replace(tmp, target)
+        return "replaced"
+    finally:
+        if os.path.lexists(tmp):
+            os.unlink(tmp)
 
 
 def _text(message: dict) -> str:
@@ -621,6 +683,7 @@ def build(app: App) -> gr.Blocks:
                                              column_widths=["24%", "26%", "14%", "20%", "16%"])
                         upload = gr.File(label=f"Add {noun} ({', '.join(UPLOAD_TYPES)}, up to {app.max_upload_mb:g} MB each)",
                                          file_count="multiple", file_types=list(UPLOAD_TYPES), elem_id="upload")
+                        replace = gr.Checkbox(label=REPLACE_LABEL, value=False, elem_id="replace")
                         index_progress = gr.Markdown(elem_id="index-progress")
                         with gr.Row():
                             reindex = gr.Button("Re-index", size="sm", elem_id="reindex")
@@ -657,23 +720,24 @@ def build(app: App) -> gr.Blocks:
                     " const noun = ((box && box.placeholder) || '').replace('Ask about the ', '').replace('…', '') || 'documents';"
                     " document.title = c + ' · ask your ' + noun; }")
         demo.load(app.on_load, browser_box, [browser, chats, chat, state, sources, collection], js=render.BROWSER_ID_JS, queue=False
-                  ).then(app.collection_view, collection, view, concurrency_id="pipeline", concurrency_limit=1
+                  ).then(app.collection_view, collection, view, concurrency_id="index", concurrency_limit=1
                   ).then(None, collection, None, js=title_js
                   ).then(None, None, None, js="() => { document.body.dataset.ragReady = '1'; }")
         chats.input(app.open_chat, [browser, chats, show_passages], [chat, state, sources, collection, chat_title], queue=False
-                    ).then(app.collection_view, collection, view, concurrency_id="pipeline", concurrency_limit=1
+                    ).then(app.collection_view, collection, view, concurrency_id="index", concurrency_limit=1
                     ).then(None, collection, None, js=title_js)
         examples.input(lambda q: (q or "", gr.update(value=None)), examples, [box, examples], queue=False)
         new.click(app.new_chat, None, [chat, state, sources, chats, chat_title], queue=False)
         rename.click(app.rename_chat, [browser, state, chat_title], chats, queue=False)
         delete.click(app.delete_chat, [browser, state], [chat, state, sources, chats, chat_title], queue=False)
         collection.input(
-            app.choose_collection, collection, [*view, chat, state, sources, chats], concurrency_id="pipeline", concurrency_limit=1,
+            app.choose_collection, collection, [*view, chat, state, sources, chats], concurrency_id="index", concurrency_limit=1,
         ).then(None, collection, None, js=title_js)
         corpus_outputs = [corpus_note, table, doomed, title, index_progress, report_file]
-        reindex.click(app.reindex, collection, corpus_outputs, concurrency_id="pipeline", concurrency_limit=1)
-        upload.upload(app.upload, [upload, collection], corpus_outputs, concurrency_id="pipeline", concurrency_limit=1)
-        remove.click(app.remove, [doomed, collection], corpus_outputs, concurrency_id="pipeline", concurrency_limit=1)
+        # index changes queue apart from the questions: the live generation answers while the next one is built
+        reindex.click(app.reindex, collection, corpus_outputs, concurrency_id="index", concurrency_limit=1)
+        upload.upload(app.upload, [upload, replace, collection], corpus_outputs, concurrency_id="index", concurrency_limit=1)
+        remove.click(app.remove, [doomed, collection], corpus_outputs, concurrency_id="index", concurrency_limit=1)
         report_file.change(app.cleaning_report, [report_file, collection], report, queue=False)
         model.change(app.choose_model, model, model_note, concurrency_id="pipeline", concurrency_limit=1)
         gr.Timer(2.0).tick(app.status, None, status, queue=False, show_progress="hidden")

@@ -30,6 +30,14 @@ def highlight(passage: str, quote: str) -> str:
 _MARKER = re.compile(r"\[(\d+)\]")
 
 
+def chat_escape(text: str) -> str:
+    """Text for a chat bubble. Gradio's Chatbot (render_markdown=False) still parses a message as HTML, and its
+    sanitizer keeps <img src=…>, so everything that goes into a bubble is escaped here (or by chat_html): a
+    document's own markup (or "&lt;img…&gt;" that its parser decoded to "<img…>") is shown as text, never made
+    an element."""
+    return html.escape(text, quote=False)
+
+
 def source_line(c: Citation) -> str:
     """One compact line for a citation: file, page or lines, heading trail (never the quote again)."""
     where = f"p. {c.page}" if c.page else (f"line {c.start_line}" if c.start_line == c.end_line else f"lines {c.start_line}–{c.end_line}")
@@ -37,8 +45,9 @@ def source_line(c: Citation) -> str:
 
 
 def chat_text(answer: Answer) -> str:
-    """The answer as plain text, with one line per source: what Copy copies, and what a chat is stored as."""
-    if answer.refused:
+    """The answer as plain text, with one line per source: what Copy copies, and what a chat is stored as.
+    Never put into a bubble as it is: chat_html escapes it (or chat_escape, for a bubble of plain text)."""
+    if answer.refused:  # the refusal, with the name no document mentions where that is the reason
         return f"{answer.answer or CANNOT_ANSWER_PHRASE}\n(The closest passages are listed under Sources, for you to judge.)"
     lines = [answer.answer, ""]  # the answer carries its own [n] markers (rag/compose.py)
     lines += [f"[{n}] {source_line(c)}" for n, c in enumerate(answer.citations, 1)]
