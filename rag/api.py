@@ -39,7 +39,7 @@ from .types import Answer
 
 log = logging.getLogger("rag.api")
 
-MODEL_ID = "rag-articles"  # what /v1/models lists; any model name is accepted in a request
+MODEL_ID = "rag-articles"  # the served folder in /v1/models; named collections follow, by name (any other name: the folder)
 QUOTE_CHARS = 240  # the Sources list quotes this much; the structured citations carry the whole sentence
 POLL_S = 0.5  # how often a waiting request checks that its client is still there (and sends a keep-alive)
 SOURCES_HEADING = "Sources:"
@@ -269,7 +269,8 @@ def router(service, api_key: str = "") -> APIRouter:
     async def models(request: Request):
         if denied := unauthorized(request):
             return denied
-        return {"object": "list", "data": [{"id": MODEL_ID, "object": "model", "created": created, "owned_by": "rag"}]}
+        return {"object": "list", "data": [{"id": name, "object": "model", "created": created, "owned_by": "rag"}
+                                           for name in _collections(service)]}
 
     @routes.post("/chat/completions")
     async def chat_completions(request: Request):
@@ -295,9 +296,11 @@ def router(service, api_key: str = "") -> APIRouter:
 
         cancel = threading.Event()
 
+        collection = {"collection": asked.model} if asked.model in _collections(service)[1:] else {}  # the model names a collection
+
         def work() -> Answer:
             try:
-                return service.answer(asked.question, asked.history, cancel=cancel)
+                return service.answer(asked.question, asked.history, cancel=cancel, **collection)
             finally:
                 leave()
 
@@ -322,6 +325,12 @@ def router(service, api_key: str = "") -> APIRouter:
         }
 
     return routes
+
+
+def _collections(service) -> list[str]:
+    """The served folder (MODEL_ID) and the named collections, when the service has any."""
+    names = getattr(service, "collection_names", None)
+    return names() if callable(names) else [MODEL_ID]
 
 
 def _extras(answer: Answer) -> dict:

@@ -328,14 +328,74 @@ def bench_cmd(reports_dir, sizes, million, peer, model_server, pgvector, workers
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind; anything but loopback needs RAG_UI_USER/RAG_UI_PASSWORD and RAG_API_KEY.")
 @click.option("--port", default=7860, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--share", is_flag=True, help="Ask Gradio for a public share link (needs credentials and internet).")
+@click.option("--max-upload-mb", type=click.FloatRange(0.1, 10_000), help="Largest file the page accepts (default 100).")
+@click.option("--collection", "collection", help="Serve this named collection (`rag collections list`) as the default.")
 @common_options
 @friendly_errors
-def ui_cmd(host, port, share, corpus, index, store, verbose):
-    """Serve the web chat (Gradio) at http://HOST:PORT, and an OpenAI-compatible API at http://HOST:PORT/v1."""
+def ui_cmd(host, port, share, max_upload_mb, collection, corpus, index, store, verbose):
+    """Serve the web chat (Gradio) at http://HOST:PORT, and an OpenAI-compatible API at http://HOST:PORT/v1.
+
+    The page and the API also serve every named collection (`rag collections add NAME DIR`)."""
     _setup_logging(verbose)
     from ui.app import launch
 
-    launch(_settings(corpus, index, None, None, False, store), host=host, port=port, share=share)
+    settings = _settings(corpus, index, None, None, False, store)
+    if max_upload_mb is not None:
+        settings.max_upload_mb = max_upload_mb
+    if collection:
+        from . import collections
+
+        found = next((c for c in collections.load(settings) if c.name == collection), None)
+        if found is None:
+            raise RagError(f"no collection named {collection} (see `rag collections list`)")
+        settings = found.settings(settings).replace(collection_name=found.name)
+    launch(settings, host=host, port=port, share=share)
+
+
+@rag.group("collections")
+def collections_cmd():
+    """Named document folders, each with its own index, served side by side by `rag ui`."""
+
+
+@collections_cmd.command("add")
+@click.argument("name")
+@click.argument("folder", type=click.Path(path_type=Path))
+@click.option("--index", type=click.Path(path_type=Path), help="Where its index lives (default: beside the registry).")
+@click.option("--articles", is_flag=True, help="The folder holds articles (the page says 'documents' otherwise).")
+@friendly_errors
+def collections_add(name, folder, index, articles):
+    """Add FOLDER as the collection NAME (its index is built when first used, or now with `rag index`)."""
+    from . import collections
+    from .config import Settings
+
+    c = collections.add(Settings.from_env(), name, folder, index, "articles" if articles else "documents")
+    click.echo(f"added {c.name}: {c.corpus} (index {c.index})")
+
+
+@collections_cmd.command("list")
+@friendly_errors
+def collections_list():
+    """The named collections: name, folder, index."""
+    from . import collections
+    from .config import Settings
+
+    items = collections.load(Settings.from_env())
+    if not items:
+        click.echo("no collections (add one with `rag collections add NAME DIR`)")
+    for c in items:
+        click.echo(f"{c.name}\t{c.corpus}\t{c.index}\t{c.noun}")
+
+
+@collections_cmd.command("remove")
+@click.argument("name")
+@friendly_errors
+def collections_remove(name):
+    """Forget the collection NAME (its folder and index stay on disk)."""
+    from . import collections
+    from .config import Settings
+
+    c = collections.remove(Settings.from_env(), name)
+    click.echo(f"removed {c.name} (its folder {c.corpus} and index {c.index} are left as they are)")
 
 
 @rag.command("api")

@@ -75,6 +75,10 @@ class Settings:
 
     # serving (`rag ui`: the web chat and the OpenAI-compatible API share one port and one model)
     api_queue_max: int = 32  # API questions beyond this many waiting for the model get HTTP 429 at once
+    max_upload_mb: float = 100.0  # the page refuses larger files (`rag ui --max-upload-mb`)
+    corpus_noun: str = "documents"  # what the page calls the folder's files ("articles" when it is known to hold them)
+    collection_name: str = ""  # the page's name for the folder `rag ui` serves ("" = the folder's own name)
+    collections_file: Path = ROOT / "index" / "collections.json"  # named collections (`rag collections`)
     # every API input is bounded before any work is done on it (rag/api.py); over a bound: 413 or 400, at once
     api_max_body_bytes: int = 1_048_576  # a request body larger than this (Content-Length or as read) gets 413
     api_max_messages: int = 64  # messages in one request
@@ -94,7 +98,7 @@ class Settings:
             values[f.name] = _coerce(f, raw)
         values.update({k: v for k, v in overrides.items() if v is not None})
         s = cls(**values)
-        for name in ("corpus_dir", "index_dir", "models_file", "model_cache_dir"):
+        for name in ("corpus_dir", "index_dir", "models_file", "model_cache_dir", "collections_file"):
             setattr(s, name, Path(getattr(s, name)).expanduser())
         return s
 

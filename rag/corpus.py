@@ -6,6 +6,7 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import progress
 from .errors import CorpusError, SkipFile
 from .parse import FORMATS, ParsedDoc, parse
 
@@ -62,7 +63,8 @@ def load_corpus(corpus_dir: Path, max_file_mb: float) -> tuple[list[ParsedDoc], 
     files, skipped = discover(corpus_dir)
     docs = []
     seen: dict[str, str] = {}
-    for path in files:
+    for done, path in enumerate(files):
+        progress.report("parse", done, len(files), path.name)
         try:
             doc = read_document(path, Path(corpus_dir), int(max_file_mb * 2**20))
         except SkipFile as e:
@@ -83,4 +85,5 @@ def load_corpus(corpus_dir: Path, max_file_mb: float) -> tuple[list[ParsedDoc], 
             log.warning("%s is not UTF-8; decoded as %s", doc.source, doc.encoding)
         seen[doc.sha256] = doc.source
         docs.append(doc)
+    progress.report("parse", len(files), len(files), "")
     return docs, skipped

@@ -20,12 +20,14 @@ from pathlib import Path
 
 import numpy as np
 
+from . import progress as listener
 from .config import MODEL_CACHE_DIR
 from .errors import ModelError
 
 log = logging.getLogger("rag.embed")
 BACKENDS = ("auto", "onnx", "onnx-int8", "torch")
 PROGRESS_BLOCK = 512  # texts per progress-bar step
+LISTENER_BLOCK = 64  # texts per report to a listener (rag/progress.py)
 ONNX_EXPORT_VERSION = 1  # bump when the export recipe changes: cached exports are then redone
 
 
@@ -90,6 +92,13 @@ class Embedder:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         texts = list(texts)
+        if listener.active():  # someone follows the build (the web page): report every block of chunks
+            parts = []
+            for start in range(0, len(texts), LISTENER_BLOCK):
+                listener.report("embed", start, len(texts))
+                parts.append(np.asarray(self.impl.encode(texts[start : start + LISTENER_BLOCK], self.batch_size), dtype=np.float32))
+            listener.report("embed", len(texts), len(texts))
+            return np.concatenate(parts)
         if not progress or len(texts) <= PROGRESS_BLOCK:
             return np.asarray(self.impl.encode(texts, self.batch_size), dtype=np.float32)
         from tqdm import tqdm

@@ -18,6 +18,7 @@ import pytest
 from rag.prompts import CANNOT_ANSWER_PHRASE
 
 from .conftest import CORPUS
+from .test_parse import article_pdf  # noqa: F401  (a fixture: the article printed to PDF by Chromium)
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -33,17 +34,41 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory, shared_index):
-    """`rag ui` on a copy of the corpus (uploads and removals must not touch the repo's corpus/)."""
-    corpus = tmp_path_factory.mktemp("ui") / "corpus"
-    shutil.copytree(CORPUS, corpus)
-    index = tmp_path_factory.mktemp("ui-index")
-    shutil.copytree(shared_index, index, dirs_exist_ok=True)  # re-use the session's index: no re-embedding
+LISBON = ("# Lisbon summit\n\nThe ministers met in Lisbon on a rainy Tuesday and agreed a common 5G vendor review"
+          " by the end of the year.\n")
+MANUAL = """# Harbour depot manual
+
+## How to open the north gate
+
+The north gate opens with the brass key kept in the harbour master's office, after the tide bell rings twice.
+
+## Who keeps the depot?
+
+The depot is kept by Marta Quintela, who has run it since the spring flood of 2009.
+"""
+
+
+def ferry_docx(path: Path) -> Path:
+    import docx
+
+    d = docx.Document()
+    d.add_heading("Tagus ferries", level=0)
+    d.add_heading("Ferry timetable", level=1)
+    d.add_paragraph("The ferries to Cacilhas are run by Transtejo, a company owned by the city of Lisbon, from Cais do Sodré.")
+    d.add_paragraph("Bicycles travel free outside the morning rush.", style="List Bullet")
+    d.save(path)
+    return path
+
+
+def start_ui(corpus: Path, index: Path, registry: Path | None = None, extra=()) -> dict:
     port = _free_port()
+    env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False"}
+    if registry is not None:
+        env["RAG_COLLECTIONS_FILE"] = str(registry)
     proc = subprocess.Popen(
-        [os.path.join(os.path.dirname(sys.executable), "rag"), "ui", "--port", str(port), "--corpus", str(corpus), "--index", str(index)],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env={**os.environ, "GRADIO_ANALYTICS_ENABLED": "False"},
+        [os.path.join(os.path.dirname(sys.executable), "rag"), "ui", "--port", str(port), "--corpus", str(corpus),
+         "--index", str(index), *extra],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
     )
     lines: list[str] = []
     threading.Thread(target=lambda: [lines.append(line) for line in proc.stdout], daemon=True).start()
@@ -52,9 +77,34 @@ def server(tmp_path_factory, shared_index):
         assert proc.poll() is None, "".join(lines)
         assert time.time() < deadline, "".join(lines)
         time.sleep(0.5)
-    yield {"url": f"http://127.0.0.1:{port}", "corpus": corpus, "log": lines}
-    proc.terminate()
-    proc.wait(timeout=30)
+    return {"url": f"http://127.0.0.1:{port}", "corpus": corpus, "index": index, "log": lines, "proc": proc}
+
+
+def stop_ui(server: dict) -> None:
+    server["proc"].terminate()
+    server["proc"].wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory, shared_index, article_pdf):  # noqa: F811
+    """`rag ui` on a copy of the corpus (uploads and removals must not touch the repo's corpus/), with a second
+    collection, "manuals": the Huawei article printed to PDF, the same article as a Word file, and a Markdown manual."""
+    corpus = tmp_path_factory.mktemp("ui") / "corpus"
+    shutil.copytree(CORPUS, corpus)
+    index = tmp_path_factory.mktemp("ui-index")
+    shutil.copytree(shared_index, index, dirs_exist_ok=True)  # re-use the session's index: no re-embedding
+    manuals = tmp_path_factory.mktemp("manuals")
+    shutil.copy(article_pdf, manuals / "huawei.pdf")
+    ferry_docx(manuals / "ferry.docx")
+    (manuals / "depot.md").write_text(MANUAL)
+    registry = tmp_path_factory.mktemp("registry") / "collections.json"
+    from rag import collections
+    from rag.config import Settings
+
+    collections.add(Settings.from_env(collections_file=registry), "manuals", manuals)
+    server = start_ui(corpus, index, registry)
+    yield {**server, "manuals": manuals, "registry": registry}
+    stop_ui(server)
 
 
 @pytest.fixture(scope="module")
@@ -76,6 +126,7 @@ def page(browser, server):
     page.on("request", lambda r: page.requests.append(r.url))
     page.goto(server["url"])
     page.wait_for_selector("#question textarea")
+    page.wait_for_selector("body[data-rag-ready]", state="attached")  # this browser's chats are loaded
     yield page
     outside = [u for u in page.requests if not re.match(r"^(https?|wss?)://127\.0\.0\.1:\d+/|^(data|blob):", u)]
     context.close()
@@ -88,10 +139,18 @@ def ask(page, question: str, timeout=90_000):
     page.wait_for_function(
         """([q, phrase]) => {
             const t = document.querySelector('#chat').innerText;
-            return t.includes(q) && (t.includes('[1]') || t.includes(phrase) || t.includes('⚠')) && !t.includes('▌') && !t.includes('Searching the articles');
+            return t.includes(q) && (t.includes('[1]') || t.includes(phrase) || t.includes('⚠')) && !t.includes('▌') && !t.includes('Searching the ');
         }""",
         arg=[question, CANNOT_ANSWER_PHRASE], timeout=timeout,
     )
+
+
+FOUNDER_QUOTE = "Ren Zhengfei, the founder of Huawei"
+
+
+def visible_count(page, text: str) -> int:
+    """How many times `text` is on screen (hidden tabs and elements do not count: innerText skips them)."""
+    return page.evaluate("t => document.body.innerText.split(t).length - 1", text)
 
 
 def test_answer_streams_with_citation_and_opens_the_source(page):
@@ -103,17 +162,19 @@ def test_answer_streams_with_citation_and_opens_the_source(page):
     ask(page, "Who is the founder of Huawei?")
     chat = page.inner_text("#chat")
     assert "Ren Zhengfei — " in chat and "[1] [1]" not in chat  # short answer, then its sentence, marked once
-    assert "[1] 001_2cf39cb89ea2da08.txt:L35-L35" in chat
+    assert "[1] 001_2cf39cb89ea2da08.txt · line 35" in chat  # one compact line per source
     seen = page.evaluate("() => Array.from(window.__seen)")
-    assert any("Searching the articles" in s for s in seen), "the answer arrived without any intermediate state"
-    mark = page.locator("#sources mark").first
-    assert mark.inner_text().startswith("Ren Zhengfei, the founder of Huawei")
+    assert any("Searching the documents" in s for s in seen), "the answer arrived without any intermediate state"
+    # the cited sentence is on screen once: in the answer, not again in a list of quotes or in the Sources tab
+    assert visible_count(page, FOUNDER_QUOTE) == 1
+    assert "001_2cf39cb89ea2da08.txt · line 35" in page.inner_text("#sources")
     page.screenshot(path=str(ARTIFACTS / "answer.png"), full_page=True)
 
-    page.locator("#picker label").first.click()
+    page.locator("#chat a.cite").first.click()  # the [1] marker in the answer
     page.wait_for_selector("#article mark.cited")
     cited = page.locator("#article mark.cited")
-    assert "Ren Zhengfei, the founder of Huawei" in cited.inner_text()
+    assert FOUNDER_QUOTE in cited.inner_text()
+    assert "001_2cf39cb89ea2da08.txt" in page.inner_text("#article .article-title")
     page.wait_for_timeout(400)
     in_view = page.evaluate("""() => {
         const m = document.querySelector('#article mark.cited').getBoundingClientRect();
@@ -123,6 +184,20 @@ def test_answer_streams_with_citation_and_opens_the_source(page):
     assert in_view, "the cited passage was not scrolled into view"
     assert page.locator("#article .ln").count() > 100  # the whole article, line-numbered
     page.screenshot(path=str(ARTIFACTS / "source_viewer.png"), full_page=True)
+
+
+def test_copy_gives_the_answer_and_its_sources_as_text(browser, server):
+    context = browser.new_context(viewport={"width": 1366, "height": 900}, permissions=["clipboard-read", "clipboard-write"])
+    page = context.new_page()
+    page.goto(server["url"])
+    page.wait_for_selector("body[data-rag-ready]", state="attached")
+    ask(page, "Who is the founder of Huawei?")
+    page.locator("#chat a.copy-answer").last.click()
+    page.wait_for_selector("#chat a.copy-answer >> text=Copied")
+    copied = page.evaluate("() => navigator.clipboard.readText()")
+    context.close()
+    assert copied.startswith("Ren Zhengfei — ") and "<" not in copied
+    assert "\n\n[1] 001_2cf39cb89ea2da08.txt · line 35" in copied
 
 
 def test_unanswerable_is_declined_with_closest_passages(page):
@@ -201,6 +276,8 @@ def test_upload_checks_type_and_indexes_new_files(page, server, tmp_path):
 def _upload(page, path: Path, expect: str):
     page.set_input_files("#upload input[type=file]", str(path))
     page.wait_for_selector(f"#corpus-note >> text={expect}", timeout=120_000)
+    if expect.startswith(("added", "replaced")):  # the note says so at once; the index is rebuilt after it
+        page.wait_for_function("() => /Index:|⚠/.test(document.querySelector('#corpus-note').innerText)", timeout=300_000)
 
 
 def test_upload_never_writes_through_a_symlink_nor_replaces_silently(page, server, tmp_path):
@@ -266,27 +343,30 @@ def test_markup_in_a_document_never_becomes_an_element(page, server, tmp_path):
     page.click("button[role=tab]:has-text('Corpus')")
     _upload(page, tmp_path / "lighthouse.html", "added lighthouse.html")
     _upload(page, tmp_path / "ferry.txt", "added ferry.txt")
-    page.click("button[role=tab]:has-text('Sources')")
     for question, source, text in (
         ("What did the keeper of the Svalbard lighthouse write in the logbook on the night of the storm?",
          "lighthouse.html", f'<img src="{at}/escaped.png"'),
         ("What did the ferry clerk of Longyearbyen write in the ledger on the night of the blizzard?",
          "ferry.txt", f'<img src="{at}/raw.png"'),
     ):
+        page.click("button[role=tab]:has-text('Sources')")
         ask(page, question)
         page.wait_for_timeout(1500)
         chat, sources = page.inner_text("#chat"), page.inner_text("#sources")
-        # it reached the page: the passage with the markup is quoted in the bubble and in the sources, as text
+        # it reached the page: the passage with the markup is quoted in the bubble, as text, and cited
         assert source in chat and text in chat and "<script>" in chat, chat[-1500:]
-        assert source in sources and text in sources, sources[-1500:]
+        assert source in sources, sources[-1500:]
+        # the document viewer, opened at the citation, shows the file's own text, inert too
+        page.locator("#chat .rag-answer").last.locator("a.cite").first.click()
+        page.wait_for_selector("#article mark.cited")
+        page.wait_for_function("s => document.querySelector('#article .article-title').innerText.includes(s)", arg=source)
+        page.wait_for_timeout(1000)
+        assert text in page.inner_text("#article"), page.inner_text("#article")[-1500:]
+        assert page.locator("#article img, #article script, #article a[href^='javascript']").count() == 0
         made = page.evaluate("""() => [...document.querySelectorAll('img, script, a, iframe, object, embed')]
             .map(e => e.outerHTML).filter(h => h.includes('pwned') || h.includes('javascript:') || h.includes('.png'))""")
         assert made == [], made
         assert page.evaluate("() => window.__pwned") is None
-    page.locator("#picker label").first.click()  # the article viewer shows the file's own text, inert too
-    page.wait_for_selector("#article mark.cited")
-    page.wait_for_timeout(1000)
-    assert page.locator("#article img, #article script, #article a[href^='javascript']").count() == 0
     beacon.shutdown()
     assert hits == [] and not [u for u in page.requests if at in u], (hits, page.requests)
     page.screenshot(path=str(ARTIFACTS / "markup.png"), full_page=True)
@@ -462,3 +542,229 @@ def test_cancel_while_queued_cancels_and_frees_the_queue(browser, inproc):
     ask(page, "Who is the founder of Huawei?")
     assert "Ren Zhengfei — " in page.inner_text("#chat")
     context.close()
+
+
+# ---- issue 18: the document at the cited place, collections, chats that persist, indexing one can follow ----
+
+def choose(page, elem_id: str, option: str):
+    """Pick `option` in a Gradio dropdown."""
+    page.click(f"#{elem_id} input")
+    page.locator("ul[role=listbox] li", has_text=option).first.click()
+
+
+def choose_collection(page, name: str):
+    choose(page, "collection", name)
+    page.wait_for_function("n => document.querySelector('#title').innerText.includes(n)", arg=name, timeout=180_000)
+    page.wait_for_function("n => document.title.startsWith(n)", arg=name, timeout=10_000)  # set right after the title
+
+
+def cited_sources(page) -> list[str]:
+    """The files the last answer's source lines name."""
+    lines = page.locator("#chat .rag-answer").last.locator("a.src-line").all_inner_texts()
+    return [line.split("] ", 1)[1].split(" · ")[0] for line in lines]
+
+
+def test_pdf_citation_opens_the_rendered_page_with_the_passage_highlighted(page, server):
+    choose_collection(page, "manuals")
+    ask(page, "Who is the founder of Huawei?")
+    assert cited_sources(page)[0] == "huawei.pdf"
+    assert "huawei.pdf · p. " in page.inner_text("#chat")
+    page.locator("#chat a.cite").first.click()
+    page.wait_for_selector("#article img.pdf-img")
+    page.wait_for_function("() => { const i = document.querySelector('#article img.pdf-img'); return i.complete && i.naturalWidth > 500; }")
+    title = page.inner_text("#article .article-title")
+    cited_page = int(re.search(r"page (\d+) of (\d+)", title).group(1))
+    from rag.parse import parse
+
+    doc = parse(server["manuals"] / "huawei.pdf")
+    at = doc.text.index(FOUNDER_QUOTE)
+    assert cited_page == doc.page_of(doc.text.count("\n", 0, at) + 1)  # the page that holds the quote
+    boxes = page.locator("#article .pdf-hl")
+    assert boxes.count() >= 1
+    image = page.locator("#article img.pdf-img").bounding_box()
+    first = boxes.first.bounding_box()
+    assert first["width"] > 20 and first["height"] > 5  # a visible mark, inside the page image
+    assert image["x"] <= first["x"] and first["y"] + first["height"] <= image["y"] + image["height"]
+    # the extracted text of the page, beside it, with the cited lines marked
+    assert FOUNDER_QUOTE.split(",")[0] in page.inner_text("#article .pdf-text mark.cited")
+    page.locator("#article").screenshot(path=str(ARTIFACTS / "pdf_page.png"))
+    page.evaluate("() => window.scrollTo(0, 0)")
+    page.screenshot(path=str(ARTIFACTS / "pdf_citation.png"), full_page=True)  # the README's screenshot (docs/screenshot.png)
+
+    # page navigation: another page has no mark; back to the cited page, the mark again
+    link = "Next ›" if cited_page < doc.pages else "‹ Previous"
+    page.click(f"#article .pdf-nav a:has-text('{link}')")
+    other = cited_page + 1 if link == "Next ›" else cited_page - 1
+    page.wait_for_selector(f"#article .pdf-view[data-page='{other}']")
+    assert page.locator("#article .pdf-hl").count() == 0
+    page.click("#article .pdf-nav a:has-text('Back to the cited page')")
+    page.wait_for_selector(f"#article .pdf-view[data-page='{cited_page}'] .pdf-hl")
+
+
+def test_markdown_and_word_open_as_formatted_text(page):
+    choose_collection(page, "manuals")
+    ask(page, "Who keeps the depot?")
+    assert cited_sources(page)[0] == "depot.md"
+    page.locator("#chat .rag-answer").last.locator("a.src-line").first.click()  # the source line opens it too
+    page.wait_for_selector("#article .formatted mark.cited")
+    assert "Marta Quintela" in page.inner_text("#article mark.cited")
+    viewer = page.inner_text("#article .formatted")
+    assert "Who keeps the depot?" in viewer and "#" not in viewer  # headings as headings, not Markdown source
+    assert page.locator("#article .formatted h3, #article .formatted h4").count() >= 2
+    ask(page, "Who runs the ferries to Cacilhas?")
+    assert cited_sources(page)[0] == "ferry.docx"
+    page.locator("#chat .rag-answer").last.locator("a.cite").first.click()
+    page.wait_for_function("() => document.querySelector('#article .article-title').innerText.includes('ferry.docx')")
+    assert "Transtejo" in page.inner_text("#article mark.cited")
+    headings = page.locator("#article .formatted h3, #article .formatted h4").all_inner_texts()
+    assert headings == ["Tagus ferries", "Ferry timetable"]
+    assert "• Bicycles travel free" in page.inner_text("#article .formatted")  # a list item, as one
+    page.locator("#article").screenshot(path=str(ARTIFACTS / "formatted.png"))
+
+
+def test_two_collections_answer_from_their_own_folders(page, server):
+    import json
+    import urllib.request
+
+    ask(page, "Who is the founder of Huawei?")
+    assert cited_sources(page)[0] == "001_2cf39cb89ea2da08.txt"
+    assert "Ask about the documents" in page.get_attribute("#question textarea", "placeholder")
+    choose_collection(page, "manuals")
+    assert page.title().startswith("manuals")
+    assert "Ren Zhengfei" not in page.inner_text("#chat")  # a new chat for the other folder
+    ask(page, "Who is the founder of Huawei?")
+    assert cited_sources(page)[0] == "huawei.pdf"
+    # the corpus tab lists the chosen collection's files
+    page.click("button[role=tab]:has-text('Corpus')")
+    table = page.inner_text("#corpus-table")
+    assert "depot.md" in table and "001_2cf39cb89ea2da08.txt" not in table
+
+    # the API: each collection is a model
+    with urllib.request.urlopen(server["url"] + "/v1/models", timeout=30) as r:
+        assert [m["id"] for m in json.load(r)["data"]] == ["rag-articles", "manuals"]
+
+    def api(model):
+        body = json.dumps({"model": model, "messages": [{"role": "user", "content": "Who keeps the depot?"}]}).encode()
+        req = urllib.request.Request(server["url"] + "/v1/chat/completions", body, {"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=180) as r:
+            return json.load(r)
+
+    assert api("manuals")["citations"][0]["source"] == "depot.md"
+    other = api("rag-articles")
+    assert all(c["source"] != "depot.md" for c in other["citations"])
+
+
+def test_examples_are_the_documents_own_questions(page):
+    choose_collection(page, "manuals")
+    page.wait_for_selector("#examples")
+    examples = page.inner_text("#examples")
+    assert "Who keeps the depot?" in examples and "How do I open the north gate?" in examples
+    assert "What is “" not in examples  # no titles pasted into a template
+    page.locator("#examples label", has_text="Who keeps the depot?").click()
+    page.wait_for_function("() => document.querySelector('#question textarea').value === 'Who keeps the depot?'")
+
+
+def test_chat_survives_a_reload_and_belongs_to_its_browser(browser, server):
+    context = browser.new_context(viewport={"width": 1366, "height": 900})
+    page = context.new_page()
+    page.goto(server["url"])
+    page.wait_for_selector("body[data-rag-ready]", state="attached")
+    ask(page, "Who is the founder of Huawei?")
+    before = page.inner_text("#chat")
+    page.reload()
+    page.wait_for_selector("body[data-rag-ready]", state="attached")
+    page.wait_for_function("() => document.querySelector('#chat').innerText.includes('Ren Zhengfei')", timeout=30_000)
+    assert "Who is the founder of Huawei?" in page.inner_text("#chat")
+    assert page.input_value("#chats input") == "Who is the founder of Huawei?"
+    page.screenshot(path=str(ARTIFACTS / "chat_after_reload.png"), full_page=True)
+    # its citations still open the document
+    page.locator("#chat a.cite").first.click()
+    page.wait_for_selector("#article mark.cited")
+
+    # a follow-up goes on in the same chat, which keeps its place in the list
+    ask(page, "What does he say is the biggest threat?")
+    page.click("text=Rename or delete this chat")
+    page.fill("#chat-title input, #chat-title textarea", "Huawei's founder")
+    page.click("#rename-chat")
+    page.wait_for_function("() => document.querySelector('#chats input').value === \"Huawei's founder\"")
+
+    # another browser sees none of it
+    other = browser.new_context(viewport={"width": 1366, "height": 900})
+    stranger = other.new_page()
+    stranger.goto(server["url"])
+    stranger.wait_for_selector("body[data-rag-ready]", state="attached")
+    stranger.wait_for_timeout(500)
+    assert "Ren Zhengfei" not in stranger.inner_text("#chat")
+    stranger.click("#chats input")
+    assert stranger.locator("ul[role=listbox] li", has_text="Huawei's founder").count() == 0
+    other.close()
+
+    # deleted, it is gone after a reload too
+    page.click("#delete-chat")
+    page.wait_for_function("() => !document.querySelector('#chat').innerText.includes('Ren Zhengfei')")
+    page.reload()
+    page.wait_for_selector("body[data-rag-ready]", state="attached")
+    page.wait_for_timeout(500)
+    assert "Ren Zhengfei" not in page.inner_text("#chat") and before
+    context.close()
+
+
+def big_document(path: Path, mb: float = 10.5) -> Path:
+    """A Markdown file over the old 10 MB limit: a few hundred distinct paragraphs to embed, and the rest of its
+    size a run of spaces (padding, as a scanned report's images pad a PDF), which parsing skips."""
+    paragraphs = [f"Shelf {i} of the harbour archive holds {i * 7 % 97 + 3} boxes of tide tables from the year {1800 + i},"
+                  f" catalogued by clerk number {i * 13 % 89 + 10}." for i in range(400)]
+    text = "# Harbour archive inventory\n\n" + "\n\n".join(paragraphs) + "\n\n"
+    pad = int(mb * 2**20) - len(text.encode())
+    path.write_text(text + " " * pad + "\n\nThe archive closes at dusk.\n")
+    return path
+
+
+def test_upload_over_ten_megabytes_is_indexed_with_visible_progress(page, server, tmp_path):
+    big = big_document(tmp_path / "archive.md")
+    assert big.stat().st_size > 10 * 2**20
+    page.click("button[role=tab]:has-text('Corpus')")
+    assert "up to 100 MB each" in page.inner_text("#upload")
+    page.evaluate("""() => {
+        window.__progress = [];
+        new MutationObserver(() => window.__progress.push(document.querySelector('#index-progress').innerText))
+            .observe(document.querySelector('#index-progress'), {subtree: true, childList: true, characterData: true});
+    }""")
+    page.set_input_files("#upload input[type=file]", str(big))
+    page.wait_for_selector("#corpus-note >> text=added archive.md", timeout=300_000)
+    page.wait_for_function("() => document.querySelector('#corpus-note').innerText.includes('Index:')", timeout=300_000)
+    seen = page.evaluate("() => window.__progress")
+    during = [s for s in seen if s.startswith("Indexing")]
+    assert any("Files read:" in s for s in during), seen
+    assert any("Chunks embedded:" in s and "chunks/s" in s for s in during + seen[-1:]), seen
+    final = page.inner_text("#index-progress")
+    assert final.startswith("Done") and re.search(r"Chunks embedded: 4\d\d of 4\d\d · \d+ chunks/s", final), final
+    assert "archive.md" in page.inner_text("#corpus-table")
+    page.screenshot(path=str(ARTIFACTS / "upload_progress.png"), full_page=True)
+    (server["corpus"] / "archive.md").unlink()  # the other tests' corpus as it was
+
+
+def test_corpus_table_fits_and_cleaning_report_opens(page):
+    page.click("button[role=tab]:has-text('Corpus')")
+    page.wait_for_selector("#corpus-table table")
+    overflow = page.evaluate("""() => {
+        const panel = document.querySelector('#corpus-table').getBoundingClientRect();
+        const cut = [];
+        for (const cell of document.querySelectorAll('#corpus-table th, #corpus-table td')) {
+            const r = cell.getBoundingClientRect();
+            if (r.right > panel.right + 1) cut.push('outside: ' + cell.innerText);
+            for (const e of [cell, ...cell.querySelectorAll('*')]) {  // text clipped by any box inside the cell
+                if (e.scrollWidth > e.clientWidth + 1 && getComputedStyle(e).overflowX !== 'visible') cut.push('clipped: ' + e.innerText);
+            }
+        }
+        return cut;
+    }""")
+    headers = page.locator("#corpus-table th").all_inner_texts()
+    assert [h.strip() for h in headers[:5]] == ["file", "title", "chunks", "dropped", "indexed"], headers
+    assert not overflow, f"cut off or outside the panel: {overflow[:5]}"
+    page.click("text=Cleaning report")
+    choose(page, "report-file", "000_f7ddb58f33c977c6.txt")
+    page.wait_for_selector("#cleaning-report pre")
+    report = page.inner_text("#cleaning-report")
+    assert "000_f7ddb58f33c977c6.txt:" in report and "dropped" in report
+    page.screenshot(path=str(ARTIFACTS / "corpus_report.png"), full_page=True)

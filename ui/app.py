@@ -9,11 +9,13 @@ conversation in its session state. The same server answers OpenAI clients on /v1
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import logging
 import os
 import queue
 import shutil
+import sqlite3
 import stat
 import tempfile
 import threading
@@ -23,19 +25,26 @@ from pathlib import Path
 import gradio as gr
 
 from rag import api
+from rag import collections as registry
+from rag import progress as build_progress
 from rag.answer import Pipeline, normalize_question
 from rag.config import Settings
+from contextlib import nullcontext
+
 from rag.errors import Cancelled, RagError
+from rag.examples import example_questions
 from rag.models import locate, read_models
 from rag.service import AnswerService
-from rag.types import Answer
+from rag.types import Answer, Citation, Passage
 
 from . import render
+from .chats import ChatStore, valid_browser
 
 log = logging.getLogger("rag.ui")
 
 UPLOAD_TYPES = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx")
-EMPTY_STATE = {"history": [], "answers": []}
+EMPTY_STATE = {"history": [], "answers": [], "chat": None}
+PROGRESS_EVERY_S = 0.5
 RAW_QUESTION_FACTOR = 10  # the chat trims a question over max_question_chars (with a notice); 10× that is refused
 
 
@@ -43,15 +52,105 @@ class App(AnswerService):
     """The answer service (rag/service.py: the shared pipeline, its lock, the admission queue, cancellation,
     background rebuilds), plus what only the page shows: who is waiting, and each tab's cancel signal."""
 
-    def __init__(self, pipeline: Pipeline, max_upload_mb: float = 10.0):
+    def __init__(self, pipeline: Pipeline, max_upload_mb: float | None = None, collections: list | None = None,
+                 chats: ChatStore | None = None):
+        """`pipeline` answers for the folder the server was started with; each named collection (rag/collections.py,
+        all registered ones when `collections` is None) gets its own index and pipeline, sharing the models."""
         super().__init__(pipeline)
-        self.max_upload_mb = max_upload_mb
+        s = pipeline.settings
+        self.max_upload_mb = max_upload_mb if max_upload_mb is not None else s.max_upload_mb
+        self.default = s.collection_name or Path(s.corpus_dir).resolve().name or "documents"
+        self.collections: dict[str, Settings] = {self.default: s}
+        if collections is None:
+            try:
+                collections = registry.load(s)
+            except RagError as e:
+                log.warning("%s", e)
+                collections = []
+        for c in collections:
+            self.collections.setdefault(c.name, c.settings(s))
+        self._pipelines: dict[str, Pipeline] = {}  # the named collections' (the served folder's is self.pipeline)
+        self.chats = chats or open_chats(Path(s.index_dir))
         self.waiting: dict[str, float] = {}  # session -> when its question was queued
         self.cancels: dict[str, threading.Event] = {}  # session -> the cancel signal of its question
 
+    # ---- collections: one pipeline per named folder, the models shared ---------------------------------
+
+    def collection_names(self) -> list[str]:
+        """What the API lists as models: the served folder first (as api.MODEL_ID), then the named collections."""
+        return [api.MODEL_ID] + [name for name in self.collections if name != self.default]
+
+    def resolve(self, name: str | None) -> str:
+        return name if name in self.collections else self.default
+
+    def pipeline_for(self, name: str | None) -> Pipeline:
+        """The collection's pipeline, its index built or refreshed on first use. Call with self.lock held."""
+        name = self.resolve(name)
+        if name == self.default:
+            return self.pipeline
+        if name not in self._pipelines:
+            self._pipelines[name] = Pipeline(self.collections[name], embedder=self.pipeline.embedder,
+                                             generator=self.pipeline._generator)
+        return self._pipelines[name]
+
+    def loaded(self, name: str | None) -> Pipeline | None:
+        name = self.resolve(name)
+        return self.pipeline if name == self.default else self._pipelines.get(name)
+
+    def answer(self, question: str, history=(), on_token=None, k: int | None = None,
+               cancel: threading.Event | None = None, collection: str | None = None) -> Answer:
+        """The service's answer (rag/service.py) for the served folder; a named collection's pipeline otherwise,
+        under the same lock and with the same cancellation."""
+        name = self.resolve(collection)
+        if name == self.default:
+            return super().answer(question, history, on_token, k, cancel)
+        while not self.lock.acquire(timeout=0.2):
+            if cancel is not None and cancel.is_set():
+                raise Cancelled("the question was cancelled")
+        try:
+            if cancel is not None and cancel.is_set():
+                raise Cancelled("the question was cancelled")
+            self.busy += 1
+            try:
+                pipeline = self.pipeline_for(name)
+                generator = pipeline._generator
+                with generator.cancel_on(cancel) if generator is not None else nullcontext():
+                    return pipeline.answer(question, history=history, on_token=on_token, k=k)
+            finally:
+                self.busy -= 1
+        finally:
+            self.lock.release()
+
+    def ask(self, question: str, history=(), on_token=None, k: int | None = None,
+            cancel: threading.Event | None = None, collection: str | None = None) -> Answer:
+        leave = self.admit()
+        try:
+            return self.answer(question, history, on_token, k, cancel, collection)
+        finally:
+            leave()
+
+    def load(self, name: str | None) -> Pipeline:
+        """The collection's pipeline, its index built or refreshed now if it was not loaded: built beside the
+        answering (the model's lock only to add it), one build at a time."""
+        name = self.resolve(name)
+        if (loaded := self.loaded(name)) is not None:
+            return loaded
+        with self._building:
+            if (loaded := self.loaded(name)) is not None:
+                return loaded
+            pipeline = Pipeline(self.collections[name], embedder=self.pipeline.embedder, generator=self.pipeline._generator)
+            with self.lock:
+                return self._pipelines.setdefault(name, pipeline)
+
+    def use_model(self, name: str) -> None:
+        with self.lock:
+            self.pipeline.use_model(name)
+            for other in self._pipelines.values():  # every collection answers with the one model
+                other._generator = self.pipeline._generator
+
     # ---- chat ---------------------------------------------------------------------------------
 
-    def add_question(self, message: str, chat: list, state: dict, request: gr.Request):
+    def add_question(self, message: str, chat: list, state: dict, collection: str | None, request: gr.Request):
         """Runs at once (no queue): show the question, or refuse it visibly, before the model's turn."""
         limit = self.pipeline.settings.max_question_chars
         if len(message or "") > RAW_QUESTION_FACTOR * limit:  # measured on the raw text, before any work on it
@@ -60,13 +159,15 @@ class App(AnswerService):
             question, _ = normalize_question(message or "", limit)
         except RagError as e:
             return message, chat, state, None, f"⚠ {e}"
-        chat = chat + [{"role": "user", "content": render.chat_escape(question)}, {"role": "assistant", "content": "Searching the articles…"}]
+        chat = chat + [{"role": "user", "content": render.chat_escape(question)},
+                       {"role": "assistant", "content": f"Searching the {self.noun(collection)}…"}]
         self.waiting[_session(request)] = time.monotonic()
         notice = "" if question == (message or "").strip() else "Note: the question was cleaned up or trimmed to fit."
         return "", chat, state, question, notice
 
-    def respond(self, chat: list, state: dict, k: int, show_passages: bool, question: str | None, request: gr.Request):
-        """Streams the answer into the last chat message, then fills in the sources."""
+    def respond(self, chat: list, state: dict, k: int, show_passages: bool, question: str | None, collection: str | None,
+                browser: str | None, request: gr.Request):
+        """Streams the answer into the last chat message, then fills in the sources and stores the turn."""
         self.waiting.pop(_session(request), None)
         if not question or not chat:
             yield chat, state, gr.skip(), gr.skip()
@@ -77,10 +178,11 @@ class App(AnswerService):
         outcome: dict = {}
         session = _session(request)
         cancel = self.cancels[session] = threading.Event()  # set by the Cancel button (self.cancel)
+        collection = self.resolve(collection)
 
         def work():
             try:
-                outcome["answer"] = self.ask(question, history, pieces.put, int(k), cancel)
+                outcome["answer"] = self.ask(question, history, pieces.put, int(k), cancel, collection)
             except Cancelled:
                 outcome["cancelled"] = True
             except RagError as e:
@@ -108,16 +210,24 @@ class App(AnswerService):
             return
         if "error" in outcome:
             chat[-1] = {"role": "assistant", "content": render.chat_escape(f"⚠ {outcome['error']}")}
-            yield chat, state, render.sources_html(None, False), gr.update(choices=[], value=None)
+            yield chat, state, render.sources_html(None, False), gr.skip()
             return
         answer: Answer = outcome["answer"]
-        chat[-1] = {"role": "assistant", "content": render.chat_text(answer)}
+        turn = len(state["answers"])
+        chat[-1] = {"role": "assistant", "content": render.chat_html(answer, turn)}
+        try:
+            chat_id = self.chats.add_turn(browser, state.get("chat"), question, render.chat_text(answer),
+                                          answer_record(answer), collection) if valid_browser(browser) else None
+        except (OSError, sqlite3.Error) as e:  # the answer is shown all the same; this turn is not kept
+            log.warning("could not keep the chat: %s", e)
+            chat_id = None
         state = {
             "history": state["history"] + [[question, answer.answer]],
             "answers": state["answers"] + [answer],
+            "chat": chat_id or state.get("chat"),
         }
-        choices = [f"[{n}] {c.source}:L{c.start_line}-L{c.end_line}" for n, c in enumerate(answer.citations, 1)]
-        yield chat, state, render.sources_html(answer, show_passages), gr.update(choices=choices, value=None)
+        yield (chat, state, render.sources_html(answer, show_passages, turn),
+               gr.update(choices=self.chat_choices(browser), value=state["chat"]) if chat_id else gr.skip())
 
     def ask_api(self, question: str) -> dict:
         """The same answer as the chat, as JSON, for programmatic clients (gradio_client: api_name="/ask")."""
@@ -132,23 +242,41 @@ class App(AnswerService):
         if event := self.cancels.get(_session(request)):
             event.set()
         last = _text(chat[-1]) if chat and chat[-1].get("role") == "assistant" else ""
-        if last.startswith("Searching the articles") or last.endswith("▌"):
+        if last.startswith("Searching the ") or last.endswith("▌"):
             chat = chat[:-1] + [{"role": "assistant", "content": "Cancelled."}]
         return chat
 
     def rerender_sources(self, state: dict, show_passages: bool):
-        return render.sources_html(state["answers"][-1] if state["answers"] else None, show_passages)
+        turn = len(state["answers"]) - 1
+        return render.sources_html(state["answers"][-1] if state["answers"] else None, show_passages, turn)
 
-    def open_citation(self, choice: str | None, state: dict):
-        if not choice or not state["answers"]:
-            return gr.skip(), gr.skip()
-        n = int(choice.split("]")[0].strip("[")) - 1
-        citation = state["answers"][-1].citations[n]
-        path = self._corpus_file(citation.source)
+    # ---- the document viewer ---------------------------------------------------------------------
+
+    def open_target(self, target: str, state: dict, viewing: dict | None, collection: str | None):
+        """A click on a citation ("cite-TURN-N": that answer's N-th source) or a page link ("page-P": another
+        page of the PDF on view): the document at that place, in the Document tab."""
+        target = (target or "").strip()
+        if target.startswith("cite-"):
+            try:
+                turn, n = (int(x) for x in target[5:].split("-", 1))
+                citation = state["answers"][turn].citations[n - 1]
+            except (ValueError, IndexError, KeyError):
+                return gr.skip(), gr.skip(), gr.skip()
+            viewing = {"collection": self.resolve(collection), **citation_view(citation)}
+            show = 0
+        elif target.startswith("page-") and viewing:
+            try:
+                show = max(1, int(target[5:]))
+            except ValueError:
+                return gr.skip(), gr.skip(), gr.skip()
+        else:
+            return gr.skip(), gr.skip(), gr.skip()
+        path = self._corpus_file(viewing["source"], viewing.get("collection"))
         if path is None:
-            return "<div class='declined'>That file is no longer in the corpus.</div>", gr.Tabs(selected="article")
-        return (render.article_html(path, citation.source, citation.start_line, citation.end_line, citation.page),
-                gr.Tabs(selected="article"))
+            return "<div class='declined'>That file is no longer in the folder.</div>", gr.Tabs(selected="article"), viewing
+        html = render.document_html(path, viewing["source"], viewing["start_line"], viewing["end_line"], viewing["page"],
+                                    viewing["quote"], show)
+        return html, gr.Tabs(selected="article"), viewing
 
     def status(self) -> str:
         s = self.pipeline.settings
@@ -158,73 +286,218 @@ class App(AnswerService):
                 f"**model:** {name} · **index:** {len(self.pipeline.data.chunks)} chunks"
                 + (" (⚠ out of date: its folder cannot be written)" if self.pipeline.build_report.stale else ""))
 
+    # ---- chats: kept per browser (ui/chats.py) -----------------------------------------------------
+
+    def chat_choices(self, browser: str | None) -> list[tuple[str, str]]:
+        return [(title, chat_id) for chat_id, title in self.chats.list(browser)] if valid_browser(browser) else []
+
+    def restore(self, browser: str | None, chat_id: str | None, show_passages: bool = False):
+        """A stored chat as the page shows it: (chat messages, state, sources, collection)."""
+        turns = self.chats.turns(browser, chat_id) if chat_id else []
+        if not turns:
+            return [], dict(EMPTY_STATE), render.sources_html(None, False), gr.skip()
+        messages, answers, history = [], [], []
+        for n, (question, _text_, record) in enumerate(turns):
+            answer = answer_from_record(record, question)
+            messages += [{"role": "user", "content": render.chat_escape(question)}, {"role": "assistant", "content": render.chat_html(answer, n)}]
+            answers.append(answer)
+            history.append([question, answer.answer])
+        state = {"history": history, "answers": answers, "chat": chat_id}
+        collection = self.chats.collection(browser, chat_id)
+        return (messages, state, render.sources_html(answers[-1], show_passages, len(answers) - 1),
+                gr.update(value=collection) if collection in self.collections else gr.skip())
+
+    def on_load(self, browser: str | None):
+        """The page opened (or reloaded): this browser's chats, the latest one open."""
+        browser = valid_browser(browser)
+        choices = self.chat_choices(browser)
+        latest = choices[0][1] if choices else None
+        messages, state, sources, collection = self.restore(browser, latest)
+        return browser, gr.update(choices=choices, value=latest), messages, state, sources, collection
+
+    def open_chat(self, browser: str | None, chat_id: str | None, show_passages: bool):
+        messages, state, sources, collection = self.restore(browser, chat_id, show_passages)
+        return messages, state, sources, collection, (self._chat_title(browser, chat_id))
+
+    def _chat_title(self, browser, chat_id) -> str:
+        return next((title for title, cid in self.chat_choices(browser) if cid == chat_id), "")
+
+    def new_chat(self):
+        return [], dict(EMPTY_STATE), render.sources_html(None, False), gr.update(value=None), ""
+
+    def rename_chat(self, browser: str | None, state: dict, title: str):
+        chat_id = state.get("chat")
+        if not chat_id or not self.chats.rename(browser, chat_id, title or ""):
+            return gr.skip()
+        return gr.update(choices=self.chat_choices(browser), value=chat_id)
+
+    def delete_chat(self, browser: str | None, state: dict):
+        if state.get("chat"):
+            self.chats.delete(browser, state["chat"])
+        return [], dict(EMPTY_STATE), render.sources_html(None, False), gr.update(choices=self.chat_choices(browser), value=None), ""
+
+    # ---- collections and the words the page uses for them --------------------------------------------
+
+    def noun(self, collection: str | None) -> str:
+        return self.collections[self.resolve(collection)].corpus_noun or "documents"
+
+    def page_title(self, collection: str | None) -> str:
+        return f"{self.resolve(collection)} · ask your {self.noun(collection)}"
+
+    def examples(self, collection: str | None) -> list[str]:
+        pipeline = self.loaded(collection)
+        return example_questions(pipeline.data.chunks) if pipeline else []
+
+    def collection_view(self, collection: str | None):
+        """What the page shows of a collection: (title, corpus rows, remove choices, report choices, question box,
+        example questions). Its index is built or refreshed now if it was not loaded yet."""
+        name = self.resolve(collection)
+        if self.loaded(name) is None:
+            try:
+                self.load(name)
+            except RagError as e:
+                gr.Warning(str(e))
+        examples = self.examples(name)
+        return (self.corpus_title(name), self.corpus_rows(name), gr.update(choices=self._sources(name), value=None),
+                gr.update(choices=self._sources(name), value=None), gr.update(placeholder=f"Ask about the {self.noun(name)}…"),
+                gr.update(choices=examples, value=None, visible=bool(examples)))
+
+    def choose_collection(self, collection: str | None):
+        """Switch this tab to another collection, in a new chat."""
+        return (*self.collection_view(collection), [], dict(EMPTY_STATE), render.sources_html(None, False), gr.update(value=None))
+
     # ---- corpus -------------------------------------------------------------------------------
 
-    def _corpus_file(self, source: str) -> Path | None:
+    def _corpus_file(self, source: str, collection: str | None = None) -> Path | None:
         """Only files the index knows, inside the corpus folder: nothing else can be read through the app."""
-        if source not in self.pipeline.data.manifest.get("files", {}):
+        pipeline = self.loaded(collection)
+        if pipeline is None or source not in pipeline.data.manifest.get("files", {}):
             return None
-        root = Path(self.pipeline.settings.corpus_dir).resolve()
+        root = Path(pipeline.settings.corpus_dir).resolve()
         path = (root / source).resolve()
         return path if path.is_relative_to(root) and path.is_file() else None
 
-    def corpus_rows(self) -> list[list]:
-        files = self.pipeline.data.manifest.get("files", {})
-        return [[name, meta.get("title", ""), meta.get("chunks", 0), render.dropped_cell(meta), meta.get("indexed_at", "")]
-                for name, meta in sorted(files.items())]
+    def _files(self, collection: str | None) -> dict:
+        pipeline = self.loaded(collection)
+        return pipeline.data.manifest.get("files", {}) if pipeline else {}
 
-    def corpus_title(self) -> str:
-        n = len(self.pipeline.data.manifest.get("files", {}))
-        return f"# Ask your articles\n{n} article{'s' if n != 1 else ''} from `{self.pipeline.settings.corpus_dir}` · answers cite file and lines"
+    def corpus_rows(self, collection: str | None = None) -> list[list]:
+        return [[name, meta.get("title", ""), meta.get("chunks", 0), render.dropped_cell(meta),
+                 meta.get("indexed_at", "")[:16].replace("T", " ")]
+                for name, meta in sorted(self._files(collection).items())]
 
-    def reindex(self, progress=gr.Progress(track_tqdm=True)):
-        progress(0.05, desc="Reading the corpus folder")
-        try:  # the next generation is built beside the live one, which answers meanwhile
-            report = self.rebuild(progress=True)  # the model's lock only for the switch
-        except RagError as e:
-            return f"⚠ {e}", self.corpus_rows(), gr.update(choices=self._sources()), self.corpus_title()
+    def corpus_title(self, collection: str | None = None) -> str:
+        name = self.resolve(collection)
+        n, noun = len(self._files(name)), self.noun(name)
+        return (f"# {name}\n{n} {noun if n != 1 else noun.rstrip('s')} from `{self.collections[name].corpus_dir}`"
+                " · answers cite the file and the page or lines")
+
+    def cleaning_report(self, source: str | None, collection: str | None) -> str:
+        """What cleaning dropped from one file (the manifest's record, as `rag index --report` prints it)."""
+        from rag.cli import dropped_report
+
+        meta = self._files(collection).get(source or "")
+        if meta is None:
+            return "Choose a file to see what cleaning dropped from it."
+        report = dropped_report({source: meta})
+        note = f"\nnote: {meta['note']}" if meta.get("note") else ""
+        return f"<pre class='cleaning-report'>{render._e(report + note)}</pre>"
+
+    def reindex(self, collection: str | None = None, done: str = ""):
+        """Refresh the collection's index, streaming what it is doing: files read, chunks embedded, speed, time
+        left. Yields (note, rows, remove-choices, title, progress, report-choices)."""
+        name = self.resolve(collection)
+        seen = {"stage": "start", "parse": (0, 0, ""), "embed": (0, 0), "embed_start": None}
+
+        def listen(stage, n, total, detail=""):
+            if stage == "parse":
+                seen["parse"] = (n, total, detail)
+            elif stage == "embed":
+                if seen["embed_start"] is None:
+                    seen["embed_start"] = time.monotonic()
+                seen["embed"] = (n, total)
+            seen["stage"] = stage
+
+        outcome: dict = {}
+
+        def work():
+            # the next generation is built beside the live one, which answers meanwhile (the lock: the switch only)
+            try:
+                with build_progress.listening(listen):
+                    if self.loaded(name) is None:
+                        outcome["report"] = self.load(name).build_report
+                    elif name == self.default:
+                        outcome["report"] = self.rebuild(progress=True)
+                    else:
+                        with self._building:
+                            self.rebuilding = True
+                            try:
+                                outcome["report"] = self.loaded(name).reload(progress=True, lock=self.lock)
+                            finally:
+                                self.rebuilding = False
+            except RagError as e:
+                outcome["error"] = str(e)
+            except Exception as e:
+                log.exception("re-index failed")
+                outcome["error"] = f"unexpected {type(e).__name__}: {e}"
+
+        worker = threading.Thread(target=work, daemon=True)
+        worker.start()
+        started = time.monotonic()
+        yield (done + "Indexing…" if done else "Indexing…", gr.skip(), gr.skip(), gr.skip(), progress_text(seen, started), gr.skip())
+        while worker.is_alive():
+            worker.join(PROGRESS_EVERY_S)
+            yield gr.skip(), gr.skip(), gr.skip(), gr.skip(), progress_text(seen, started), gr.skip()
+        sources = gr.update(choices=self._sources(name))
+        if "error" in outcome:
+            yield (done + f"⚠ {outcome['error']}", self.corpus_rows(name), sources, self.corpus_title(name),
+                   progress_text(seen, started, finished=True), sources)
+            return
+        report = outcome["report"]
         skipped = "".join(f"\n- skipped `{s}`: {r}" for s, r in report.skipped)
-        return f"Index: {report.summary()}.{skipped}", self.corpus_rows(), gr.update(choices=self._sources()), self.corpus_title()
+        yield (done + f"Index: {report.summary()}.{skipped}", self.corpus_rows(name), sources, self.corpus_title(name),
+               progress_text(seen, started, finished=True), sources)
 
-    def upload(self, files: list | None, replace: bool = False, progress=gr.Progress(track_tqdm=True)):
-        """Add files to the corpus: each written to a temporary file in the corpus folder and renamed into
+    def upload(self, files: list | None, replace: bool = False, collection: str | None = None):
+        """Add files to the collection's folder: each written to a temporary file in that folder and renamed into
         place (never through a symlink). A name that exists is replaced only when `replace` is ticked."""
         messages = []
-        corpus = Path(self.pipeline.settings.corpus_dir)
+        name = self.resolve(collection)
+        corpus = Path(self.collections[name].corpus_dir)
         for f in files or []:
             src = Path(f if isinstance(f, str) else f.name)
-            name = Path(getattr(f, "orig_name", None) or src.name).name  # never a path: no writing outside the corpus
-            if Path(name).suffix.lower() not in UPLOAD_TYPES or name.startswith("."):
-                messages.append(f"⚠ refused `{name}`: only {', '.join(UPLOAD_TYPES)} files")
+            name_ = Path(getattr(f, "orig_name", None) or src.name).name  # never a path: no writing outside the corpus
+            if Path(name_).suffix.lower() not in UPLOAD_TYPES or name_.startswith("."):
+                messages.append(f"⚠ refused `{name_}`: only {', '.join(UPLOAD_TYPES)} files")
                 continue
             size = src.stat().st_size
             if size > self.max_upload_mb * 2**20:
-                messages.append(f"⚠ refused `{name}`: {size / 2**20:.1f} MB is over the {self.max_upload_mb:g} MB limit")
+                messages.append(f"⚠ refused `{name_}`: {size / 2**20:.1f} MB is over the {self.max_upload_mb:g} MB limit")
                 continue
             try:
-                done = write_into(corpus, name, src, replace)
+                done = write_into(corpus, name_, src, replace)
             except UploadRefused as e:
                 messages.append(f"⚠ {e}")
                 continue
             except OSError as e:
-                messages.append(f"⚠ could not write `{name}`: {e.strerror or e}")
+                messages.append(f"⚠ could not write `{name_}`: {e.strerror or e}")
                 continue
-            messages.append(f"{done} `{name}`")
+            messages.append(f"{done} `{name_}` ({size / 2**20:.1f} MB)")
         if not any(m.startswith(("added", "replaced")) for m in messages):
-            return "\n".join(messages) or "No file chosen.", self.corpus_rows(), gr.skip(), gr.skip()
-        note, rows, dropdown, title = self.reindex(progress)
-        return "\n".join(messages) + "\n\n" + note, rows, dropdown, title
+            yield "\n".join(messages) or "No file chosen.", self.corpus_rows(name), gr.skip(), gr.skip(), gr.skip(), gr.skip()
+            return
+        yield from self.reindex(name, "\n".join(messages) + "\n\n")
 
-    def remove(self, source: str | None, progress=gr.Progress(track_tqdm=True)):
-        path = self._corpus_file(source) if source else None
+    def remove(self, source: str | None, collection: str | None = None):
+        path = self._corpus_file(source, collection) if source else None
         if path is None:
-            return "Choose an indexed file to remove.", self.corpus_rows(), gr.skip(), gr.skip()
+            yield "Choose an indexed file to remove.", self.corpus_rows(collection), gr.skip(), gr.skip(), gr.skip(), gr.skip()
+            return
         path.unlink()
-        note, rows, dropdown, title = self.reindex(progress)
-        return f"removed `{source}`\n\n{note}", rows, dropdown, title
+        yield from self.reindex(collection, f"removed `{source}`\n\n")
 
-    def _sources(self) -> list[str]:
-        return sorted(self.pipeline.data.manifest.get("files", {}))
+    def _sources(self, collection: str | None = None) -> list[str]:
+        return sorted(self._files(collection))
 
     # ---- settings -----------------------------------------------------------------------------
 
@@ -240,6 +513,65 @@ class App(AnswerService):
         except RagError as e:
             gr.Warning(str(e))
             return f"⚠ {e}"
+
+
+def open_chats(index_dir: Path) -> ChatStore:
+    """The chats' database under the index folder; one in a temporary folder (kept until the server stops, with
+    a warning) when the index folder cannot be written."""
+    try:
+        return ChatStore(index_dir / "chats.sqlite3")
+    except (OSError, sqlite3.Error) as e:
+        log.warning("chats cannot be kept in %s (%s): they last until the server stops", index_dir, e)
+        return ChatStore(Path(tempfile.mkdtemp(prefix="rag-chats-")) / "chats.sqlite3")
+
+
+def progress_text(seen: dict, started: float, finished: bool = False) -> str:
+    """What the indexing panel shows: files read, chunks embedded, chunks per second, time left."""
+    done, total, name = seen["parse"]
+    parts = []
+    if total:
+        parts.append(f"**Files read:** {done} of {total}" + (f" (reading `{name}`)" if name and done < total else ""))
+    n, of = seen["embed"]
+    if of:
+        spent = time.monotonic() - (seen["embed_start"] or started)
+        rate = n / spent if spent > 0 and n else 0.0
+        left = (of - n) / rate if rate else None
+        parts.append(f"**Chunks embedded:** {n:,} of {of:,}")
+        parts.append(f"{rate:.0f} chunks/s" if rate else "measuring chunks/s")
+        if left is not None and n < of:
+            parts.append(f"about {left:.0f} s left")
+    elif total and done >= total:
+        parts.append("no new chunks to embed" if finished else "cleaning and chunking")
+    elapsed = time.monotonic() - started
+    state = "Done" if finished else "Indexing"
+    return f"{state} ({elapsed:.0f} s): " + (" · ".join(parts) if parts else "starting")
+
+
+def citation_view(c: Citation) -> dict:
+    return {"source": c.source, "start_line": c.start_line, "end_line": c.end_line, "page": c.page, "quote": c.quote}
+
+
+def answer_record(answer: Answer) -> dict:
+    """An answer as stored with its chat: enough to show it and open its sources again after a reload."""
+    return dataclasses.asdict(answer)
+
+
+def answer_from_record(record: dict, question: str = "") -> Answer:
+    def only(cls, d: dict):
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in names})
+
+    try:
+        data = {k: v for k, v in record.items() if k in {f.name for f in dataclasses.fields(Answer)}}
+        data["citations"] = [only(Citation, c) for c in record.get("citations", [])]
+        data["passages"] = [only(Passage, p) for p in record.get("passages", [])]
+        data.setdefault("question", question)
+        data.setdefault("answer", "")
+        data.setdefault("refused", False)
+        data.setdefault("timings_ms", {})
+        return Answer(**data)
+    except (TypeError, AttributeError):
+        return Answer(question, "(this answer could not be restored)", False, [], {})
 
 
 class UploadRefused(Exception):
@@ -305,75 +637,108 @@ def _session(request: gr.Request | None) -> str:
     return getattr(request, "session_hash", None) or "local"
 
 
-def _examples(pipeline: Pipeline, n: int = 4) -> list[str]:
-    """Questions about the folder actually indexed (one per document title), never fixed ones."""
-    titles = [f.get("title", "") for f in pipeline.data.manifest.get("files", {}).values()]
-    return [f"What is “{t}” about?" for t in titles if t and len(t) <= 90][:n]
-
-
 def build(app: App) -> gr.Blocks:
-    with gr.Blocks(title="Ask your articles", fill_width=True) as demo:
+    name = app.default
+    noun = app.noun(name)
+    with gr.Blocks(title=app.page_title(name), fill_width=True) as demo:
         state = gr.State(EMPTY_STATE)
         pending = gr.State(None)  # the question add_question accepted, for respond
-        title = gr.Markdown(app.corpus_title())
+        browser = gr.State(None)  # this browser's id (kept in its localStorage): whose chats these are
+        viewing = gr.State(None)  # the citation the Document tab shows
+        with gr.Row(equal_height=False):
+            title = gr.Markdown(app.corpus_title(name), elem_id="title")
+            collection = gr.Dropdown(choices=list(app.collections), value=name, label="Collection", scale=0, min_width=220,
+                                     elem_id="collection", visible=len(app.collections) > 1)
         with gr.Row(equal_height=False):
             with gr.Column(scale=3, min_width=320):
-                chat = gr.Chatbot(label="Chat", height=460, render_markdown=False, buttons=["copy", "copy_all"],
-                                  elem_id="chat", placeholder="Answers come only from the articles, with the file and lines they rest on.")
+                with gr.Row(equal_height=False):
+                    chats = gr.Dropdown(choices=[], value=None, label="Your chats (kept in this browser)", scale=4,
+                                        elem_id="chats", allow_custom_value=False)
+                    new = gr.Button("New chat", size="sm", scale=1, min_width=90, elem_id="new-chat")
+                chat = gr.Chatbot(label="Chat", height=460, render_markdown=False, buttons=[], latex_delimiters=[],
+                                  elem_id="chat", placeholder=f"Answers come only from the {noun}, with the file and place they rest on.")
                 with gr.Row():
-                    box = gr.Textbox(placeholder="Ask about the articles…", show_label=False, scale=5, elem_id="question", max_lines=4)
+                    box = gr.Textbox(placeholder=f"Ask about the {noun}…", show_label=False, scale=5, elem_id="question", max_lines=4)
                     send = gr.Button("Ask", variant="primary", scale=1, elem_id="ask")
                 notice = gr.Markdown(elem_id="notice")
                 with gr.Row():
                     stop = gr.Button("Cancel", variant="stop", size="sm", elem_id="cancel")
-                    clear = gr.Button("Clear chat", size="sm", elem_id="clear")
-                examples = _examples(app.pipeline)
-                if examples:
-                    gr.Examples(examples=[[q] for q in examples], inputs=[box], label="Try")
+                    with gr.Accordion("Rename or delete this chat", open=False):
+                        with gr.Row():
+                            chat_title = gr.Textbox(show_label=False, placeholder="New name", scale=3, elem_id="chat-title", max_lines=1)
+                            rename = gr.Button("Rename", size="sm", scale=1, elem_id="rename-chat")
+                            delete = gr.Button("Delete", size="sm", variant="stop", scale=1, elem_id="delete-chat")
+                questions = app.examples(name)
+                examples = gr.Radio(choices=questions, value=None, label="Try", elem_id="examples", visible=bool(questions))
                 status = gr.Markdown(app.status(), elem_id="status")
             with gr.Column(scale=2, min_width=300):
                 with gr.Tabs() as tabs:
                     with gr.Tab("Sources", id="sources"):
                         sources = gr.HTML(render.sources_html(None, False), elem_id="sources")
-                        picker = gr.Radio(choices=[], label="Open a cited article", elem_id="picker")
-                    with gr.Tab("Article", id="article"):
-                        article = gr.HTML("<div class='sources-empty'>Choose a citation to read it in its article.</div>", elem_id="article")
+                    with gr.Tab("Document", id="article"):
+                        article = gr.HTML("<div class='sources-empty'>Click a citation to read it in its document.</div>", elem_id="article")
                     with gr.Tab("Corpus", id="corpus"):
-                        table = gr.Dataframe(value=app.corpus_rows(), headers=["file", "title", "chunks", "dropped by cleaning", "indexed at"],
-                                             interactive=False, wrap=True, elem_id="corpus-table")
-                        upload = gr.File(label=f"Add articles ({', '.join(UPLOAD_TYPES)}, up to {app.max_upload_mb:g} MB each)",
+                        table = gr.Dataframe(value=app.corpus_rows(name), headers=["file", "title", "chunks", "dropped", "indexed"],
+                                             interactive=False, wrap=True, elem_id="corpus-table", max_height=360,
+                                             column_widths=["24%", "26%", "14%", "20%", "16%"])
+                        upload = gr.File(label=f"Add {noun} ({', '.join(UPLOAD_TYPES)}, up to {app.max_upload_mb:g} MB each)",
                                          file_count="multiple", file_types=list(UPLOAD_TYPES), elem_id="upload")
                         replace = gr.Checkbox(label=REPLACE_LABEL, value=False, elem_id="replace")
+                        index_progress = gr.Markdown(elem_id="index-progress")
                         with gr.Row():
                             reindex = gr.Button("Re-index", size="sm", elem_id="reindex")
-                            doomed = gr.Dropdown(choices=app._sources(), label="Remove a file", scale=2)
+                            doomed = gr.Dropdown(choices=app._sources(name), label="Remove a file", scale=2)
                             remove = gr.Button("Remove", size="sm", variant="stop")
                         corpus_note = gr.Markdown(elem_id="corpus-note")
+                        with gr.Accordion("Cleaning report: what was left out of a file, and why", open=False, elem_id="cleaning"):
+                            report_file = gr.Dropdown(choices=app._sources(name), label="File", elem_id="report-file")
+                            report = gr.HTML(elem_id="cleaning-report")
                     with gr.Tab("Settings", id="settings"):
                         k = gr.Slider(1, 8, value=app.pipeline.settings.k, step=1, label="Passages given to the model")
                         show_passages = gr.Checkbox(label="Show the retrieved passages with their scores", value=False)
                         model = gr.Dropdown(choices=app.models(), value=getattr(app.pipeline._generator, "name", None),
                                             label="Language model (from models.txt, present on this machine)")
                         model_note = gr.Markdown()
+        # clicks on citation and page links (render.SCRIPT) arrive here
+        open_target = gr.Textbox(visible="hidden", elem_id="open-target")
+        open_go = gr.Button(visible="hidden", elem_id="open-go")
+        browser_box = gr.Textbox(visible="hidden", elem_id="browser-id")  # carries the id from localStorage to on_load
 
         asked = gr.on(
-            [box.submit, send.click], app.add_question, [box, chat, state], [box, chat, state, pending, notice], queue=False
+            [box.submit, send.click], app.add_question, [box, chat, state, collection], [box, chat, state, pending, notice], queue=False
         ).then(
-            app.respond, [chat, state, k, show_passages, pending], [chat, state, sources, picker],
+            app.respond, [chat, state, k, show_passages, pending, collection, browser], [chat, state, sources, chats],
             concurrency_id="pipeline", concurrency_limit=1, show_progress="minimal",
         )
         stop.click(app.cancel, chat, chat, cancels=[asked], queue=False)
-        clear.click(lambda: ([], EMPTY_STATE, render.sources_html(None, False), gr.update(choices=[], value=None)),
-                    None, [chat, state, sources, picker], queue=False)
         show_passages.change(app.rerender_sources, [state, show_passages], sources, queue=False)
-        picker.change(app.open_citation, [picker, state], [article, tabs], queue=False).then(
-            None, None, None, js=render.SCROLL_TO_MARK_JS
-        )
-        corpus_outputs = [corpus_note, table, doomed, title]
+        open_go.click(app.open_target, [open_target, state, viewing, collection], [article, tabs, viewing], queue=False,
+                      js=render.OPEN_TARGET_JS).then(None, None, None, js=render.SCROLL_TO_MARK_JS)
+        view = [title, table, doomed, report_file, box, examples]
+        # the tab's title names the collection, in its own words (the box's placeholder: "Ask about the articles…")
+        title_js = ("(c) => { const box = document.querySelector('#question textarea');"
+                    " const noun = ((box && box.placeholder) || '').replace('Ask about the ', '').replace('…', '') || 'documents';"
+                    " document.title = c + ' · ask your ' + noun; }")
+        demo.load(app.on_load, browser_box, [browser, chats, chat, state, sources, collection], js=render.BROWSER_ID_JS, queue=False
+                  ).then(app.collection_view, collection, view, concurrency_id="index", concurrency_limit=1
+                  ).then(None, collection, None, js=title_js
+                  ).then(None, None, None, js="() => { document.body.dataset.ragReady = '1'; }")
+        chats.input(app.open_chat, [browser, chats, show_passages], [chat, state, sources, collection, chat_title], queue=False
+                    ).then(app.collection_view, collection, view, concurrency_id="index", concurrency_limit=1
+                    ).then(None, collection, None, js=title_js)
+        examples.input(lambda q: (q or "", gr.update(value=None)), examples, [box, examples], queue=False)
+        new.click(app.new_chat, None, [chat, state, sources, chats, chat_title], queue=False)
+        rename.click(app.rename_chat, [browser, state, chat_title], chats, queue=False)
+        delete.click(app.delete_chat, [browser, state], [chat, state, sources, chats, chat_title], queue=False)
+        collection.input(
+            app.choose_collection, collection, [*view, chat, state, sources, chats], concurrency_id="index", concurrency_limit=1,
+        ).then(None, collection, None, js=title_js)
+        corpus_outputs = [corpus_note, table, doomed, title, index_progress, report_file]
         # index changes queue apart from the questions: the live generation answers while the next one is built
-        reindex.click(app.reindex, None, corpus_outputs, concurrency_id="index", concurrency_limit=1)
-        upload.upload(app.upload, [upload, replace], corpus_outputs, concurrency_id="index", concurrency_limit=1)
-        remove.click(app.remove, doomed, corpus_outputs, concurrency_id="index", concurrency_limit=1)
+        reindex.click(app.reindex, collection, corpus_outputs, concurrency_id="index", concurrency_limit=1)
+        upload.upload(app.upload, [upload, replace, collection], corpus_outputs, concurrency_id="index", concurrency_limit=1)
+        remove.click(app.remove, [doomed, collection], corpus_outputs, concurrency_id="index", concurrency_limit=1)
+        report_file.change(app.cleaning_report, [report_file, collection], report, queue=False)
         model.change(app.choose_model, model, model_note, concurrency_id="pipeline", concurrency_limit=1)
         gr.Timer(2.0).tick(app.status, None, status, queue=False, show_progress="hidden")
         with gr.Row(visible=False):  # the JSON endpoint, through the same one-at-a-time queue
@@ -411,7 +776,7 @@ def serve(app: App, host: str = "127.0.0.1", port: int = 7860, share: bool = Fal
     # The API's routes go in when Gradio creates its FastAPI app (app_kwargs reach FastAPI(routes=...)), so they
     # are there, ahead of Gradio's own, before the server takes its first request.
     demo.launch(server_name=host, server_port=port, share=share, auth=auth, max_file_size=f"{int(app.max_upload_mb)}mb",
-                css=render.CSS, theme=gr.themes.Soft(), footer_links=[], show_error=True,
+                css=render.CSS, head=render.SCRIPT, theme=gr.themes.Soft(), footer_links=[], show_error=True,
                 prevent_thread_lock=prevent_thread_lock, allowed_paths=[], quiet=False,
                 app_kwargs={"routes": api.router(app, api_key).routes})
     return demo
