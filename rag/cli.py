@@ -14,7 +14,7 @@ from pathlib import Path
 
 import click
 
-from .errors import InputError, RagError
+from rag.errors import InputError, RagError
 
 EXIT_USAGE = 2
 
@@ -57,7 +57,7 @@ def friendly_errors(func):
 
 
 def _settings(corpus, index, model, k, no_llm, store=None):
-    from .config import Settings
+    from rag.config import Settings
 
     overrides = {"corpus_dir": corpus, "index_dir": index, "llm_model": model, "k": k, "store": store}
     s = Settings.from_env(**overrides)
@@ -102,7 +102,7 @@ def format_answer(answer) -> str:
 def ask(question, as_json, k, model, no_llm, corpus, index, store, verbose):
     """Answer QUESTION from the articles, citing file and lines. Without QUESTION, read one per line from stdin."""
     _setup_logging(verbose)
-    from .answer import Pipeline, normalize_question
+    from rag.engine.pipeline import Pipeline, normalize_question
 
     settings = _settings(corpus, index, model, k, no_llm, store)
     if question is not None:
@@ -152,10 +152,11 @@ def index_cmd(rebuild, show_report, no_clean, corpus, index, store, verbose):
     With a PostgreSQL store a second build started while one runs fails at once (the first one commits);
     with the files store it waits for the first."""
     _setup_logging(verbose)
-    from .config import Settings
-    from .embed import Embedder
-    from .indexer import open_or_build
-    from .stores import is_postgres, open_store
+    from rag.config import Settings
+    from rag.index.embed import Embedder
+    from rag.index.build import dropped_report, open_or_build
+    from rag.index.backends import open_store
+    from rag.index.store import is_postgres
 
     settings = Settings.from_env(corpus_dir=corpus, index_dir=index, store=store)
     if no_clean:
@@ -180,31 +181,14 @@ def index_cmd(rebuild, show_report, no_clean, corpus, index, store, verbose):
     click.echo(f"index {state} at {data.path}: {report.summary()}")
 
 
-def dropped_report(files: dict) -> str:
-    """What cleaning dropped, per file: where (lines, and page for a PDF), why, and the first words."""
-    lines = []
-    for source, meta in sorted(files.items()):
-        dropped = meta.get("dropped", [])
-        lost = meta.get("lost_words", 0)
-        head = f"{source}: {meta.get('chunks', 0)} chunks, {len(dropped)} dropped" + (
-            f" ({lost} of {meta.get('words', 0)} words)" if dropped else "")
-        if meta.get("dropped_majority"):
-            head += "  ⚠ MOST OF THE FILE DROPPED"
-        lines.append(head)
-        for start, end, reason, words, page in dropped:
-            where = (f"p.{page} " if page else "") + (f"L{start}" if start == end else f"L{start}-L{end}")
-            lines.append(f"  {where:>16}  {reason}: “{words}”")
-    return "\n".join(lines)
-
-
 @rag.command("models")
 @click.option("--verify", is_flag=True, help="Also check each present file's sha256 against models.txt.")
 @friendly_errors
 def models_cmd(verify):
     """List the models models.txt names and whether each is on this machine."""
-    from .config import Settings
-    from .models import locate, read_models
-    from .models import verify as check
+    from rag.config import Settings
+    from rag.models import locate, read_models
+    from rag.models import verify as check
 
     settings = Settings.from_env()
     for spec in read_models(settings.models_file):
@@ -237,11 +221,11 @@ def models_cmd(verify):
 def eval_cmd(questions_file, out_file, reports_dir, compare, variants, split, k, folders, corpus, index, store, verbose):
     """Answer a fixed question set and score retrieval, answers, citations, refusals and latency."""
     _setup_logging(verbose)
-    from .eval import DEFAULT_QUESTIONS, VARIANTS, evaluate, evaluate_folders, print_table
+    from rag.tools.eval import DEFAULT_QUESTIONS, VARIANTS, evaluate, evaluate_folders, print_table
 
     names = list(variants) or (list(VARIANTS) if compare else ["default"])
     if folders:
-        from . import questions as qa
+        from rag.tools import questions as qa
 
         chosen = []
         for f in folders:
@@ -276,9 +260,9 @@ def eval_cmd(questions_file, out_file, reports_dir, compare, variants, split, k,
 def train_cmd(out_dir, epochs, qa_dir, train_folders, dev_folders, compare_folders, keep_ranker, verbose):
     """Rebuild the evidence ranker and the answerability score from the question corpus (CPU, about 30 minutes)."""
     _setup_logging(verbose)
-    from . import questions as qa
-    from . import rerank
-    from . import train
+    from rag.tools import questions as qa
+    from rag.engine import rerank
+    from rag.tools import train
 
     if compare_folders:
         click.echo(json.dumps(train.compare(list(compare_folders), out_dir or rerank.WEIGHTS_DIR), indent=1))
@@ -304,7 +288,7 @@ def train_cmd(out_dir, epochs, qa_dir, train_folders, dev_folders, compare_folde
 def bench_cmd(reports_dir, sizes, million, peer, model_server, pgvector, workers_list, corpus, index, store, verbose):
     """Measure build speed, per-stage latency, cold start, memory and search at scale."""
     _setup_logging(verbose)
-    from .bench import bench, bench_model_server_report, store_report
+    from rag.tools.bench import bench, bench_model_server_report, store_report
 
     if pgvector:
         counts = [int(x) for x in sizes.split(",") if x.strip()] + ([1_000_000] if million else [])
@@ -343,7 +327,7 @@ def ui_cmd(host, port, share, max_upload_mb, collection, corpus, index, store, v
     if max_upload_mb is not None:
         settings.max_upload_mb = max_upload_mb
     if collection:
-        from . import collections
+        from rag.serve import registry as collections
 
         found = next((c for c in collections.load(settings) if c.name == collection), None)
         if found is None:
@@ -365,8 +349,8 @@ def collections_cmd():
 @friendly_errors
 def collections_add(name, folder, index, articles):
     """Add FOLDER as the collection NAME (its index is built when first used, or now with `rag index`)."""
-    from . import collections
-    from .config import Settings
+    from rag.serve import registry as collections
+    from rag.config import Settings
 
     c = collections.add(Settings.from_env(), name, folder, index, "articles" if articles else "documents")
     click.echo(f"added {c.name}: {c.corpus} (index {c.index})")
@@ -376,8 +360,8 @@ def collections_add(name, folder, index, articles):
 @friendly_errors
 def collections_list():
     """The named collections: name, folder, index."""
-    from . import collections
-    from .config import Settings
+    from rag.serve import registry as collections
+    from rag.config import Settings
 
     items = collections.load(Settings.from_env())
     if not items:
@@ -391,8 +375,8 @@ def collections_list():
 @friendly_errors
 def collections_remove(name):
     """Forget the collection NAME (its folder and index stay on disk)."""
-    from . import collections
-    from .config import Settings
+    from rag.serve import registry as collections
+    from rag.config import Settings
 
     c = collections.remove(Settings.from_env(), name)
     click.echo(f"removed {c.name} (its folder {c.corpus} and index {c.index} are left as they are)")
@@ -410,13 +394,12 @@ def api_cmd(host, port, workers, corpus, index, store, verbose):
     import os
 
     _setup_logging(verbose)
-    from ui.app import _is_loopback
 
-    from .apiserver import serve
-    from .stores import open_store
+    from rag.serve.apiserver import is_loopback, serve
+    from rag.index.backends import open_store
 
     settings = _settings(corpus, index, None, None, False, store)
-    if not _is_loopback(host) and not os.environ.get("RAG_API_KEY"):
+    if not is_loopback(host) and not os.environ.get("RAG_API_KEY"):
         raise RagError(f"serving on {host} needs RAG_API_KEY set")
     target = open_store(settings)  # unreachable or empty: one line now, not one per worker
     if target.current_id() is None:

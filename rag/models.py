@@ -9,7 +9,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import ModelError
+from rag.errors import ModelError
 
 WEIGHTS_IN_DIR = "model.safetensors"
 

@@ -25,14 +25,14 @@ def settings(shared_index) -> Settings:
 
 @pytest.fixture(scope="session")
 def pipeline(settings):
-    from rag.answer import Pipeline
+    from rag.engine.pipeline import Pipeline
 
     return Pipeline(settings)
 
 
 @pytest.fixture(scope="session")
 def embedder(settings):
-    from rag.embed import Embedder
+    from rag.index.embed import Embedder
 
     return Embedder.from_settings(settings)
 

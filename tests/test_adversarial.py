@@ -15,11 +15,11 @@ import time
 import pytest
 from hypothesis import HealthCheck, Phase, example, given, settings as hsettings, strategies as st
 
-from rag.answer import normalize_question
-from rag.api import answer_text, parse_messages, read_request
+from rag.engine.pipeline import normalize_question
+from rag.serve.api import answer_text, parse_messages, read_request
 from rag.config import Settings
 from rag.errors import InputError
-from rag.query import analyze
+from rag.engine.query import analyze
 
 GROWTH = 8  # the long input is this many times the short one
 # no shrinking: a quadratic case takes minutes to shrink; the failure message names the shape as found

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from rag.prompts import CANNOT_ANSWER_PHRASE, SHORT_SEPARATOR
+from rag.engine.prompts import CANNOT_ANSWER_PHRASE, SHORT_SEPARATOR
 
 GIT_DOC = Path("/usr/share/doc/git-doc")
 GIT_PAGES = ["git-stash.html", "git-commit.html", "gitglossary.html", "git-bisect.html", "git-tag.html"]
@@ -18,7 +18,7 @@ needs_git_doc = pytest.mark.skipif(not GIT_DOC.is_dir(), reason="needs Debian's 
 
 @pytest.fixture(scope="module")
 def git_pipeline(tmp_path_factory, settings, pipeline):
-    from rag.answer import Pipeline
+    from rag.engine.pipeline import Pipeline
 
     corpus = tmp_path_factory.mktemp("git-doc")
     for page in GIT_PAGES:

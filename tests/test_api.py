@@ -17,14 +17,14 @@ import time
 import httpx
 import pytest
 
-from rag.answer import Pipeline
-from rag.api import answer_text, format_content, parse_messages
+from rag.engine.pipeline import Pipeline
+from rag.serve.api import answer_text, format_content, parse_messages
 from rag.errors import InputError
-from rag.generate import load_generator
-from rag.prompts import CANNOT_ANSWER_PHRASE
+from rag.engine.generate import load_generator
+from rag.engine.prompts import CANNOT_ANSWER_PHRASE
 
-from .conftest import CORPUS, run_cli
-from .test_ui import _free_port
+from tests.conftest import CORPUS, run_cli
+from tests.test_ui import _free_port
 
 openai = pytest.importorskip("openai")
 
@@ -246,7 +246,7 @@ def test_follow_up_reads_only_the_last_turns(local, monkeypatch):
 
 def test_checking_a_request_runs_off_the_event_loop(local, monkeypatch):
     """While one request's checks run (held here on purpose), another client's /v1/models is answered."""
-    from rag import api
+    from rag.serve import api
 
     entered, release, finished = threading.Event(), threading.Event(), threading.Event()
     real = api.read_request
@@ -270,7 +270,7 @@ def test_checking_a_request_runs_off_the_event_loop(local, monkeypatch):
 
 
 def test_a_failure_after_the_first_byte_ends_the_stream_with_an_error_event(local, monkeypatch):
-    from rag import api
+    from rag.serve import api
 
     def broken(answer):
         raise RuntimeError("injected fault while writing the reply")
@@ -314,7 +314,7 @@ def api_load(url: str, pid: int, artifact: str = "load-api.json"):
     """8 OpenAI clients asking at once, half streaming, for RAG_LOAD_SECONDS: each request's outcome is read from
     the response itself. An answer is a 200 whose content is cited (or a decline); a refusal is a 429 with the
     queue_full code; anything else (a 400, a 500, a cut connection, an answer without its citations) is lost."""
-    from .test_ui import LOAD_QUESTIONS, check_load, run_load
+    from tests.test_ui import LOAD_QUESTIONS, check_load, run_load
 
     clients: dict = {}
 

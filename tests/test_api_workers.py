@@ -16,11 +16,11 @@ import openai
 import psutil
 import pytest
 
-from rag.indexer import open_or_build
+from rag.index.build import open_or_build
 
-from .conftest import BIN
-from .test_remote_model import _models_file, model_server  # noqa: F401  (a fixture)
-from .test_ui import _free_port
+from tests.conftest import BIN
+from tests.test_remote_model import _models_file, model_server  # noqa: F401  (a fixture
+from tests.test_ui import _free_port
 
 pytestmark = pytest.mark.skipif(importlib.util.find_spec("sse_starlette") is None,
                                 reason="needs llama-cpp-python[server] (pip install -e '.[dev]')")

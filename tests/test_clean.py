@@ -4,12 +4,12 @@ import re
 
 from hypothesis import given, settings as hsettings, strategies as st
 
-from rag.chunk import chunk, sentence_spans
-from rag.clean import clean
-from rag.corpus import load_corpus
-from rag.parse import parse_text
+from rag.index.chunk import chunk, sentence_spans
+from rag.index.clean import clean
+from rag.index.corpus import load_corpus
+from rag.index.parse import parse_text
 
-from .conftest import CORPUS
+from tests.conftest import CORPUS
 
 
 def _docs():
@@ -128,7 +128,7 @@ def test_chunks_cover_cleaned_text_exactly(text, size):
 
 
 def test_choice_passage_is_clipped_around_the_options():
-    from rag.compose import clip_around
+    from rag.engine.compose import clip_around
 
     text = "In March 2019, after months of talks, the company said that its founder, Ren Zhengfei, would step back from daily work at Huawei."
     clipped = clip_around(text, ["Ren Zhengfei", "Huawei"], 2)

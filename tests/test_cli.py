@@ -4,9 +4,9 @@ import json
 
 import pytest
 
-from rag.prompts import CANNOT_ANSWER_PHRASE
+from rag.engine.prompts import CANNOT_ANSWER_PHRASE
 
-from .conftest import run_cli
+from tests.conftest import run_cli
 
 
 @pytest.fixture(scope="module")

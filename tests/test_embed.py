@@ -7,7 +7,7 @@ import sys
 import numpy as np
 import pytest
 
-from rag.embed import Embedder, onnx_export
+from rag.index.embed import Embedder, onnx_export
 from rag.errors import ModelError
 
 TEXTS = [

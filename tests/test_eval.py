@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from rag.eval import DEFAULT_QUESTIONS, aggregate, contains_alias, load_questions, normalize, run, token_f1
+from rag.tools.eval import DEFAULT_QUESTIONS, aggregate, contains_alias, load_questions, normalize, run, token_f1
 from rag.errors import InputError
 
-from .conftest import CORPUS, run_cli
+from tests.conftest import CORPUS, run_cli
 
 
 def test_question_set_is_complete_and_its_gold_is_in_the_articles():

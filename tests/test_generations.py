@@ -9,9 +9,10 @@ import time
 
 import pytest
 
-from rag import indexer, store
-from rag.answer import Pipeline
-from rag.service import AnswerService
+from rag.index import build as indexer
+from rag.index import files as store
+from rag.engine.pipeline import Pipeline
+from rag.serve.service import AnswerService
 
 QUESTION = "Who is the founder of Huawei?"
 

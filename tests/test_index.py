@@ -10,14 +10,14 @@ import time
 
 import pytest
 
-from rag import store
+from rag.index import files as store
 from rag.config import SCHEMA_VERSION, Settings
 from rag.errors import CorpusError, IndexStoreError
-from rag.clean import clean
-from rag.corpus import load_corpus
-from rag.indexer import open_or_build
+from rag.index.clean import clean
+from rag.index.corpus import load_corpus
+from rag.index.build import open_or_build
 
-from .conftest import BIN, CORPUS
+from tests.conftest import BIN, CORPUS
 
 
 def _settings(corpus, index_dir):
@@ -105,7 +105,7 @@ def test_changed_settings_trigger_a_rebuild(corpus_copy, tmp_path, embedder):
 
 
 def test_index_from_another_schema_or_model_is_rebuilt_with_a_notice(corpus_copy, tmp_path, embedder, caplog):
-    from rag.embed import Embedder
+    from rag.index.embed import Embedder
 
     s = _settings(corpus_copy, tmp_path / "index")
     data, _ = open_or_build(s, embedder)
@@ -145,7 +145,7 @@ def test_killed_build_leaves_the_previous_index_working(corpus_copy, tmp_path, s
         assert live is not None and live.faiss_index.ntotal == len(live.chunks)
         assert live.path == good.path or len(live.chunks) == full  # the last good one or a whole new one, never a mix
         good = live
-    from rag.answer import Pipeline
+    from rag.engine.pipeline import Pipeline
 
     # what a build killed while writing leaves: all of it goes at the next start, even one that writes nothing
     subprocess.run(rag, env=env, check=True, capture_output=True, timeout=300)  # up to date: the start below writes nothing
@@ -258,8 +258,8 @@ def test_ivfpq_on_a_small_corpus_falls_back_to_flat():
 
 
 def _chunks_of(tmp_path, name: str, text: str):
-    from rag.chunk import chunk
-    from rag.parse import parse
+    from rag.index.chunk import chunk
+    from rag.index.parse import parse
 
     path = tmp_path / name
     path.write_text(text)

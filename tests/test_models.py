@@ -8,7 +8,7 @@ from rag.config import ROOT
 from rag.errors import ModelError
 from rag.models import pick, read_models, resolve
 
-from .conftest import run_cli
+from tests.conftest import run_cli
 
 
 def test_repo_models_file_names_the_packaged_defaults():

@@ -13,14 +13,14 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings as hsettings, strategies as st
 
-from rag.chunk import chunk
-from rag.clean import clean, normal, repeated_blocks
+from rag.index.chunk import chunk
+from rag.index.clean import clean, normal, repeated_blocks
 from rag.config import Settings
-from rag.corpus import load_corpus
-from rag.indexer import open_or_build
-from rag.parse import ParsedDoc, parse, parse_text
+from rag.index.corpus import load_corpus
+from rag.index.build import open_or_build
+from rag.index.parse import ParsedDoc, parse, parse_text
 
-from .conftest import CORPUS, run_cli
+from tests.conftest import CORPUS, run_cli
 
 CHROMIUM = "/usr/bin/chromium"
 GIT_DOC = Path("/usr/share/doc/git-doc")
@@ -214,7 +214,7 @@ def test_markdown_blocks_keep_headings_lists_and_code():
     text = ("# Guide\n\nIntro paragraph that explains the tool in a sentence or two.\n\n## Install\n\n"
             "- first item\n- second item\n\n```sh\npip install thing\nthing --help\n```\n\n"
             "| a | b |\n|---|---|\n| 1 | 2 |\n")
-    from rag.parse.markdown import markdown_blocks
+    from rag.index.parse.markdown import markdown_blocks
 
     blocks, title = markdown_blocks(text)
     assert title == "Guide"
@@ -448,7 +448,7 @@ def test_html_chunks_map_back_to_their_source_lines(blocks, breaks, size):
 
 
 def _html(page: str):
-    from rag.parse.html import parse_html
+    from rag.index.parse.html import parse_html
 
     text, blocks, title = parse_html(page)
     return text, "html", title, tuple(blocks)

@@ -13,10 +13,11 @@ import time
 import numpy as np
 import pytest
 
-from rag import stores
+from rag.index.backends import open_store
+from rag.index.store import DocPart
 from rag.config import ROOT
 
-from .conftest import BIN
+from tests.conftest import BIN
 
 QUESTIONS = [json.loads(line) for line in (ROOT / "tests" / "eval" / "questions.jsonl").read_text().splitlines() if line.strip()]
 
@@ -32,7 +33,7 @@ def _answers(pipeline) -> list[tuple[str, list[str], bool]]:
 def test_postgres_answers_as_the_files_store(pipeline, settings, pg_url):
     """Every question of the evaluation set: the same extractive answer and citations, and the same
     retrieval (cosines to float precision, BM25 scores as bm25s computes them)."""
-    from rag.answer import Pipeline
+    from rag.engine.pipeline import Pipeline
 
     pg = Pipeline(settings.replace(store=pg_url, use_llm=False), embedder=pipeline.embedder)
     assert pg.data.id.isdigit() and len(pg.data.chunks) == len(pipeline.data.chunks)
@@ -79,12 +80,12 @@ def test_killed_writer_leaves_the_last_good_generation(settings, pipeline, pg_ur
     """kill -9 of `rag index --store URL` while it loads the models, after writing the changed documents, and
     after switching the live generation inside its transaction: each time readers see the last good generation
     (also while the writer is paused mid-transaction), and every question is answered as before."""
-    from rag.answer import Pipeline
+    from rag.engine.pipeline import Pipeline
 
     first = _index(pg_url, corpus_copy)
     out, err = first.communicate(timeout=300)
     assert first.returncode == 0, err
-    store = stores.open_store(settings.replace(store=pg_url))
+    store = open_store(settings.replace(store=pg_url))
     good = store.current_id()
     s = settings.replace(store=pg_url, corpus_dir=corpus_copy, use_llm=False)
     reference = _answers(Pipeline(s, embedder=pipeline.embedder))
@@ -114,7 +115,7 @@ def test_killed_writer_leaves_the_last_good_generation(settings, pipeline, pg_ur
 
 
 def test_two_writers_one_commits_the_other_fails_cleanly(settings, pg_url, corpus_copy):
-    store = stores.open_store(settings.replace(store=pg_url))
+    store = open_store(settings.replace(store=pg_url))
     a = _index(pg_url, corpus_copy, env={"RAG_FAULT_PAUSE": "commit:8"})
     _wait_for(a, "fault injection: paused at commit")
     b = _index(pg_url, corpus_copy, "--rebuild")
@@ -132,16 +133,16 @@ def test_commit_refuses_when_another_generation_went_live(settings, pipeline, pg
     """Beside the lock: a build whose starting generation is no longer live does not commit (fault injection:
     the live generation is moved under the build's feet)."""
     from rag.errors import IndexStoreError
-    from rag.indexer import open_or_build
+    from rag.index.build import open_or_build
 
     s = settings.replace(store=pg_url, corpus_dir=corpus_copy)
     open_or_build(s, pipeline.embedder)
-    store = stores.open_store(s)
+    store = open_store(s)
     (corpus_copy / "extra.txt").write_text("A new paragraph about the harbour lamp of Porto Vello.")
     with store.writer(wait=False):
         live = store.current_id()
         store._writer = (store._writer[0], "0")  # as if another generation had gone live since the build began
         old = store.open()
         with pytest.raises(IndexStoreError, match="another build made generation"):
-            store.commit(old.manifest, [stores.DocPart(c) for c in old.manifest["files"]], old)
+            store.commit(old.manifest, [DocPart(c) for c in old.manifest["files"]], old)
     assert store.current_id() == live

@@ -9,10 +9,10 @@ from dataclasses import replace
 import pytest
 
 from rag import text
-from rag.compose import candidates, gathered, factoid, yes_no
-from rag.prompts import CANNOT_ANSWER_PHRASE, SHORT_SEPARATOR
-from rag.query import analyze, form_of, is_followup, names_in
-from rag.select import Sentence, answerable, with_context
+from rag.engine.compose import candidates, gathered, factoid, yes_no
+from rag.engine.prompts import CANNOT_ANSWER_PHRASE, SHORT_SEPARATOR
+from rag.engine.query import analyze, form_of, is_followup, names_in
+from rag.engine.select import Sentence, answerable, with_context
 from rag.types import Chunk
 
 NEWS = [

@@ -15,15 +15,15 @@ import time
 import httpx
 import pytest
 
-from rag.answer import Pipeline
+from rag.engine.pipeline import Pipeline
 from rag.config import ROOT
 from rag.errors import Cancelled, ModelError
-from rag.eval import DEFAULT_QUESTIONS, load_questions
-from rag.generate import RemoteGenerator
+from rag.tools.eval import DEFAULT_QUESTIONS, load_questions
+from rag.engine.generate import RemoteGenerator
 from rag.models import read_models, resolve
 
-from .conftest import run_cli
-from .test_ui import _free_port
+from tests.conftest import run_cli
+from tests.test_ui import _free_port
 
 pytestmark = pytest.mark.skipif(importlib.util.find_spec("sse_starlette") is None,
                                 reason="needs llama-cpp-python[server] (pip install -e '.[dev]')")

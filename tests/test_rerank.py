@@ -5,12 +5,15 @@ import shutil
 
 import pytest
 
-from rag import compose, questions, rerank, train
-from rag.query import analyze
-from rag.select import Sentence, answerable
+from rag.engine import compose
+from rag.tools import questions
+from rag.engine import rerank
+from rag.tools import train
+from rag.engine.query import analyze
+from rag.engine.select import Sentence, answerable
 from rag.types import Chunk
 
-from .conftest import run_cli
+from tests.conftest import run_cli
 
 
 def _sentence(text: str, kind: str = "text") -> Sentence:
@@ -113,7 +116,7 @@ PREFERENCES = [
 
 @pytest.mark.parametrize("folder,question,gold,restating", PREFERENCES)
 def test_the_ranker_prefers_the_gold_sentence_over_a_restating_one(folder, question, gold, restating, embedder, tmp_path):
-    from rag.answer import Pipeline
+    from rag.engine.pipeline import Pipeline
 
     settings = train.folder_settings(folder).replace(index_dir=tmp_path / "index")
     pipeline = Pipeline(settings, embedder=embedder)

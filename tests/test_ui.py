@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from rag.prompts import CANNOT_ANSWER_PHRASE
+from rag.engine.prompts import CANNOT_ANSWER_PHRASE
 
-from .conftest import CORPUS
-from .test_parse import article_pdf  # noqa: F401  (a fixture: the article printed to PDF by Chromium)
+from tests.conftest import CORPUS
+from tests.test_parse import article_pdf  # noqa: F401  (a fixture: the article printed to PDF by Chromium
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -98,7 +98,7 @@ def server(tmp_path_factory, shared_index, article_pdf):  # noqa: F811
     ferry_docx(manuals / "ferry.docx")
     (manuals / "depot.md").write_text(MANUAL)
     registry = tmp_path_factory.mktemp("registry") / "collections.json"
-    from rag import collections
+    from rag.serve import registry as collections
     from rag.config import Settings
 
     collections.add(Settings.from_env(collections_file=registry), "manuals", manuals)
@@ -374,7 +374,7 @@ def test_markup_in_a_document_never_becomes_an_element(page, server, tmp_path):
 
 def test_hostile_text_renders_inert(page, server, tmp_path):
     """A document with script tags, an image beacon and Markdown images: shown as text, nothing runs or loads."""
-    from .test_robustness import HOSTILE
+    from tests.test_robustness import HOSTILE
 
     doc = tmp_path / "hostile.txt"
     doc.write_text(HOSTILE)
@@ -574,7 +574,7 @@ def test_pdf_citation_opens_the_rendered_page_with_the_passage_highlighted(page,
     page.wait_for_function("() => { const i = document.querySelector('#article img.pdf-img'); return i.complete && i.naturalWidth > 500; }")
     title = page.inner_text("#article .article-title")
     cited_page = int(re.search(r"page (\d+) of (\d+)", title).group(1))
-    from rag.parse import parse
+    from rag.index.parse import parse
 
     doc = parse(server["manuals"] / "huawei.pdf")
     at = doc.text.index(FOUNDER_QUOTE)

@@ -5,11 +5,11 @@ import sqlite3
 
 import pytest
 
-from rag.examples import example_questions, from_heading, from_opening
+from ui.examples import example_questions, from_heading, from_opening
 from rag.types import Chunk
 from ui.chats import MAX_CHATS, MAX_TEXT, ChatStore
 
-from .conftest import run_cli
+from tests.conftest import run_cli
 
 ALICE, BOB = "a" * 32, "b" * 32
 
@@ -83,7 +83,7 @@ def test_collections_cli_adds_lists_and_removes(tmp_path):
 
 
 def test_a_quote_is_found_on_its_page_across_line_breaks_and_hyphens():
-    from rag.pdfview import find_passage
+    from ui.pdfview import find_passage
 
     text = "Title line\r\nRen Zhengfei, the found-\r\ner of Huawei, said\r\nthat the company\r\n\r\nNext paragraph"
     lo, hi, found = find_passage(text, 2, 3, "Ren Zhengfei, the founder of Huawei, said that")

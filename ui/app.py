@@ -24,21 +24,23 @@ from pathlib import Path
 
 import gradio as gr
 
-from rag import api
-from rag import collections as registry
+from rag.serve import api
+from rag.serve.apiserver import is_loopback
+from rag.index.build import dropped_report
+from rag.serve import registry
 from rag import progress as build_progress
-from rag.answer import Pipeline, normalize_question
+from rag.engine.pipeline import Pipeline, normalize_question
 from rag.config import Settings
 from contextlib import nullcontext
 
 from rag.errors import Cancelled, RagError
-from rag.examples import example_questions
+from ui.examples import example_questions
 from rag.models import locate, read_models
-from rag.service import AnswerService
+from rag.serve.service import AnswerService
 from rag.types import Answer, Citation, Passage
 
-from . import render
-from .chats import ChatStore, valid_browser
+from ui import render
+from ui.chats import ChatStore, valid_browser
 
 log = logging.getLogger("rag.ui")
 
@@ -394,14 +396,13 @@ class App(AnswerService):
 
     def cleaning_report(self, source: str | None, collection: str | None) -> str:
         """What cleaning dropped from one file (the manifest's record, as `rag index --report` prints it)."""
-        from rag.cli import dropped_report
 
         meta = self._files(collection).get(source or "")
         if meta is None:
             return "Choose a file to see what cleaning dropped from it."
         report = dropped_report({source: meta})
         note = f"\nnote: {meta['note']}" if meta.get("note") else ""
-        return f"<pre class='cleaning-report'>{render._e(report + note)}</pre>"
+        return f"<pre class='cleaning-report'>{render.escape(report + note)}</pre>"
 
     def reindex(self, collection: str | None = None, done: str = ""):
         """Refresh the collection's index, streaming what it is doing: files read, chunks embedded, speed, time
@@ -755,7 +756,7 @@ def launch(settings: Settings | None = None, host: str = "127.0.0.1", port: int 
     the API asks for it on loopback too."""
     auth = None
     api_key = os.environ.get("RAG_API_KEY", "")
-    if not _is_loopback(host) or share:
+    if not is_loopback(host) or share:
         user, password = os.environ.get("RAG_UI_USER"), os.environ.get("RAG_UI_PASSWORD")
         missing = [name for name, value in (("RAG_UI_USER", user), ("RAG_UI_PASSWORD", password), ("RAG_API_KEY", api_key)) if not value]
         if missing:
@@ -780,13 +781,3 @@ def serve(app: App, host: str = "127.0.0.1", port: int = 7860, share: bool = Fal
                 prevent_thread_lock=prevent_thread_lock, allowed_paths=[], quiet=False,
                 app_kwargs={"routes": api.router(app, api_key).routes})
     return demo
-
-
-def _is_loopback(host: str) -> bool:
-    if host in ("localhost", ""):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-

@@ -11,11 +11,11 @@ import html
 import re
 from pathlib import Path
 
-from rag.prompts import CANNOT_ANSWER_PHRASE
+from rag.engine.prompts import CANNOT_ANSWER_PHRASE
 from rag.types import Answer, Citation
 
 
-def _e(text: str) -> str:
+def escape(text: str) -> str:
     return html.escape(text, quote=True)
 
 
@@ -23,8 +23,8 @@ def highlight(passage: str, quote: str) -> str:
     """The passage, escaped, with the quoted sentence marked."""
     at = passage.find(quote) if quote else -1
     if at < 0:
-        return _e(passage)
-    return _e(passage[:at]) + "<mark>" + _e(quote) + "</mark>" + _e(passage[at + len(quote):])
+        return escape(passage)
+    return escape(passage[:at]) + "<mark>" + escape(quote) + "</mark>" + escape(passage[at + len(quote):])
 
 
 _MARKER = re.compile(r"\[(\d+)\]")
@@ -65,16 +65,16 @@ def chat_html(answer: Answer, turn: int) -> str:
     Every piece of text is escaped; the only markup is ours (links to #cite-TURN-N, which the page's script turns
     into opening the document there: SCRIPT below)."""
     if answer.refused:
-        return f"<div class='rag-answer'><div class='answer-text'>{_e(chat_text(answer))}</div></div>"
+        return f"<div class='rag-answer'><div class='answer-text'>{escape(chat_text(answer))}</div></div>"
     count = len(answer.citations)
 
     def marker(m: re.Match) -> str:
         n = int(m.group(1))
         return _cite_link(turn, n, f"[{n}]", "cite") if 1 <= n <= count else m.group(0)
 
-    body = _MARKER.sub(marker, _e(answer.answer))
-    sources = "".join(_cite_link(turn, n, f"[{n}] {_e(source_line(c))}", "src-line") for n, c in enumerate(answer.citations, 1))
-    notes = "".join(f"<div class='answer-note'>Note: {_e(note)}</div>" for note in answer.notes)
+    body = _MARKER.sub(marker, escape(answer.answer))
+    sources = "".join(_cite_link(turn, n, f"[{n}] {escape(source_line(c))}", "src-line") for n, c in enumerate(answer.citations, 1))
+    notes = "".join(f"<div class='answer-note'>Note: {escape(note)}</div>" for note in answer.notes)
     return (f"<div class='rag-answer'><div class='answer-text'>{body}</div><div class='src-lines'>{sources}</div>{notes}"
             "<a class='copy-answer' href='#copy' title='Copy the answer and its sources as text'>Copy</a></div>")
 
@@ -86,23 +86,23 @@ def sources_html(answer: Answer | None, show_passages: bool, turn: int = 0) -> s
         return "<div class='sources-empty'>Ask a question: its sources appear here.</div>"
     parts = []
     if answer.refused:
-        parts.append(f"<div class='declined'><b>Declined.</b> {_e(' '.join(answer.notes))}</div>")
+        parts.append(f"<div class='declined'><b>Declined.</b> {escape(' '.join(answer.notes))}</div>")
         parts.append("<h4>Closest passages</h4>")
         for p in answer.passages[:3]:
             parts.append(
-                f"<div class='src'><div class='src-head'>{_e(p.source)} · L{p.start_line}-L{p.end_line}"
-                f" · {_e(p.title)}</div><div class='passage'>{_e(p.text)}</div></div>"
+                f"<div class='src'><div class='src-head'>{escape(p.source)} · L{p.start_line}-L{p.end_line}"
+                f" · {escape(p.title)}</div><div class='passage'>{escape(p.text)}</div></div>"
             )
         return "".join(parts)
     for n, c in enumerate(answer.citations, 1):
-        parts.append(f"<div class='src' data-citation='{n}'>{_cite_link(turn, n, f'[{n}] {_e(source_line(c))}', 'src-line')}"
-                     + (f"<div class='src-title'>{_e(c.title)}</div>" if c.title else "") + "</div>")
+        parts.append(f"<div class='src' data-citation='{n}'>{_cite_link(turn, n, f'[{n}] {escape(source_line(c))}', 'src-line')}"
+                     + (f"<div class='src-title'>{escape(c.title)}</div>" if c.title else "") + "</div>")
     if answer.notes:
-        parts.append(f"<div class='note'>{_e(' '.join(answer.notes))}</div>")
+        parts.append(f"<div class='note'>{escape(' '.join(answer.notes))}</div>")
     if show_passages:
         parts.append("<h4>Retrieved passages</h4><ol class='retrieved'>")
         for p in answer.passages:
-            parts.append(f"<li><span class='score'>{p.score:.3f}</span> {_e(p.source)} L{p.start_line}-L{p.end_line}: {_e(p.text)}</li>")
+            parts.append(f"<li><span class='score'>{p.score:.3f}</span> {escape(p.source)} L{p.start_line}-L{p.end_line}: {escape(p.text)}</li>")
         parts.append("</ol>")
     return "".join(parts)
 
@@ -132,9 +132,9 @@ def article_html(path: Path, source: str, start_line: int, end_line: int, page: 
             return _extracted_html(path, source, start_line, end_line, page)
         text = path.read_text(encoding="utf-8", errors="replace")
     except OSError as e:
-        return f"<div class='declined'>Cannot open {_e(source)}: {_e(e.strerror or str(e))}</div>"
+        return f"<div class='declined'>Cannot open {escape(source)}: {escape(e.strerror or str(e))}</div>"
     rows = [_line_row(n, line, start_line <= n <= end_line) for n, line in enumerate(text.split("\n"), 1)]
-    return f"<div class='article-title'>{_e(source)} · {_lines(start_line, end_line)}</div><div class='article'>{''.join(rows)}</div>"
+    return f"<div class='article-title'>{escape(source)} · {_lines(start_line, end_line)}</div><div class='article'>{''.join(rows)}</div>"
 
 
 def _lines(start: int, end: int) -> str:
@@ -142,7 +142,7 @@ def _lines(start: int, end: int) -> str:
 
 
 def _line_row(n: int, line: str, cited: bool) -> str:
-    body = _e(line) or "&nbsp;"
+    body = escape(line) or "&nbsp;"
     if cited:
         body = f"<mark class='cited'>{body}</mark>"
     return f"<div class='line'><span class='ln'>{n}</span><span class='tx'>{body}</span></div>"
@@ -150,12 +150,12 @@ def _line_row(n: int, line: str, cited: bool) -> str:
 
 def _extracted_html(path: Path, source: str, start_line: int, end_line: int, page: int) -> str:
     from rag.errors import SkipFile
-    from rag.parse import parse
+    from rag.index.parse import parse
 
     try:
         doc = parse(path, source)
     except SkipFile as e:
-        return f"<div class='declined'>Cannot show {_e(source)}: {_e(str(e))}</div>"
+        return f"<div class='declined'>Cannot show {escape(source)}: {escape(str(e))}</div>"
     rows, current = [], None
     for i, line in enumerate(doc.text.split("\n"), 1):
         p, n = doc.page_of(i), doc.file_line(i)
@@ -164,7 +164,7 @@ def _extracted_html(path: Path, source: str, start_line: int, end_line: int, pag
             rows.append(f"<div class='page-head' data-page='{p}'>Page {p}</div>")
         rows.append(_line_row(n, line, p == page and start_line <= n <= end_line))
     where = (f"page {page}, " if page else "") + f"lines {start_line}–{end_line}"
-    return f"<div class='article-title'>{_e(source)} · {where} (extracted text)</div><div class='article'>{''.join(rows)}</div>"
+    return f"<div class='article-title'>{escape(source)} · {where} (extracted text)</div><div class='article'>{''.join(rows)}</div>"
 
 
 # ---- the document viewer: a PDF as its rendered page, other formats as formatted text ------------------
@@ -181,12 +181,12 @@ def document_html(path: Path, source: str, start_line: int = 0, end_line: int = 
         if suffix in (".md", ".markdown", ".html", ".htm", ".docx"):
             return formatted_html(path, source, start_line, end_line, quote)
     except (OSError, ValueError) as e:
-        return f"<div class='declined'>Cannot show {_e(source)}: {_e(str(e))}</div>"
+        return f"<div class='declined'>Cannot show {escape(source)}: {escape(str(e))}</div>"
     return article_html(path, source, start_line, end_line, page)
 
 
 def pdf_page_html(path: Path, source: str, start_line: int, end_line: int, page: int, quote: str, show_page: int = 0) -> str:
-    from rag.pdfview import render_page
+    from ui.pdfview import render_page
 
     shown = show_page or page or 1
     cited_here = bool(page) and shown == page
@@ -204,9 +204,9 @@ def pdf_page_html(path: Path, source: str, start_line: int, end_line: int, page:
         nav.append(f"<a class='pg' href='#page-{page}'>Back to the cited page {page}</a>")
     rows = "".join(_line_row(n, line, cited_here and start_line <= n <= end_line) for n, line in enumerate(view.lines, 1))
     where = f"page {view.page} of {view.pages}" + (f", {_lines(start_line, end_line)} highlighted" if cited_here else "")
-    return (f"<div class='article-title'>{_e(source)} · {where}</div><div class='pdf-nav'>{' '.join(nav)}</div>"
+    return (f"<div class='article-title'>{escape(source)} · {where}</div><div class='pdf-nav'>{' '.join(nav)}</div>"
             f"<div class='pdf-view' data-page='{view.page}'><div class='pdf-page'>"
-            f"<img class='pdf-img' alt='page {view.page} of {_e(source)}' width='{view.width}' height='{view.height}'"
+            f"<img class='pdf-img' alt='page {view.page} of {escape(source)}' width='{view.width}' height='{view.height}'"
             f" src='data:image/png;base64,{image}'>{boxes}</div>"
             f"<details class='pdf-text' open><summary>Extracted text of page {view.page}</summary>"
             f"<div class='article'>{rows}</div></details></div>")
@@ -228,29 +228,29 @@ def _block_text(doc, block, fmt: str) -> str:
 
 def _mark_quote(text: str, quote: str) -> str:
     """`text` escaped, with the quote marked (matched on letters and digits, across spacing); None-safe."""
-    from rag.pdfview import _key
+    from ui.pdfview import match_key
 
-    hay, where = _key(text)
-    needle, _ = _key(quote or "")
+    hay, where = match_key(text)
+    needle, _ = match_key(quote or "")
     at = hay.find(needle) if len(needle) >= 4 else -1
     if at < 0:
         return ""
     lo, hi = where[at], where[at + len(needle) - 1] + 1
     while hi < len(text) and text[hi] in ".!?;:\"”’')":  # the sentence's closing punctuation
         hi += 1
-    return _e(text[:lo]) + "<mark class='cited'>" + _e(text[lo:hi]) + "</mark>" + _e(text[hi:])
+    return escape(text[:lo]) + "<mark class='cited'>" + escape(text[lo:hi]) + "</mark>" + escape(text[hi:])
 
 
 def formatted_html(path: Path, source: str, start_line: int, end_line: int, quote: str) -> str:
     """Markdown, HTML and Word as formatted text (headings, paragraphs, list items, code), the cited block's quote
     marked (the whole block when the quote is not found in it). Navigation and page furniture are left out."""
     from rag.errors import SkipFile
-    from rag.parse import parse
+    from rag.index.parse import parse
 
     try:
         doc = parse(path, source)
     except SkipFile as e:
-        return f"<div class='declined'>Cannot show {_e(source)}: {_e(str(e))}</div>"
+        return f"<div class='declined'>Cannot show {escape(source)}: {escape(str(e))}</div>"
     parts, marked = [], False
     for block in doc.blocks:
         if block.kind == "nav" or block.furniture:
@@ -264,7 +264,7 @@ def formatted_html(path: Path, source: str, start_line: int, end_line: int, quot
             body = _mark_quote(text, quote)
             marked = bool(body)
         if not body:
-            body = f"<mark class='cited'>{_e(text)}</mark>" if cited and not quote else _e(text)
+            body = f"<mark class='cited'>{escape(text)}</mark>" if cited and not quote else escape(text)
         if block.kind == "heading":
             level = min(6, max(3, block.level + 2))
             parts.append(f"<h{level}>{body}</h{level}>")
@@ -277,7 +277,7 @@ def formatted_html(path: Path, source: str, start_line: int, end_line: int, quot
     if start_line and not marked:  # the quote was not found in one block: mark the cited blocks whole
         return formatted_html_whole(doc, source, start_line, end_line)
     kind = {"markdown": "Markdown", "html": "web page", "docx": "Word document"}.get(doc.format, doc.format)
-    return (f"<div class='article-title'>{_e(source)} · {kind}, {_lines(start_line, end_line)}</div>"
+    return (f"<div class='article-title'>{escape(source)} · {kind}, {_lines(start_line, end_line)}</div>"
             f"<div class='article formatted'>{''.join(parts)}</div>")
 
 
@@ -290,10 +290,10 @@ def formatted_html_whole(doc, source: str, start_line: int, end_line: int) -> st
         if not text:
             continue
         cited = block.start_line <= end_line and block.end_line >= start_line
-        body = f"<mark class='cited'>{_e(text)}</mark>" if cited else _e(text)
+        body = f"<mark class='cited'>{escape(text)}</mark>" if cited else escape(text)
         tag = "pre" if block.kind in ("code", "table") else ("h4" if block.kind == "heading" else "p")
         parts.append(f"<{tag}>{body}</{tag}>")
-    return (f"<div class='article-title'>{_e(source)} · {_lines(start_line, end_line)}</div>"
+    return (f"<div class='article-title'>{escape(source)} · {_lines(start_line, end_line)}</div>"
             f"<div class='article formatted'>{''.join(parts)}</div>")
 
 

@@ -1,0 +1,157 @@
+"""PDF with pypdfium2 (PDFium, the engine of Chromium's viewer): text per page, blocks from the line layout.
+
+Why PDFium and not pypdf: see the README's "Formats" section (measured on real PDFs: same words, PDFium
+keeps words apart where pypdf runs them together, and is several times faster).
+A page's lines are grouped into paragraphs by the vertical gaps between them; a short line in a larger font is
+a heading; a line that comes back on most pages (a running header, a page number) is page furniture.
+Citations give the page and the lines of that page's extracted text.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass
+from statistics import median
+
+from rag.errors import SkipFile
+from rag.index.parse.base import HEADING, PARAGRAPH, Block
+
+PARAGRAPH_GAP = 1.45  # a gap between two lines this many times the usual line spacing starts a new paragraph
+HEADING_SIZE = 1.2  # a short line in a font this much larger than the body's is a heading
+HEADING_MAX_WORDS = 15
+_DIGITS = re.compile(r"\d+")
+
+
+@dataclass
+class _Line:
+    text: str
+    top: float = 0.0  # of its first character, in PDF units (0 = bottom of the page)
+    size: float = 0.0  # font size of its first character
+
+
+def _page_lines(page) -> list[_Line]:
+    import pypdfium2.raw as raw
+
+    textpage = page.get_textpage()
+    count = textpage.count_chars()
+    text = textpage.get_text_range() if count else ""
+    lines, at = [], 0
+    # PDFium's text has one character per char index, its generated line breaks included ("\r\n"): the first
+    # character of each line gives that line's position and font size.
+    for piece in re.split(r"(\r\n|\n|\r)", text):
+        if piece in ("\r\n", "\n", "\r"):
+            at += len(piece)
+            continue
+        line = _Line(piece.replace("\x02", "-").replace("\ufffe", "-").rstrip())
+        first = at + len(piece) - len(piece.lstrip())
+        if line.text.strip() and first < count:
+            line.top = textpage.get_charbox(first)[3]
+            line.size = raw.FPDFText_GetFontSize(textpage.raw, first)
+        lines.append(line)
+        at += len(piece)
+    textpage.close()
+    return lines
+
+
+def parse_pdf(data: bytes) -> tuple[list[list[str]], list[Block], str]:
+    """(lines of each page, blocks, title). Block offsets are in the pages' lines joined as in `pdf_text`."""
+    import pypdfium2 as pdfium
+
+    try:
+        pdf = pdfium.PdfDocument(data)
+    except pdfium.PdfiumError as e:
+        if "password" in str(e).lower():
+            raise SkipFile("encrypted PDF (it needs a password)") from None
+        raise SkipFile(f"not a readable PDF ({e})") from None
+    try:
+        pages = [_page_lines(page) for page in pdf]
+        title = (pdf.get_metadata_dict().get("Title") or "").strip()
+    finally:
+        pdf.close()
+    if not any(line.text.strip() for page in pages for line in page):
+        raise SkipFile("PDF without a text layer (scanned pages?): there is no text to index, and OCR is not done here")
+    furniture = _running_lines(pages)
+    sizes = [line.size for page in pages for line in page if line.text.strip() and line.size]
+    body_size = median(sizes) if sizes else 0.0
+    heading_sizes = sorted({round(s) for s in sizes if s >= HEADING_SIZE * body_size}, reverse=True)
+    blocks: list[Block] = []
+    offset = 0
+    for p, page in enumerate(pages, 1):
+        for rows in _groups(page, heading_sizes, body_size, furniture):
+            blocks.append(_block(page, rows, p, offset, heading_sizes, furniture))
+        offset += sum(len(line.text) + 1 for line in page) + 1  # the page's lines and the blank line between pages
+    return [[line.text for line in page] for page in pages], blocks, title
+
+
+def pdf_text(pages: list[list[str]]) -> tuple[str, tuple[int, ...], tuple[int, ...]]:
+    """The pages' lines as one text (a blank line between pages), with each text line's page line and page."""
+    lines, line_map, page_map = [], [], []
+    for p, page in enumerate(pages, 1):
+        for n, line in enumerate(page, 1):
+            lines.append(line)
+            line_map.append(n)
+            page_map.append(p)
+        lines.append("")
+        line_map.append(len(page) + 1)
+        page_map.append(p)
+    return "\n".join(lines), tuple(line_map), tuple(page_map)
+
+
+def _groups(page: list[_Line], heading_sizes: list[int], body_size: float, furniture: set[str]) -> list[list[int]]:
+    """The page's lines (indices) grouped into blocks."""
+    gaps = [a.top - b.top for a, b in zip(page, page[1:]) if a.text.strip() and b.text.strip() and a.top > b.top]
+    usual = median(gaps) if gaps else 0.0
+    groups: list[list[int]] = []
+    for i, line in enumerate(page):
+        if not line.text.strip():
+            groups.append([])
+            continue
+        # line spacing grows with the font: a heading's lines are further apart than the body's
+        spacing = usual * (line.size / body_size if body_size and line.size else 1.0)
+        if not groups or not groups[-1] or _starts_block(page[groups[-1][-1]], line, spacing, heading_sizes, furniture):
+            groups.append([])
+        groups[-1].append(i)
+    return [g for g in groups if g]
+
+
+def _starts_block(prev: _Line, line: _Line, spacing: float, heading_sizes: list[int], furniture: set[str]) -> bool:
+    """Whether `line` begins a new block rather than continuing the one `prev` ends."""
+    return bool(
+        (spacing and prev.top - line.top > PARAGRAPH_GAP * spacing)  # a wider gap than between lines
+        or _is_heading(prev, heading_sizes) != _is_heading(line, heading_sizes)  # a heading begins or ends
+        or abs(prev.size - line.size) > 0.5  # another font size: another kind of text
+        or _furniture_key(line.text) in furniture or _furniture_key(prev.text) in furniture
+    )
+
+
+def _is_heading(line: _Line | None, heading_sizes: list[int]) -> bool:
+    return bool(line and heading_sizes and round(line.size) in heading_sizes and len(line.text.split()) <= HEADING_MAX_WORDS)
+
+
+def _furniture_key(text: str) -> str:
+    return _DIGITS.sub("#", text.strip().lower())
+
+
+def _running_lines(pages: list[list[_Line]]) -> set[str]:
+    """Lines (numbers aside) among the first or last two of at least half the pages: headers, footers, page numbers."""
+    if len(pages) < 2:
+        return set()
+    seen = Counter()
+    for page in pages:
+        texts = [line.text for line in page if line.text.strip()]
+        seen.update({_furniture_key(t) for t in texts[:2] + texts[-2:]})
+    return {key for key, n in seen.items() if n >= max(2, len(pages) / 2)}
+
+
+def _block(page: list[_Line], rows: list[int], p: int, offset: int, heading_sizes: list[int], furniture: set[str]) -> Block:
+    before = sum(len(line.text) + 1 for line in page[: rows[0]])
+    first = page[rows[0]]
+    start = offset + before + len(first.text) - len(first.text.lstrip())
+    end = offset + before + sum(len(page[i].text) + 1 for i in rows) - 1
+    heading = _is_heading(first, heading_sizes)  # its lines share one size (see _starts_block)
+    kind = HEADING if heading else PARAGRAPH
+    level = heading_sizes.index(round(first.size)) + 1 if heading else 0
+    is_furniture = len(rows) == 1 and _furniture_key(first.text) in furniture
+    return Block(kind, start, end, rows[0] + 1, rows[-1] + 1, page=p, level=level,
+                 furniture="running page header or footer" if is_furniture else "")

@@ -1,0 +1,83 @@
+"""Plain text: blocks from blank lines and indentation.
+
+Bullet lines are list items, a block indented by four spaces or a tab is code (or program output), a lone
+short Title Case or ALL CAPS line is a heading; everything else is a paragraph. Blocks are exact slices of the
+file, so offsets and line numbers are the file's own. Computed on demand: a 50 MB file holds a million blocks.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from rag.index.parse.base import CODE, HEADING, LIST_ITEM, PARAGRAPH, Block
+
+BULLET = re.compile(r"^\s*([•*·▪‣◦–-]|\d{1,3}[.)])\s+\S")
+_INDENTED = re.compile(r"^(    |\t)")
+_HEADING_MAX_WORDS = 10
+_SMALL_WORDS = {"a", "an", "and", "as", "at", "but", "by", "for", "from", "in", "into", "of", "on", "or", "over",
+                "the", "to", "via", "vs", "with"}
+
+
+def is_heading_line(line: str) -> bool:
+    """A lone short line in Title Case or capitals, not ending like a sentence."""
+    text = line.strip()
+    words = text.split()
+    if not words or len(words) > _HEADING_MAX_WORDS or text[-1] in ".,;:!?\"”'’)" or not text[0].isupper():
+        return False
+    if text.isupper() and any(c.isalpha() for c in text):
+        return True
+    return all(w[0].isupper() or not w[0].isalpha() or w.lower() in _SMALL_WORDS for w in words)
+
+
+class TextBlocks:
+    """Re-iterable blocks of a plain text, computed each time they are iterated (never all held at once)."""
+
+    def __init__(self, text: str):
+        self.text = text
+
+    def __iter__(self) -> Iterator[Block]:
+        for rows in _runs(self.text):
+            yield from _typed(rows)
+
+
+def _runs(text: str) -> Iterator[list[tuple[str, int, int]]]:
+    """Runs of non-blank lines as (line, offset of the line, 1-based line number)."""
+    pos, current = 0, []
+    for n, line in enumerate(text.split("\n"), 1):
+        if line.strip():
+            current.append((line, pos, n))
+        elif current:
+            yield current
+            current = []
+        pos += len(line) + 1
+    if current:
+        yield current
+
+
+def _block(kind: str, rows, level: int = 0) -> Block:
+    first, first_pos, first_n = rows[0]
+    last, last_pos, last_n = rows[-1]
+    start = first_pos + len(first) - len(first.lstrip())
+    return Block(kind, start, last_pos + len(last.rstrip()), first_n, last_n, level=level)
+
+
+def _typed(rows) -> Iterator[Block]:
+    if len(rows) == 1 and is_heading_line(rows[0][0]):
+        yield _block(HEADING, rows, level=1)
+        return
+    if not any(BULLET.match(r[0]) for r in rows):
+        yield _block(CODE if all(_INDENTED.match(r[0]) for r in rows) else PARAGRAPH, rows)
+        return
+    # Lines before the first bullet are a paragraph (an introduction: "Options:"); each bullet starts an item,
+    # and a line that is not a bullet continues the item above it.
+    group: list = []
+    kind = PARAGRAPH
+    for row in rows:
+        if BULLET.match(row[0]):
+            if group:
+                yield _block(kind, group)
+            group, kind = [row], LIST_ITEM
+        else:
+            group.append(row)
+    yield _block(kind, group)

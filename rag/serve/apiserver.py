@@ -1,0 +1,85 @@
+"""`rag api`: the OpenAI-compatible API (rag/api.py) without the web chat, in one or several worker processes.
+
+Each uvicorn worker is a stateless answering process: it opens the store's live generation (no lock, nothing
+parsed), loads the embedding model, and reaches the language model in-process or on a model server (an
+`openai:` line in models.txt); everything it holds can be rebuilt from the store. Several workers, on one
+machine or many behind a load balancer, share one PostgreSQL store (RAG_STORE=postgresql://...) and one model
+server. A worker never builds the index: `rag index --store URL` does, and the workers follow the generation it
+makes live.
+"""
+
+from __future__ import annotations
+
+import logging
+import ipaddress
+import os
+
+log = logging.getLogger("rag.serve.apiserver")
+
+
+def create_app():
+    """The ASGI app of one worker (uvicorn's factory): settings from the environment (RAG_*)."""
+    from fastapi import FastAPI
+
+    from rag.serve import api
+    from rag.engine.pipeline import Pipeline
+    from rag.config import Settings
+    from rag.errors import IndexStoreError
+    from rag.index.build import current_report
+    from rag.serve.service import AnswerService
+    from rag.index.backends import open_store
+
+    settings = Settings.from_env()
+    store = open_store(settings)
+    data = store.open()  # lock-free; a worker serves what is live and never writes
+    if data is None:
+        raise IndexStoreError(f"no index in {store.url}: run `rag index` first")
+    pipeline = Pipeline(settings, index=(data, current_report(data)))
+    pipeline.warm_up()
+    service = AnswerService(pipeline)
+    app = FastAPI(title="rag", docs_url=None, redoc_url=None, openapi_url=None)
+    if drop := int(os.environ.get("RAG_FAULT_DROP", "0") or 0):
+        _drop_every(app, drop)
+    app.include_router(api.router(service, os.environ.get("RAG_API_KEY", "")))
+    app.state.service = service
+
+    @app.get("/healthz")
+    def healthz():
+        return {"pid": os.getpid(), **service.status()}
+
+    log.info("worker %d serving generation %s of %s", os.getpid(), data.id, store.url)
+    return app
+
+
+def _drop_every(app, n: int) -> None:
+    """Fault injection for the load tests: every n-th question fails with a bare 500 and no answer, as a
+    server that loses requests would; a load test that counts what the server sent must then fail."""
+    import itertools
+
+    from fastapi import Request
+    from fastapi.responses import PlainTextResponse
+
+    count = itertools.count(1)
+    log.warning("fault injection: dropping one question in %d", n)
+
+    @app.middleware("http")
+    async def dropping(request: Request, call_next):
+        if request.url.path.endswith("/chat/completions") and next(count) % n == 0:
+            return PlainTextResponse("dropped", status_code=500)
+        return await call_next(request)
+
+
+def serve(host: str, port: int, workers: int, log_level: str = "warning") -> None:
+    import uvicorn
+
+    uvicorn.run("rag.serve.apiserver:create_app", factory=True, host=host, port=port, workers=workers,
+                log_level=log_level, timeout_graceful_shutdown=5)
+
+
+def is_loopback(host: str) -> bool:
+    if host in ("localhost", ""):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
