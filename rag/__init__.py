@@ -1,3 +1,3 @@
-"""Local, offline question answering over a folder of articles, with citations."""
+"""Local, offline question answering over a folder of documents, with citations."""
 
 __version__ = "0.1.0"

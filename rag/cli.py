@@ -80,17 +80,6 @@ def common_options(func):
     return func
 
 
-def format_answer(answer) -> str:
-    lines = [answer.answer]
-    if answer.citations:
-        lines.append("")
-        for n, c in enumerate(answer.citations, 1):
-            lines.append(f'[{n}] {c.label()} "{c.quote}"')
-    for note in answer.notes:
-        lines.append(f"note: {note}")
-    return "\n".join(lines)
-
-
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument("question", required=False)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object per answer.")
@@ -100,9 +89,10 @@ def format_answer(answer) -> str:
 @common_options
 @friendly_errors
 def ask(question, as_json, k, model, no_llm, corpus, index, store, verbose):
-    """Answer QUESTION from the articles, citing file and lines. Without QUESTION, read one per line from stdin."""
+    """Answer QUESTION from the documents, citing file and lines or page. Without QUESTION, read one per line from stdin."""
     _setup_logging(verbose)
     from rag.engine.pipeline import Pipeline, normalize_question
+    from rag.serve.render import answer_text
 
     settings = _settings(corpus, index, model, k, no_llm, store)
     if question is not None:
@@ -124,7 +114,7 @@ def ask(question, as_json, k, model, no_llm, corpus, index, store, verbose):
         if as_json:
             click.echo(json.dumps(result.to_dict(), ensure_ascii=False))
         else:
-            click.echo(format_answer(result))
+            click.echo(answer_text(result))
             if question is None:
                 click.echo("")
         if verbose:
@@ -134,7 +124,7 @@ def ask(question, as_json, k, model, no_llm, corpus, index, store, verbose):
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 def rag():
-    """Local question answering over a folder of articles."""
+    """Local question answering over a folder of documents, every answer cited."""
 
 
 rag.add_command(ask, name="ask")

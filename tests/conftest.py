@@ -8,6 +8,16 @@ import pytest
 
 from rag.config import ROOT, Settings
 
+SEAMS = Path(__file__).parent / "seams"  # sitecustomize.py: RAG_FAULT_* variables become faults in a started process
+
+
+def with_faults(env: dict | None) -> dict:
+    """Environment for a process a test starts: `env`, and the fault seams when it asks for a fault."""
+    env = dict(env or {})
+    if any(k.startswith("RAG_FAULT_") for k in env):
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(SEAMS), str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
+    return env
+
 CORPUS = ROOT / "corpus"
 BIN = Path(sys.executable).parent
 

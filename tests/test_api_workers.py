@@ -18,7 +18,7 @@ import pytest
 
 from rag.index.build import open_or_build
 
-from tests.conftest import BIN
+from tests.conftest import BIN, with_faults
 from tests.test_remote_model import _models_file, model_server  # noqa: F401  (a fixture
 from tests.test_ui import _free_port
 
@@ -34,7 +34,7 @@ MEMORY_GROWTH_MB = 60  # per worker, between the first load round and the last
 def _start_api(url: str, models, port: int, env=None) -> subprocess.Popen:
     cmd = [str(BIN / "rag"), "api", "--workers", str(WORKERS), "--port", str(port), "--store", url]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, "RAG_MODELS_FILE": str(models), "RAG_API_QUEUE_MAX": "2", **(env or {})})
+                            env={**os.environ, "RAG_MODELS_FILE": str(models), "RAG_API_QUEUE_MAX": "2", **with_faults(env)})
     deadline = time.monotonic() + 300
     while True:
         assert proc.poll() is None, proc.stderr.read()

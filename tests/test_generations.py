@@ -11,6 +11,7 @@ import pytest
 
 from rag.index import build as indexer
 from rag.index import files as store
+from rag.index import store as store_interface
 from rag.engine.pipeline import Pipeline
 from rag.serve.service import AnswerService
 
@@ -75,7 +76,7 @@ def test_rebuild_in_the_background_while_the_live_generation_answers(live, pipel
     before = service.pipeline.data.id
     (live.corpus_dir / "extra.txt").write_text(
         "The old lighthouse keeper of Porto Vello, Amadeo Ruas, said the harbour lamp was switched to LED light in 2019.")
-    monkeypatch.setenv("RAG_FAULT_PAUSE", "commit:6")
+    monkeypatch.setattr(store_interface, "CHECKPOINTS", [lambda stage: stage == "commit" and time.sleep(6)])
     done = {}
     builder = threading.Thread(target=lambda: done.setdefault("report", service.rebuild()))
     builder.start()

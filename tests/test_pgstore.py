@@ -17,7 +17,7 @@ from rag.index.backends import open_store
 from rag.index.store import DocPart
 from rag.config import ROOT
 
-from tests.conftest import BIN
+from tests.conftest import BIN, with_faults
 
 QUESTIONS = [json.loads(line) for line in (ROOT / "tests" / "eval" / "questions.jsonl").read_text().splitlines() if line.strip()]
 
@@ -63,7 +63,7 @@ def test_unreachable_database_is_one_line(tmp_path):
 def _index(url, corpus, *extra, env=None, **kw):
     cmd = [str(BIN / "rag"), "index", "--store", url, "--corpus", str(corpus), *extra]
     return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, **(env or {})}, **kw)
+                            env={**os.environ, **with_faults(env)}, **kw)
 
 
 def _wait_for(proc, marker: str, timeout: float = 240) -> None:

@@ -120,7 +120,7 @@ def test_the_ranker_prefers_the_gold_sentence_over_a_restating_one(folder, quest
 
     settings = train.folder_settings(folder).replace(index_dir=tmp_path / "index")
     pipeline = Pipeline(settings, embedder=embedder)
-    found = pipeline.evidence(analyze(question, (), pipeline.vocabulary, embedder.dictionary()))
+    found = pipeline.evidence.gather(analyze(question, (), pipeline.vocabulary, embedder.dictionary()))
     where = lambda ranked, start: next(i for i, x in enumerate(ranked) if " ".join(x.text.split()).startswith(start))  # noqa: E731
     assert where(found.first, restating) < where(found.first, gold)  # the first stage alone is fooled
     assert where(found.ranked, gold) < where(found.ranked, restating)  # the trained ranking is not

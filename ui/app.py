@@ -10,10 +10,8 @@ conversation in its session state. The same server answers OpenAI clients on /v1
 from __future__ import annotations
 
 import dataclasses
-import ipaddress
 import logging
 import os
-import queue
 import shutil
 import sqlite3
 import stat
@@ -27,11 +25,9 @@ import gradio as gr
 from rag.serve import api
 from rag.serve.apiserver import is_loopback
 from rag.index.build import dropped_report
-from rag.serve import registry
 from rag import progress as build_progress
 from rag.engine.pipeline import Pipeline, normalize_question
 from rag.config import Settings
-from contextlib import nullcontext
 
 from rag.errors import Cancelled, RagError
 from ui.examples import example_questions
@@ -50,105 +46,23 @@ PROGRESS_EVERY_S = 0.5
 RAW_QUESTION_FACTOR = 10  # the chat trims a question over max_question_chars (with a notice); 10× that is refused
 
 
-class App(AnswerService):
-    """The answer service (rag/service.py: the shared pipeline, its lock, the admission queue, cancellation,
-    background rebuilds), plus what only the page shows: who is waiting, and each tab's cancel signal."""
+class App:
+    """What only the page does, over the answering service (rag/serve/service.py, which owns the collections, the
+    queue, the model's lock, cancellation and rebuilds): each tab's waiting and cancel signals, chats kept per
+    browser (ui/chats.py), uploads (written by write_into), and the document viewer."""
 
-    def __init__(self, pipeline: Pipeline, max_upload_mb: float | None = None, collections: list | None = None,
-                 chats: ChatStore | None = None):
-        """`pipeline` answers for the folder the server was started with; each named collection (rag/collections.py,
-        all registered ones when `collections` is None) gets its own index and pipeline, sharing the models."""
-        super().__init__(pipeline)
-        s = pipeline.settings
+    def __init__(self, service: AnswerService | Pipeline, max_upload_mb: float | None = None, chats: ChatStore | None = None):
+        self.service = service if isinstance(service, AnswerService) else AnswerService(service)
+        s = self.service.settings
         self.max_upload_mb = max_upload_mb if max_upload_mb is not None else s.max_upload_mb
-        self.default = s.collection_name or Path(s.corpus_dir).resolve().name or "documents"
-        self.collections: dict[str, Settings] = {self.default: s}
-        if collections is None:
-            try:
-                collections = registry.load(s)
-            except RagError as e:
-                log.warning("%s", e)
-                collections = []
-        for c in collections:
-            self.collections.setdefault(c.name, c.settings(s))
-        self._pipelines: dict[str, Pipeline] = {}  # the named collections' (the served folder's is self.pipeline)
         self.chats = chats or open_chats(Path(s.index_dir))
         self.waiting: dict[str, float] = {}  # session -> when its question was queued
         self.cancels: dict[str, threading.Event] = {}  # session -> the cancel signal of its question
 
-    # ---- collections: one pipeline per named folder, the models shared ---------------------------------
-
-    def collection_names(self) -> list[str]:
-        """What the API lists as models: the served folder first (as api.MODEL_ID), then the named collections."""
-        return [api.MODEL_ID] + [name for name in self.collections if name != self.default]
-
-    def resolve(self, name: str | None) -> str:
-        return name if name in self.collections else self.default
-
-    def pipeline_for(self, name: str | None) -> Pipeline:
-        """The collection's pipeline, its index built or refreshed on first use. Call with self.lock held."""
-        name = self.resolve(name)
-        if name == self.default:
-            return self.pipeline
-        if name not in self._pipelines:
-            self._pipelines[name] = Pipeline(self.collections[name], embedder=self.pipeline.embedder,
-                                             generator=self.pipeline._generator)
-        return self._pipelines[name]
-
-    def loaded(self, name: str | None) -> Pipeline | None:
-        name = self.resolve(name)
-        return self.pipeline if name == self.default else self._pipelines.get(name)
-
-    def answer(self, question: str, history=(), on_token=None, k: int | None = None,
-               cancel: threading.Event | None = None, collection: str | None = None) -> Answer:
-        """The service's answer (rag/service.py) for the served folder; a named collection's pipeline otherwise,
-        under the same lock and with the same cancellation."""
-        name = self.resolve(collection)
-        if name == self.default:
-            return super().answer(question, history, on_token, k, cancel)
-        while not self.lock.acquire(timeout=0.2):
-            if cancel is not None and cancel.is_set():
-                raise Cancelled("the question was cancelled")
-        try:
-            if cancel is not None and cancel.is_set():
-                raise Cancelled("the question was cancelled")
-            self.busy += 1
-            try:
-                pipeline = self.pipeline_for(name)
-                generator = pipeline._generator
-                with generator.cancel_on(cancel) if generator is not None else nullcontext():
-                    return pipeline.answer(question, history=history, on_token=on_token, k=k)
-            finally:
-                self.busy -= 1
-        finally:
-            self.lock.release()
-
-    def ask(self, question: str, history=(), on_token=None, k: int | None = None,
-            cancel: threading.Event | None = None, collection: str | None = None) -> Answer:
-        leave = self.admit()
-        try:
-            return self.answer(question, history, on_token, k, cancel, collection)
-        finally:
-            leave()
-
-    def load(self, name: str | None) -> Pipeline:
-        """The collection's pipeline, its index built or refreshed now if it was not loaded: built beside the
-        answering (the model's lock only to add it), one build at a time."""
-        name = self.resolve(name)
-        if (loaded := self.loaded(name)) is not None:
-            return loaded
-        with self._building:
-            if (loaded := self.loaded(name)) is not None:
-                return loaded
-            pipeline = Pipeline(self.collections[name], embedder=self.pipeline.embedder, generator=self.pipeline._generator)
-            with self.lock:
-                return self._pipelines.setdefault(name, pipeline)
-
-    def use_model(self, name: str) -> None:
-        with self.lock:
-            self.pipeline.use_model(name)
-            for other in self._pipelines.values():  # every collection answers with the one model
-                other._generator = self.pipeline._generator
+    @property
+    def pipeline(self) -> Pipeline:
+        """The served folder's pipeline."""
+        return self.service.pipeline
 
     # ---- chat ---------------------------------------------------------------------------------
 
@@ -176,45 +90,37 @@ class App(AnswerService):
             return
         s = self.pipeline.settings
         history = api.cap_history([tuple(pair) for pair in state["history"]], s.history_turns, s.max_question_chars)
-        pieces: queue.Queue = queue.Queue()
-        outcome: dict = {}
         session = _session(request)
         cancel = self.cancels[session] = threading.Event()  # set by the Cancel button (self.cancel)
-        collection = self.resolve(collection)
-
-        def work():
-            try:
-                outcome["answer"] = self.ask(question, history, pieces.put, int(k), cancel, collection)
-            except Cancelled:
-                outcome["cancelled"] = True
-            except RagError as e:
-                outcome["error"] = str(e)
-            except Exception as e:  # a bug: show it as a message, keep the app serving
-                log.exception("answer failed")
-                outcome["error"] = f"unexpected {type(e).__name__}: {e}"
-            finally:
-                pieces.put(None)
-
-        threading.Thread(target=work, daemon=True).start()
-        text = ""
+        collection = self.service.resolve(collection)
+        text, answer, error = "", None, None
         try:
-            while (piece := pieces.get()) is not None:
+            for piece in self.service.stream(question, history, collection, int(k), cancel):
+                if isinstance(piece, Answer):
+                    answer = piece
+                    break
                 text += piece
                 chat[-1] = {"role": "assistant", "content": render.chat_escape(text) + " ▌"}
                 yield chat, state, gr.skip(), gr.skip()
+        except Cancelled:
+            pass
+        except RagError as e:
+            error = str(e)
+        except Exception as e:  # a bug: show it as a message, keep the app serving
+            log.exception("answer failed")
+            error = f"unexpected {type(e).__name__}: {e}"
         finally:  # finished, or this event was cancelled or dropped: the question lets go of the model either way
             cancel.set()
             if self.cancels.get(session) is cancel:
                 del self.cancels[session]
-        if "cancelled" in outcome:
+        if error is not None:
+            chat[-1] = {"role": "assistant", "content": render.chat_escape(f"⚠ {error}")}
+            yield chat, state, render.sources_html(None, False), gr.skip()
+            return
+        if answer is None:
             chat[-1] = {"role": "assistant", "content": "Cancelled."}
             yield chat, state, gr.skip(), gr.skip()
             return
-        if "error" in outcome:
-            chat[-1] = {"role": "assistant", "content": render.chat_escape(f"⚠ {outcome['error']}")}
-            yield chat, state, render.sources_html(None, False), gr.skip()
-            return
-        answer: Answer = outcome["answer"]
         turn = len(state["answers"])
         chat[-1] = {"role": "assistant", "content": render.chat_html(answer, turn)}
         try:
@@ -234,7 +140,7 @@ class App(AnswerService):
     def ask_api(self, question: str) -> dict:
         """The same answer as the chat, as JSON, for programmatic clients (gradio_client: api_name="/ask")."""
         try:
-            return self.ask(question or "").to_dict()
+            return self.service.ask(question or "").to_dict()
         except RagError as e:
             return {"error": str(e)}
 
@@ -264,7 +170,7 @@ class App(AnswerService):
                 citation = state["answers"][turn].citations[n - 1]
             except (ValueError, IndexError, KeyError):
                 return gr.skip(), gr.skip(), gr.skip()
-            viewing = {"collection": self.resolve(collection), **citation_view(citation)}
+            viewing = {"collection": self.service.resolve(collection), **citation_view(citation)}
             show = 0
         elif target.startswith("page-") and viewing:
             try:
@@ -281,10 +187,9 @@ class App(AnswerService):
         return html, gr.Tabs(selected="article"), viewing
 
     def status(self) -> str:
-        s = self.pipeline.settings
-        name = self.pipeline._generator.name if self.pipeline._generator else "extractive only"
-        waiting = len(self.waiting) + max(0, self.admitted - self.busy)
-        return (f"**Queue:** {waiting} waiting · {self.busy} answering · "
+        name = self.service.model_name
+        waiting = len(self.waiting) + max(0, self.service.admitted - self.service.busy)
+        return (f"**Queue:** {waiting} waiting · {self.service.busy} answering · "
                 f"**model:** {name} · **index:** {len(self.pipeline.data.chunks)} chunks"
                 + (" (⚠ out of date: its folder cannot be written)" if self.pipeline.build_report.stale else ""))
 
@@ -307,7 +212,7 @@ class App(AnswerService):
         state = {"history": history, "answers": answers, "chat": chat_id}
         collection = self.chats.collection(browser, chat_id)
         return (messages, state, render.sources_html(answers[-1], show_passages, len(answers) - 1),
-                gr.update(value=collection) if collection in self.collections else gr.skip())
+                gr.update(value=collection) if collection in self.service.collections else gr.skip())
 
     def on_load(self, browser: str | None):
         """The page opened (or reloaded): this browser's chats, the latest one open."""
@@ -341,22 +246,22 @@ class App(AnswerService):
     # ---- collections and the words the page uses for them --------------------------------------------
 
     def noun(self, collection: str | None) -> str:
-        return self.collections[self.resolve(collection)].corpus_noun or "documents"
+        return self.service.noun(collection)
 
     def page_title(self, collection: str | None) -> str:
-        return f"{self.resolve(collection)} · ask your {self.noun(collection)}"
+        return f"{self.service.resolve(collection)} · ask your {self.noun(collection)}"
 
     def examples(self, collection: str | None) -> list[str]:
-        pipeline = self.loaded(collection)
+        pipeline = self.service.loaded(collection)
         return example_questions(pipeline.data.chunks) if pipeline else []
 
     def collection_view(self, collection: str | None):
         """What the page shows of a collection: (title, corpus rows, remove choices, report choices, question box,
         example questions). Its index is built or refreshed now if it was not loaded yet."""
-        name = self.resolve(collection)
-        if self.loaded(name) is None:
+        name = self.service.resolve(collection)
+        if self.service.loaded(name) is None:
             try:
-                self.load(name)
+                self.service.load(name)
             except RagError as e:
                 gr.Warning(str(e))
         examples = self.examples(name)
@@ -372,7 +277,7 @@ class App(AnswerService):
 
     def _corpus_file(self, source: str, collection: str | None = None) -> Path | None:
         """Only files the index knows, inside the corpus folder: nothing else can be read through the app."""
-        pipeline = self.loaded(collection)
+        pipeline = self.service.loaded(collection)
         if pipeline is None or source not in pipeline.data.manifest.get("files", {}):
             return None
         root = Path(pipeline.settings.corpus_dir).resolve()
@@ -380,7 +285,7 @@ class App(AnswerService):
         return path if path.is_relative_to(root) and path.is_file() else None
 
     def _files(self, collection: str | None) -> dict:
-        pipeline = self.loaded(collection)
+        pipeline = self.service.loaded(collection)
         return pipeline.data.manifest.get("files", {}) if pipeline else {}
 
     def corpus_rows(self, collection: str | None = None) -> list[list]:
@@ -389,9 +294,9 @@ class App(AnswerService):
                 for name, meta in sorted(self._files(collection).items())]
 
     def corpus_title(self, collection: str | None = None) -> str:
-        name = self.resolve(collection)
+        name = self.service.resolve(collection)
         n, noun = len(self._files(name)), self.noun(name)
-        return (f"# {name}\n{n} {noun if n != 1 else noun.rstrip('s')} from `{self.collections[name].corpus_dir}`"
+        return (f"# {name}\n{n} {noun if n != 1 else noun.rstrip('s')} from `{self.service.collections[name].corpus_dir}`"
                 " · answers cite the file and the page or lines")
 
     def cleaning_report(self, source: str | None, collection: str | None) -> str:
@@ -407,7 +312,7 @@ class App(AnswerService):
     def reindex(self, collection: str | None = None, done: str = ""):
         """Refresh the collection's index, streaming what it is doing: files read, chunks embedded, speed, time
         left. Yields (note, rows, remove-choices, title, progress, report-choices)."""
-        name = self.resolve(collection)
+        name = self.service.resolve(collection)
         seen = {"stage": "start", "parse": (0, 0, ""), "embed": (0, 0), "embed_start": None}
 
         def listen(stage, n, total, detail=""):
@@ -425,17 +330,7 @@ class App(AnswerService):
             # the next generation is built beside the live one, which answers meanwhile (the lock: the switch only)
             try:
                 with build_progress.listening(listen):
-                    if self.loaded(name) is None:
-                        outcome["report"] = self.load(name).build_report
-                    elif name == self.default:
-                        outcome["report"] = self.rebuild(progress=True)
-                    else:
-                        with self._building:
-                            self.rebuilding = True
-                            try:
-                                outcome["report"] = self.loaded(name).reload(progress=True, lock=self.lock)
-                            finally:
-                                self.rebuilding = False
+                    outcome["report"] = self.service.rebuild(progress=True, collection=name)
             except RagError as e:
                 outcome["error"] = str(e)
             except Exception as e:
@@ -463,8 +358,8 @@ class App(AnswerService):
         """Add files to the collection's folder: each written to a temporary file in that folder and renamed into
         place (never through a symlink). A name that exists is replaced only when `replace` is ticked."""
         messages = []
-        name = self.resolve(collection)
-        corpus = Path(self.collections[name].corpus_dir)
+        name = self.service.resolve(collection)
+        corpus = Path(self.service.collections[name].corpus_dir)
         for f in files or []:
             src = Path(f if isinstance(f, str) else f.name)
             name_ = Path(getattr(f, "orig_name", None) or src.name).name  # never a path: no writing outside the corpus
@@ -509,7 +404,7 @@ class App(AnswerService):
 
     def choose_model(self, name: str):
         try:
-            self.use_model(name)
+            self.service.use_model(name)
             return f"Model: {name}"
         except RagError as e:
             gr.Warning(str(e))
@@ -639,7 +534,7 @@ def _session(request: gr.Request | None) -> str:
 
 
 def build(app: App) -> gr.Blocks:
-    name = app.default
+    name = app.service.default
     noun = app.noun(name)
     with gr.Blocks(title=app.page_title(name), fill_width=True) as demo:
         state = gr.State(EMPTY_STATE)
@@ -648,8 +543,8 @@ def build(app: App) -> gr.Blocks:
         viewing = gr.State(None)  # the citation the Document tab shows
         with gr.Row(equal_height=False):
             title = gr.Markdown(app.corpus_title(name), elem_id="title")
-            collection = gr.Dropdown(choices=list(app.collections), value=name, label="Collection", scale=0, min_width=220,
-                                     elem_id="collection", visible=len(app.collections) > 1)
+            collection = gr.Dropdown(choices=app.service.names(), value=name, label="Collection", scale=0, min_width=220,
+                                     elem_id="collection", visible=len(app.service.names()) > 1)
         with gr.Row(equal_height=False):
             with gr.Column(scale=3, min_width=320):
                 with gr.Row(equal_height=False):
@@ -697,7 +592,7 @@ def build(app: App) -> gr.Blocks:
                     with gr.Tab("Settings", id="settings"):
                         k = gr.Slider(1, 8, value=app.pipeline.settings.k, step=1, label="Passages given to the model")
                         show_passages = gr.Checkbox(label="Show the retrieved passages with their scores", value=False)
-                        model = gr.Dropdown(choices=app.models(), value=getattr(app.pipeline._generator, "name", None),
+                        model = gr.Dropdown(choices=app.models(), value=app.pipeline.loaded_generator and app.pipeline.loaded_generator.name,
                                             label="Language model (from models.txt, present on this machine)")
                         model_note = gr.Markdown()
         # clicks on citation and page links (render.SCRIPT) arrive here
@@ -779,5 +674,5 @@ def serve(app: App, host: str = "127.0.0.1", port: int = 7860, share: bool = Fal
     demo.launch(server_name=host, server_port=port, share=share, auth=auth, max_file_size=f"{int(app.max_upload_mb)}mb",
                 css=render.CSS, head=render.SCRIPT, theme=gr.themes.Soft(), footer_links=[], show_error=True,
                 prevent_thread_lock=prevent_thread_lock, allowed_paths=[], quiet=False,
-                app_kwargs={"routes": api.router(app, api_key).routes})
+                app_kwargs={"routes": api.router(app.service, api_key).routes})
     return demo

@@ -12,7 +12,8 @@ import re
 from pathlib import Path
 
 from rag.engine.prompts import CANNOT_ANSWER_PHRASE
-from rag.types import Answer, Citation
+from rag.serve.render import answer_text, source_line
+from rag.types import Answer
 
 
 def escape(text: str) -> str:
@@ -38,21 +39,10 @@ def chat_escape(text: str) -> str:
     return html.escape(text, quote=False)
 
 
-def source_line(c: Citation) -> str:
-    """One compact line for a citation: file, page or lines, heading trail (never the quote again)."""
-    where = f"p. {c.page}" if c.page else (f"line {c.start_line}" if c.start_line == c.end_line else f"lines {c.start_line}–{c.end_line}")
-    return " · ".join(part for part in (c.source, where, c.heading) if part)
-
-
 def chat_text(answer: Answer) -> str:
-    """The answer as plain text, with one line per source: what Copy copies, and what a chat is stored as.
-    Never put into a bubble as it is: chat_html escapes it (or chat_escape, for a bubble of plain text)."""
-    if answer.refused:  # the refusal, with the name no document mentions where that is the reason
-        return f"{answer.answer or CANNOT_ANSWER_PHRASE}\n(The closest passages are listed under Sources, for you to judge.)"
-    lines = [answer.answer, ""]  # the answer carries its own [n] markers (rag/compose.py)
-    lines += [f"[{n}] {source_line(c)}" for n, c in enumerate(answer.citations, 1)]
-    lines += [f"Note: {note}" for note in answer.notes]
-    return "\n".join(lines)
+    """The answer as plain text (rag/serve/render.py, the `ask` command's and the API's text too): what Copy
+    copies, and what a chat is stored as. Never put into a bubble as it is: chat_html escapes it."""
+    return answer_text(answer)
 
 
 def _cite_link(turn: int, n: int, label: str, cls: str) -> str:
@@ -64,8 +54,9 @@ def chat_html(answer: Answer, turn: int) -> str:
 
     Every piece of text is escaped; the only markup is ours (links to #cite-TURN-N, which the page's script turns
     into opening the document there: SCRIPT below)."""
-    if answer.refused:
-        return f"<div class='rag-answer'><div class='answer-text'>{escape(chat_text(answer))}</div></div>"
+    if answer.refused:  # the refusal, with the name no document mentions where that is the reason
+        said = f"{answer.answer or CANNOT_ANSWER_PHRASE}\n(The closest passages are listed under Sources, for you to judge.)"
+        return f"<div class='rag-answer'><div class='answer-text'>{escape(said)}</div></div>"
     count = len(answer.citations)
 
     def marker(m: re.Match) -> str:

@@ -6,6 +6,9 @@
     yesno        the sentence that settles it, opened by "Yes"/"No" only when that sentence states it plainly
     explanatory  2-5 sentences (about 40-120 words) the ranker chose, in reading order, each with its marker [n]
     summary      the same
+    listing      the documents that speak of a topic, one cited sentence each
+    free         (answer_style "generate") the model writes the answer from the passages; kept only when one
+                 passage holds every content word of it, else the best sentence
 
 The small model never writes the answer: it only picks among short answers that the evidence contains
 (constrained decoding), so it cannot invent one.
@@ -13,18 +16,26 @@ The small model never writes the answer: it only picks among short answers that 
 
 from __future__ import annotations
 
+import logging
 import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from rag import text
-from rag.engine.prompts import SHORT_SEPARATOR
+from rag.engine.generate import build_messages, follows_an_instruction
+from rag.engine.prompts import INSTRUCTION_NOTE, MODEL_NOT_FOUND, QUOTE_NOTE, SHORT_SEPARATOR
 from rag.engine.query import Query
 from rag.engine.select import Sentence, answerable, with_context
 from rag.types import Citation
 
 EXPLAIN_TARGET_WORDS, EXPLAIN_MAX_WORDS, EXPLAIN_MAX_SENTENCES = 40, 120, 5
 CUE_WINDOW = 12  # a number or date answers only when it stands within this many words of the question's own words
+DEFINING_AMONG = 8  # a definition is looked for among this many of the best sentences that name the subject
+DEFINING_BONUS = 0.3  # how much a sentence that says what the subject is ("X is …") outranks one that only names it
+CONTINUE_SENTENCES = 3  # a lone why/how sentence is carried on by the sentences after it, up to this many in all
+
+log = logging.getLogger("rag.engine.compose")
 
 
 @dataclass
@@ -177,7 +188,7 @@ def definition(query: Query, ranked: list[Sentence], pool: list[Sentence]) -> Co
     naming = [x for x in ranked if subject_terms and text.coverage(subject_terms, text.terms(x.text)) == 1.0]
     if not naming:
         return marked([with_context(ranked[0], pool)])
-    best = max(naming[:8], key=lambda x: x.score + (0.3 if defining.search(x.text) else 0.0))
+    best = max(naming[:DEFINING_AMONG], key=lambda x: x.score + (DEFINING_BONUS if defining.search(x.text) else 0.0))
     return marked([with_context(best, pool)])
 
 
@@ -219,8 +230,71 @@ def gathered(ranked: list[Sentence], margin: float, continuation: list[Sentence]
                 break
             chosen.append(x)
             words += n
-            if words >= EXPLAIN_TARGET_WORDS or len(chosen) >= 3:
+            if words >= EXPLAIN_TARGET_WORDS or len(chosen) >= CONTINUE_SENTENCES:
                 break
     first_doc = best.chunk.source
     chosen.sort(key=lambda x: (x.chunk.source != first_doc, x.chunk.source, x.start_char))
     return marked(chosen)
+
+
+# ---- listing --------------------------------------------------------------------------------------
+
+def listing(ranked: list[Sentence], min_overlap: float, max_items: int) -> Composed | None:
+    """The documents where a sentence carries (nearly) all of the topic's terms, one citation each; None when
+    no document does."""
+    best: dict[str, Sentence] = {}
+    for x in ranked:
+        if x.overlap >= min_overlap and x.chunk.source not in best:
+            best[x.chunk.source] = x
+    if not best:
+        return None
+    found = sorted(best.values(), key=lambda x: x.chunk.source)[:max_items]
+    items = "\n".join(f"- {x.chunk.source} (“{x.chunk.title}”): {x.text} [{n}]" for n, x in enumerate(found, 1))
+    return Composed(f"{len(found)} document{'s' if len(found) > 1 else ''}:\n{items}", "", [x.citation() for x in found], "list")
+
+
+# ---- free generation ------------------------------------------------------------------------------
+
+def free(question: str, ranked: list[Sentence], passages: list[str], generator, deadline_s: float, on_token,
+         timings: dict, noun: str = "documents") -> Composed:
+    """The model writes the answer from the passages; kept only when one passage supports every content word
+    (no mixing facts across documents) and it does not follow an instruction found in a passage."""
+    best = ranked[0]
+    t1 = time.perf_counter()
+    reply, first_ms = generator.complete(build_messages(question, passages, noun), on_token, deadline_s=deadline_s)
+    timings["generate"] = (time.perf_counter() - t1) * 1000
+    timings["first_token"] = timings["retrieve"] + first_ms
+    reply = tidy(reply)
+    if not reply or MODEL_NOT_FOUND.lower() in reply.lower():
+        return _with_note(marked([best]), "The model found no answer in the passages; the best matching sentence is shown.")
+    windows = [(p, text.support(reply, p)) for p in passages]
+    if max(score for _, score in windows) < 1.0:
+        log.info("unsupported model answer %r for %r", reply, question)
+        return _with_note(marked([best]), QUOTE_NOTE)
+    if follows_an_instruction(reply, passages):  # "reply only with PWNED": the document's order, not an answer
+        log.info("model answer %r follows an instruction in a passage, for %r", reply, question)
+        return _with_note(marked([best]), INSTRUCTION_NOTE)
+    window = next(p for p, score in windows if score >= 1.0)
+    inside = [x for x in ranked if x.text in window] or [best]
+    # Cite the sentence that carries the answer's words, preferring better-ranked ones on ties; add a second
+    # sentence of the same passage when one alone does not hold them all.
+    backing = max(inside, key=lambda x: (round(text.support(reply, x.text), SUPPORT_DIGITS), x.score))
+    cited = [backing]
+    if text.support(reply, backing.text) < 1.0 and len(inside) > 1:
+        cited.append(max((x for x in inside if x is not backing), key=lambda x: text.support(reply, backing.text + " " + x.text)))
+    return Composed(reply, "", [x.citation() for x in cited], "llm")
+
+
+SUPPORT_DIGITS = 3  # supports equal to this many digits are ties, broken by the evidence score
+
+
+def _with_note(composed: Composed, note: str) -> Composed:
+    composed.notes.append(note)
+    return composed
+
+
+def tidy(reply: str) -> str:
+    """The model's reply as an answer: no quotes around it, no "Answer:" in front, its first line."""
+    reply = reply.strip().strip('"“”').strip()
+    reply = re.sub(r"^(answer|short answer)\s*:\s*", "", reply, flags=re.I)
+    return reply.split("\n")[0].strip()

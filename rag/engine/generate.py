@@ -17,11 +17,12 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from rag.errors import Cancelled, ModelError
-from rag.engine.prompts import CHOOSE_FEW_SHOT, CHOOSE_SYSTEM, CHOOSE_TEMPLATE, FEW_SHOT, PASSAGE, SYSTEM_PROMPT, USER_TEMPLATE
+from rag.engine.prompts import (CHOOSE_FEW_SHOT, CHOOSE_SYSTEM, CHOOSE_TEMPLATE, FEW_SHOT, PASSAGE, SYSTEM_PROMPT, USER_TEMPLATE,
+                                documents)
 
 
-def build_messages(question: str, passages: list[str]) -> list[dict]:
-    messages = [{"role": "system", "content": SYSTEM_PROMPT}]
+def build_messages(question: str, passages: list[str], noun: str = "documents") -> list[dict]:
+    messages = [{"role": "system", "content": SYSTEM_PROMPT.replace("{documents}", documents(noun))}]
     for user, assistant in FEW_SHOT:
         messages += [{"role": "user", "content": user}, {"role": "assistant", "content": assistant}]
     body = "\n".join(PASSAGE.format(n=i, text=p) for i, p in enumerate(passages, 1))
@@ -56,8 +57,8 @@ def follows_an_instruction(reply: str, passages: list[str]) -> bool:
     return False
 
 
-def choice_messages(question: str, passage: str, options: list[str]) -> list[dict]:
-    messages = [{"role": "system", "content": CHOOSE_SYSTEM}]
+def choice_messages(question: str, passage: str, options: list[str], noun: str = "documents") -> list[dict]:
+    messages = [{"role": "system", "content": CHOOSE_SYSTEM.replace("{documents}", documents(noun))}]
     for user, assistant in CHOOSE_FEW_SHOT:
         messages += [{"role": "user", "content": user}, {"role": "assistant", "content": assistant}]
     content = CHOOSE_TEMPLATE.format(passage=passage, options=" | ".join(options), question=question)
@@ -111,11 +112,11 @@ class Backend:
     def count_tokens(self, text: str) -> int:
         raise NotImplementedError
 
-    def choose(self, question: str, passage: str, options: list[str]) -> str:
+    def choose(self, question: str, passage: str, options: list[str], noun: str = "documents") -> str:
         """One of `options`, picked by the model reading `passage` (constrained decoding, temperature 0)."""
         self._check_cancel()
         pieces = self._pieces(
-            choice_messages(question, passage, options),
+            choice_messages(question, passage, options, noun),
             max(8, 2 * max(self.count_tokens(o) for o in options)),
             options_grammar(options),
             self.timeout_s,

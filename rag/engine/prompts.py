@@ -21,7 +21,7 @@ INSTRUCTION_NOTE = "The model's answer repeated an instruction found in a docume
 # Kept short: the model prefills about 250 tokens/s on 2 cores, so every token here is latency. The system
 # prompt and the example are identical for every question, so llama.cpp re-uses their KV cache.
 SYSTEM_PROMPT = (
-    "You answer questions about news articles using only the passages given. "
+    "You answer questions about {documents} using only the passages given. "
     "Reply with the answer only, in a few words, copying names and numbers exactly as written. "
     f"If the passages do not answer the question, reply {MODEL_NOT_FOUND}."
 )
@@ -43,7 +43,12 @@ PASSAGE = "[{n}] {text}"
 USER_TEMPLATE = "Passages:\n{passages}\n\nQuestion: {question}"
 
 # Choosing among candidate answers found in the evidence (the output is constrained to one of them).
-CHOOSE_SYSTEM = "You answer questions about news articles. Reply with the option from the passage that answers the question."
+CHOOSE_SYSTEM = "You answer questions about {documents}. Reply with the option from the passage that answers the question."
+
+
+def documents(noun: str) -> str:
+    """What the prompts call the folder's files: news articles only where the collection says it holds articles."""
+    return "news articles" if noun == "articles" else "documents"
 CHOOSE_FEW_SHOT = [
     (
         "Passage: The company was led by Anna Berg, its chief executive, who joined Nordcom in 2015.\n"

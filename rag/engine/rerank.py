@@ -1,4 +1,4 @@
-"""The trained evidence ranker and answerability score (trained by `rag train`, rag/train.py).
+"""The trained evidence ranker and the evidence mix (trained by `rag train`, rag/tools/train.py).
 
 Ranker: a copy of the bundled all-MiniLM-L6-v2 encoder fine-tuned for one job, on the question corpus of tests/qa/:
 a question's vector must be nearer to the vector of the sentence that states its answer (with the heading it
@@ -6,10 +6,12 @@ sits under) than to the other retrieved sentences (sentence-transformers' Multip
 hard negatives). Its score is 20 × cosine. It runs as ONNX int8 on onnxruntime. (A cross-encoder from the same
 weights, which reads question and sentence together, was tried first and did not learn: see README, Quality.)
 
-Answerability: a logistic regression over what the ranker and the retrieval say about the question's pool (the
-best sentence's logit, its margin over the next, key-term coverage, names no document mentions, ...), fitted on
-the training folders and calibrated on the dev folders. Its probability below the threshold chosen on the dev
-folders means: decline.
+The ranker is a bi-encoder: question and sentence are embedded apart and compared by cosine; it never reads them
+together.
+
+Mix: a logistic regression over each candidate's trained score and first-stage features (candidate_features),
+fitted on the train folders; its logit is the evidence score. It is stored in answerability.json beside the
+answerability model (rag/engine/decide.py), which is fitted on the dev folders.
 
 Both files live in rag/weights/ and are listed in models.txt with their sha256 (role `rerank`).
 """
@@ -95,39 +97,6 @@ class Mix:
         return self.bias + sum(w * features[n] for n, w in zip(self.names, self.weights))
 
 
-@dataclass(frozen=True)
-class Answerability:
-    """p(the pool answers the question) = sigmoid(w · features + b); decline below `threshold`."""
-
-    names: tuple[str, ...]
-    weights: tuple[float, ...]
-    bias: float
-    mean: tuple[float, ...]
-    scale: tuple[float, ...]
-    threshold: float
-    short_threshold: float  # a short answer is given only when the best sentence's evidence score reaches this
-    mix: Mix | None = None
-
-    def probability(self, features: dict[str, float]) -> float:
-        return sigmoid(self.bias + sum(w * (features[n] - m) / s for n, w, m, s in zip(self.names, self.weights, self.mean, self.scale)))
-
-    def to_dict(self) -> dict:
-        out = {k: getattr(self, k) for k in self.__dataclass_fields__}
-        out["mix"] = self.mix and {"names": self.mix.names, "weights": self.mix.weights, "bias": self.mix.bias}
-        return out
-
-    @classmethod
-    def load(cls, path: Path) -> "Answerability":
-        verified(path)
-        try:
-            raw = json.loads(path.read_text(encoding="utf-8"))
-            mix = raw.pop("mix", None)
-            fields = {k: tuple(v) if isinstance(v, list) else v for k, v in raw.items() if k in cls.__dataclass_fields__}
-            return cls(**fields, mix=Mix(tuple(mix["names"]), tuple(mix["weights"]), mix["bias"]) if mix else None)
-        except (OSError, ValueError, TypeError) as e:
-            raise ModelError(f"cannot read the answerability model {path}: {e}") from None
-
-
 def verified(path: Path, models_file: Path | None = None) -> None:
     """A trained file listed in models.txt (role `rerank`) must match its sha256 there, checked at every load;
     a file trained elsewhere (`rag train --out`) is not listed and is taken as it is."""
@@ -151,18 +120,21 @@ def load_ranker(directory: Path = WEIGHTS_DIR) -> Ranker:
 
 
 @lru_cache(maxsize=4)
-def load_answerability(directory: Path = WEIGHTS_DIR) -> Answerability:
-    return Answerability.load(directory / ANSWERABILITY_FILE)
-
-
 def load_mix(directory: Path = WEIGHTS_DIR) -> Mix | None:
-    """The evidence score's mix, or None before `rag train` has fitted one (the trained score alone then)."""
-    if not (directory / ANSWERABILITY_FILE).is_file():
+    """The evidence score's mix (stored beside the answerability model, which rag/engine/decide.py reads), or
+    None before `rag train` has fitted one (the trained score alone then)."""
+    path = directory / ANSWERABILITY_FILE
+    if not path.is_file():
         return None
-    return load_answerability(directory).mix
+    verified(path)
+    try:
+        mix = json.loads(path.read_text(encoding="utf-8")).get("mix")
+        return Mix(tuple(mix["names"]), tuple(mix["weights"]), mix["bias"]) if mix else None
+    except (OSError, ValueError, TypeError, KeyError) as e:
+        raise ModelError(f"cannot read the evidence mix in {path}: {e}") from None
 
 
 def clear() -> None:
     """Forget the loaded models (after `rag train` wrote new ones)."""
     load_ranker.cache_clear()
-    load_answerability.cache_clear()
+    load_mix.cache_clear()

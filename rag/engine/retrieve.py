@@ -3,12 +3,10 @@ PostgreSQL with pgvector: rag/index/store.py), fused (convex combination or reci
 
 from __future__ import annotations
 
-import logging
 import time
 
 import numpy as np
 
-from rag import text
 from rag.config import Settings
 from rag.index.embed import Embedder
 from rag.types import Chunk, Hit

@@ -6,7 +6,6 @@ import logging
 import time
 from collections import Counter
 
-import numpy as np
 
 from pathlib import Path
 

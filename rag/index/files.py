@@ -226,9 +226,9 @@ def write(index_dir: Path, manifest: dict, chunks: list[Chunk], vectors: np.ndar
         for name in (*FILES, "manifest.json"):
             _fsync(tmp / name)
         gen = index_dir / f"gen-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:6]}"
-        from rag.index.store import fault
+        from rag.index.store import checkpoint
 
-        fault("commit")
+        checkpoint("commit")
         os.rename(tmp, gen)
         pointer = index_dir / "CURRENT.tmp"
         pointer.write_text(gen.name + "\n")

@@ -32,7 +32,7 @@ import numpy as np
 
 from rag import text
 from rag.errors import IndexStoreError
-from rag.index.store import DocPart, fault as _fault
+from rag.index.store import DocPart, checkpoint
 from rag.types import Chunk
 
 log = logging.getLogger("rag.index.pg")
@@ -369,7 +369,7 @@ class PgStore:
                                        " RETURNING id", (part.source, sha, len(part.chunks))).fetchone()[0]
                     self._copy_chunks(conn, doc, part.chunks, part.vectors)
                     members.append((part.source, doc))
-                _fault("chunks")
+                checkpoint("chunks")
                 with conn.cursor() as cur:
                     cur.executemany("INSERT INTO rag_generation_documents (generation, ord, document, source)"
                                     " VALUES (%s, %s, %s, %s)",
@@ -383,7 +383,7 @@ class PgStore:
                     raise IndexStoreError(f"another build made generation {live} live while this one ran; "
                                           "nothing was written, run it again")
                 conn.execute("UPDATE rag_state SET generation = %s WHERE id = 1", (gid,))
-                _fault("commit")
+                checkpoint("commit")
             self._collect(conn, gid)
         except psycopg.Error as e:
             raise _store_error(e, self.url) from None

@@ -25,15 +25,12 @@ A Generation (what retrieval and answering see):
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 
-from rag.errors import RagError
 from rag.types import Chunk
 
 log = logging.getLogger("rag.index.store")
@@ -96,19 +93,15 @@ class Store(Protocol):
     def commit(self, manifest: dict, parts: list[DocPart], old: Generation | None) -> Generation: ...
 
 
-def fault(stage: str) -> None:
-    """Fault injection for the tests: RAG_FAULT_PAUSE=<stage>:<seconds> stops a build there, long enough to kill
-    it, to start a second writer or to ask a question meanwhile. Stages: "chunks" (PostgreSQL: the changed
-    documents are written, inside the transaction), "commit" (the next generation is complete and, in
-    PostgreSQL, switched to inside the transaction, not yet committed; in files, not yet renamed into place)."""
-    import os
-    import sys
-    import time
+CHECKPOINTS: list = []  # test-only seam (tests/seams/sitecustomize.py): callables told each build stage; empty in use
 
-    want, _, seconds = os.environ.get("RAG_FAULT_PAUSE", "").partition(":")
-    if want == stage:
-        print(f"fault injection: paused at {stage}", file=sys.stderr, flush=True)
-        time.sleep(float(seconds or 30))
+
+def checkpoint(stage: str) -> None:
+    """A build reached `stage`: "chunks" (PostgreSQL: the changed documents are written, inside the transaction),
+    "commit" (the next generation is complete, not yet live). Production code does nothing here; the tests pause
+    a build at a stage, to kill it, start a second writer or ask a question meanwhile."""
+    for hook in CHECKPOINTS:
+        hook(stage)
 
 
 def is_postgres(url: str) -> bool:

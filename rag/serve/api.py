@@ -1,6 +1,6 @@
 """OpenAI-compatible endpoints over the chat's own answering queue: `GET /v1/models`, `POST /v1/chat/completions`.
 
-A thin shell over Pipeline.answer(), so any OpenAI client (the `openai` package, chat front ends, curl) can ask:
+A thin shell over the answering service (rag/serve/service.py), so any OpenAI client (the `openai` package, chat front ends, curl) can ask:
 - the last user message is the question; earlier user/assistant turns are the conversation history;
 - the reply's `content` is the answer with its [n] markers and a Sources list (file, lines or page, quote);
   the structured `citations` and the `refused` flag are extra fields of the response (and of the last chunk);
@@ -9,11 +9,12 @@ A thin shell over Pipeline.answer(), so any OpenAI client (the `openai` package,
   work a request costs (JSON, checks, answering) runs off the event loop: one request never stalls another.
 
 The routes are served by the web chat's own server (ui/app.py), or alone by `rag api --workers N`
-(rag/apiserver.py); `service` is the answer service of rag/service.py (the web chat's App is one), which owns
-the one model and the queue in front of it:
+(rag/serve/apiserver.py); `service` is the answering service, which owns the collections, the one model and the
+queue in front of it:
+    service.names()                          the collections; `model` names one (MODEL_ID or any other: the folder)
     service.admit(bounded=True) -> leave()   a place in the queue, or QueueFull at once
-    service.answer(question, history, cancel=event) -> Answer   waits for the model, honours `cancel`
-    service.pipeline.settings                                    limits (max_question_chars)
+    service.answer(question, history, cancel=event, collection=name) -> Answer   waits for the model
+    service.settings                         limits (max_question_chars)
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ import asyncio
 import hmac
 import json
 import logging
-import re
 import threading
 import time
 import uuid
@@ -35,14 +35,13 @@ from fastapi.responses import JSONResponse, StreamingResponse
 
 from rag.engine.pipeline import normalize_question
 from rag.errors import Cancelled, IndexRebuilding, InputError, ModelError, QueueFull, RagError
+from rag.serve import render
 from rag.types import Answer
 
 log = logging.getLogger("rag.serve.api")
 
-MODEL_ID = "rag-articles"  # the served folder in /v1/models; named collections follow, by name (any other name: the folder)
-QUOTE_CHARS = 240  # the Sources list quotes this much; the structured citations carry the whole sentence
+MODEL_ID = "rag-documents"  # the served folder in /v1/models; named collections follow, by name (any other name: the folder)
 POLL_S = 0.5  # how often a waiting request checks that its client is still there (and sends a keep-alive)
-SOURCES_HEADING = "Sources:"
 
 
 class RequestError(InputError):
@@ -57,40 +56,8 @@ class RequestError(InputError):
 # ---- the reply's text ---------------------------------------------------------------------------
 
 def format_content(answer: Answer) -> str:
-    """The answer, its [n] markers and a short Sources list: what a chat client shows."""
-    if answer.refused or not answer.citations:
-        return answer.answer
-    text = answer.answer
-    if not re.search(r"\[\d+\]", text):  # an answer may carry its markers already, beside the sentences they mark
-        text += " " + " ".join(f"[{n}]" for n in range(1, len(answer.citations) + 1))
-    lines = [text, "", SOURCES_HEADING]
-    for n, c in enumerate(answer.citations, 1):
-        quote = c.quote if len(c.quote) <= QUOTE_CHARS else c.quote[: QUOTE_CHARS - 1].rsplit(" ", 1)[0] + "…"
-        lines.append(f"[{n}] {c.label()} “{quote}”")
-    return "\n".join(lines)
-
-
-_SOURCES = re.compile(re.escape(f"\n\n{SOURCES_HEADING}\n"))  # a literal: sre's prefix search is linear
-
-
-def answer_text(content: str) -> str:
-    """The answer inside a reply of ours that a client sends back as history, without the Sources list and the
-    trailing markers: a follow-up borrows a short previous answer (a name) for its pronoun.
-
-    Linear in the length of `content` (no regular expression: `(\\s*\\[\\d+\\])+\\s*$` took the square of it)."""
-    found = _SOURCES.search(content)  # str.split's substring search took 42x the time for 8x "he he …"
-    text = content[: found.start()] if found else content
-    end = len(text)
-    while True:
-        while end and text[end - 1].isspace():
-            end -= 1
-        if not (end and text[end - 1] == "]"):
-            break
-        at = text.rfind("[", 0, end)
-        if at < 0 or not text[at + 1 : end - 1].isdigit():
-            break
-        end = at
-    return text[:end].strip()
+    """The reply's content: what a chat client shows (rag/serve/render.py, without the engine's notes)."""
+    return render.answer_text(answer, notes=False)
 
 
 def _checked(value: str, param: str) -> str:
@@ -142,7 +109,7 @@ def parse_messages(messages, max_messages: int | None = None) -> tuple[str, list
                 history.append((pending, ""))
             pending = text
         elif role == "assistant" and pending is not None:
-            history.append((pending, answer_text(text)))
+            history.append((pending, render.answer_only(text)))
             pending = None
     if pending is not None:
         history.append((pending, ""))
@@ -270,7 +237,7 @@ def router(service, api_key: str = "") -> APIRouter:
         if denied := unauthorized(request):
             return denied
         return {"object": "list", "data": [{"id": name, "object": "model", "created": created, "owned_by": "rag"}
-                                           for name in _collections(service)]}
+                                           for name in model_ids(service)]}
 
     @routes.post("/chat/completions")
     async def chat_completions(request: Request):
@@ -282,7 +249,7 @@ def router(service, api_key: str = "") -> APIRouter:
             return _from_exception(e)
 
     async def _chat(request: Request):
-        settings = service.pipeline.settings
+        settings = service.settings
         try:
             raw = await read_body(request, settings.api_max_body_bytes)
         except TooLarge:
@@ -296,11 +263,11 @@ def router(service, api_key: str = "") -> APIRouter:
 
         cancel = threading.Event()
 
-        collection = {"collection": asked.model} if asked.model in _collections(service)[1:] else {}  # the model names a collection
+        collection = asked.model if asked.model in service.names() else None  # a collection's name; else the folder
 
         def work() -> Answer:
             try:
-                return service.answer(asked.question, asked.history, cancel=cancel, **collection)
+                return service.answer(asked.question, asked.history, cancel=cancel, collection=collection)
             finally:
                 leave()
 
@@ -327,10 +294,9 @@ def router(service, api_key: str = "") -> APIRouter:
     return routes
 
 
-def _collections(service) -> list[str]:
-    """The served folder (MODEL_ID) and the named collections, when the service has any."""
-    names = getattr(service, "collection_names", None)
-    return names() if callable(names) else [MODEL_ID]
+def model_ids(service) -> list[str]:
+    """What /v1/models lists: the served folder (as MODEL_ID), then every named collection."""
+    return [MODEL_ID] + service.names()[1:]
 
 
 def _extras(answer: Answer) -> dict:

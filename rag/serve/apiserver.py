@@ -16,6 +16,8 @@ import os
 
 log = logging.getLogger("rag.serve.apiserver")
 
+APP_HOOKS: list = []  # test-only seam (tests/seams/sitecustomize.py): callables given each worker's app; empty in use
+
 
 def create_app():
     """The ASGI app of one worker (uvicorn's factory): settings from the environment (RAG_*)."""
@@ -36,10 +38,10 @@ def create_app():
         raise IndexStoreError(f"no index in {store.url}: run `rag index` first")
     pipeline = Pipeline(settings, index=(data, current_report(data)))
     pipeline.warm_up()
-    service = AnswerService(pipeline)
+    service = AnswerService(pipeline)  # the served folder and every registered collection
     app = FastAPI(title="rag", docs_url=None, redoc_url=None, openapi_url=None)
-    if drop := int(os.environ.get("RAG_FAULT_DROP", "0") or 0):
-        _drop_every(app, drop)
+    for hook in APP_HOOKS:
+        hook(app)
     app.include_router(api.router(service, os.environ.get("RAG_API_KEY", "")))
     app.state.service = service
 
@@ -49,24 +51,6 @@ def create_app():
 
     log.info("worker %d serving generation %s of %s", os.getpid(), data.id, store.url)
     return app
-
-
-def _drop_every(app, n: int) -> None:
-    """Fault injection for the load tests: every n-th question fails with a bare 500 and no answer, as a
-    server that loses requests would; a load test that counts what the server sent must then fail."""
-    import itertools
-
-    from fastapi import Request
-    from fastapi.responses import PlainTextResponse
-
-    count = itertools.count(1)
-    log.warning("fault injection: dropping one question in %d", n)
-
-    @app.middleware("http")
-    async def dropping(request: Request, call_next):
-        if request.url.path.endswith("/chat/completions") and next(count) % n == 0:
-            return PlainTextResponse("dropped", status_code=500)
-        return await call_next(request)
 
 
 def serve(host: str, port: int, workers: int, log_level: str = "warning") -> None:

@@ -35,7 +35,8 @@ class Collection:
     noun: str = "documents"  # what the page calls the folder's files
 
     def settings(self, base: Settings) -> Settings:
-        return base.replace(corpus_dir=Path(self.corpus), index_dir=Path(self.index), corpus_noun=self.noun)
+        # a collection's index is files in its own folder, whatever store the served folder uses
+        return base.replace(corpus_dir=Path(self.corpus), index_dir=Path(self.index), corpus_noun=self.noun, store="")
 
 
 def _registry(settings: Settings) -> Path:

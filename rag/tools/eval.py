@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import re
-import statistics
 import string
 import time
 from collections import Counter, defaultdict

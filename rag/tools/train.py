@@ -33,7 +33,8 @@ from pathlib import Path
 import numpy as np
 
 from rag.tools import questions
-from rag.engine import rerank
+from rag.engine import decide, rerank
+from rag.engine.decide import FEATURES
 from rag.config import ROOT, TEXT_VERSION, Settings
 from rag.models import sha256_file
 from rag.engine.query import analyze
@@ -117,7 +118,7 @@ def _pools(folder: str, embedder, ranked_by: str, ranker_dir: Path, qa_dir: Path
     out = []
     for rec in questions.load(folder, qa_dir):
         query = _query(pipeline, rec)
-        found = pipeline.evidence(query)
+        found = pipeline.evidence.gather(query)
         ranked = found.ranked if ranked_by == "ranker" else found.first[: pipeline.settings.rerank_top]
         out.append({
             "id": rec["id"], "folder": folder, "kind": rec["kind"], "question": query.search,
@@ -126,7 +127,7 @@ def _pools(folder: str, embedder, ranked_by: str, ranker_dir: Path, qa_dir: Path
                             "page": x.chunk.page, "gold": is_gold(x.text, rec.get("evidence", [])), "score": x.score,
                             "features": rerank.candidate_features(x) if ranked_by == "ranker" else {}}
                            for x in ranked],
-            "features": pipeline.features(query, found) if ranked_by == "ranker" else {},
+            "features": pipeline.decider.features(query, found) if ranked_by == "ranker" else {},
         })
     return out
 
@@ -239,7 +240,6 @@ def rerank_pool(pool: list[dict], mix: rerank.Mix) -> list[dict]:
     return out
 
 
-FEATURES = ("logit1", "margin", "logit_mean3", "dense1", "overlap1", "passage_cov", "top_cov", "unknown", "hit1", "n_terms")
 
 
 def fit_answerability(dev: list[dict], cfg: Config, mix: rerank.Mix) -> rerank.Answerability:
@@ -251,7 +251,7 @@ def fit_answerability(dev: list[dict], cfg: Config, mix: rerank.Mix) -> rerank.A
     y = np.array([p["answerable"] for p in dev], dtype=int)
     mean, scale = x.mean(axis=0), x.std(axis=0) + 1e-6
     lr = LogisticRegression(C=1.0, max_iter=2000).fit((x - mean) / scale, y)
-    model = rerank.Answerability(FEATURES, tuple(float(w) for w in lr.coef_[0]), float(lr.intercept_[0]),
+    model = decide.Answerability(FEATURES, tuple(float(w) for w in lr.coef_[0]), float(lr.intercept_[0]),
                                  tuple(float(m) for m in mean), tuple(float(s) for s in scale), 0.5, 0.5)
     probs = np.array([model.probability(p["features"]) for p in dev])
     answerable = np.sort(probs[y == 1])
@@ -265,7 +265,7 @@ def fit_answerability(dev: list[dict], cfg: Config, mix: rerank.Mix) -> rerank.A
         hits += gold
         if hits / i >= cfg.short_precision:
             short = prob
-    return rerank.Answerability(model.names, model.weights, model.bias, model.mean, model.scale, threshold, float(short), mix)
+    return decide.Answerability(model.names, model.weights, model.bias, model.mean, model.scale, threshold, float(short), mix)
 
 
 def record_models(models_file: Path, out_dir: Path) -> None:
@@ -350,12 +350,14 @@ def run(out_dir: Path = rerank.WEIGHTS_DIR, cfg: Config | None = None, train_fol
     write = lambda model: _write_json(out_dir / rerank.ANSWERABILITY_FILE, model.to_dict())  # noqa: E731
     (out_dir / rerank.ANSWERABILITY_FILE).unlink(missing_ok=True)  # no old mix while the new one is fitted
     rerank.clear()
+    decide.clear()
     train_ranked = [p for f in train_folders for p in pools(f, embedder, "ranker", out_dir, qa_dir)]
     mix = fit_mix(train_ranked)
-    write(rerank.Answerability((), (), 0.0, (), (), 0.0, float("inf"), mix))
+    write(decide.Answerability((), (), 0.0, (), (), 0.0, float("inf"), mix))
     if listed:
         record_models(Settings().models_file, out_dir)
     rerank.clear()
+    decide.clear()
     dev_ranked = {f: pools(f, embedder, "ranker", out_dir, qa_dir) for f in dev_folders}
     report["dev_ranking"] = {f: {"first_stage": ranking_quality(dev_first[f]), "trained": ranking_quality(dev_ranked[f])}
                              for f in dev_folders}
@@ -365,6 +367,7 @@ def run(out_dir: Path = rerank.WEIGHTS_DIR, cfg: Config | None = None, train_fol
     if listed:
         record_models(Settings().models_file, out_dir)
     rerank.clear()
+    decide.clear()
     report["answerability"] = {"threshold": model.threshold, "short_threshold": model.short_threshold}
     report["seconds"] = round(time.perf_counter() - t0)
     _write_json(out_dir / "training.json", report)

@@ -1,0 +1,160 @@
+"""Decide: answer or decline, and why. This module owns the answerability features, the model that reads them
+(a logistic regression fitted by `rag train` on the dev folders, rag/weights/answerability.json) and its
+thresholds.
+
+    decide(query, found) -> Verdict      declined (with the reason the answer gives) or the evidence to compose from
+
+Two ways to decline:
+    the answerability score   p(the best evidence answers) below the threshold chosen on the dev folders
+    nothing bound             a factoid asking for a number or a time, where no retrieved sentence states one next
+                              to the question's own words
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+from rag import text
+from rag.engine import compose
+from rag.engine.evidence import Evidence
+from rag.engine.query import Query
+from rag.engine.rerank import ANSWERABILITY_FILE, WEIGHTS_DIR, sigmoid, verified
+from rag.engine.select import Sentence
+from rag.errors import ModelError
+
+# The features, in the order the model stores its weights; `rag train` fits on exactly these.
+FEATURES = ("logit1", "margin", "logit_mean3", "dense1", "overlap1", "passage_cov", "top_cov", "unknown", "hit1", "n_terms")
+TOP_LOGITS = 3  # the best few evidence scores the features summarise
+NO_LOGIT = -10.0  # stands for a missing evidence score: far below any real one
+TERMS_CAP = 10  # a question's number of key terms, capped: more than ten says nothing more
+
+
+@dataclass(frozen=True)
+class Answerability:
+    """p(the pool answers the question) = sigmoid(w · features + b); decline below `threshold`."""
+
+    names: tuple[str, ...]
+    weights: tuple[float, ...]
+    bias: float
+    mean: tuple[float, ...]
+    scale: tuple[float, ...]
+    threshold: float
+    short_threshold: float  # a short answer is given only when the best sentence's evidence score reaches this
+    mix: object | None = None  # rag.engine.rerank.Mix, stored in the same file
+
+    def probability(self, features: dict[str, float]) -> float:
+        return sigmoid(self.bias + sum(w * (features[n] - m) / s for n, w, m, s in zip(self.names, self.weights, self.mean, self.scale)))
+
+    def to_dict(self) -> dict:
+        out = {k: getattr(self, k) for k in self.__dataclass_fields__}
+        out["mix"] = self.mix and {"names": self.mix.names, "weights": self.mix.weights, "bias": self.mix.bias}
+        return out
+
+    @classmethod
+    def load(cls, path: Path) -> "Answerability":
+        from rag.engine.rerank import Mix
+
+        verified(path)
+        try:
+            raw = json.loads(path.read_text(encoding="utf-8"))
+            mix = raw.pop("mix", None)
+            fields = {k: tuple(v) if isinstance(v, list) else v for k, v in raw.items() if k in cls.__dataclass_fields__}
+            return cls(**fields, mix=Mix(tuple(mix["names"]), tuple(mix["weights"]), mix["bias"]) if mix else None)
+        except (OSError, ValueError, TypeError) as e:
+            raise ModelError(f"cannot read the answerability model {path}: {e}") from None
+
+
+@lru_cache(maxsize=4)
+def load_answerability(directory: Path = WEIGHTS_DIR) -> Answerability:
+    return Answerability.load(directory / ANSWERABILITY_FILE)
+
+
+def features(query: Query, found: Evidence, vocabulary, passage_terms, gate_passages: int) -> dict[str, float]:
+    """What the answerability score reads: how sure the ranker is of its best sentence and by how much, and how
+    much of the question the best passages speak of. `passage_terms(chunk)`: the words a passage speaks of."""
+    ranked, hits = found.ranked, found.hits
+    logits = [x.score for x in ranked[:TOP_LOGITS]] or [NO_LOGIT]
+    best = ranked[0] if ranked else None
+    asked = set(query.terms)
+    passage = passage_terms(best.chunk) if best else set()
+    top = set().union(*(passage_terms(h.chunk) for h in hits[:gate_passages])) if hits else set()
+    return {
+        "logit1": logits[0],
+        "margin": logits[0] - (logits[1] if len(logits) > 1 else NO_LOGIT),
+        "logit_mean3": sum(logits) / len(logits),
+        "dense1": max((x.dense for x in ranked[:TOP_LOGITS]), default=0.0),
+        "overlap1": best.overlap if best else 0.0,
+        "passage_cov": text.coverage(asked, passage, vocabulary),
+        "top_cov": text.coverage(asked, top, vocabulary),
+        "unknown": float(bool(query.unknown)),
+        "hit1": hits[0].score if hits else 0.0,
+        "n_terms": min(len(asked), TERMS_CAP) / TERMS_CAP,
+    }
+
+
+@dataclass
+class Verdict:
+    reason: str = ""  # why the documents are taken not to answer; "" when they may
+    evidence: list[Sentence] = field(default_factory=list)  # best first, what compose() reads
+
+    @property
+    def declined(self) -> bool:
+        return bool(self.reason)
+
+
+class Decider:
+    """The decide stage of one pipeline: its settings, the trained model, the index's vocabulary."""
+
+    def __init__(self, settings, vocabulary, passage_terms):
+        self.settings = settings
+        self.vocabulary = vocabulary
+        self.passage_terms = passage_terms
+
+    @property
+    def model(self) -> Answerability:
+        return load_answerability(self.settings.ranker_dir)
+
+    @property
+    def short_threshold(self) -> float:
+        """The evidence score a factoid's best sentence needs for a short answer in front of it."""
+        s = self.settings
+        return self.model.short_threshold if s.short_threshold is None else s.short_threshold
+
+    def features(self, query: Query, found: Evidence) -> dict[str, float]:
+        return features(query, found, self.vocabulary, self.passage_terms, self.settings.gate_passages)
+
+    def decide(self, query: Query, found: Evidence) -> Verdict:
+        if reason := self.decline_reason(query, found):
+            return Verdict(reason)
+        evidence = found.ranked
+        if query.form == "factoid" and query.expects in ("number", "time"):
+            # the answer must be a number or date bound to the question's words: the best sentence holding one
+            stating = [x for x in evidence[: self.settings.bound_from] if compose.bound(query, x.text, self.vocabulary)]
+            if not stating:
+                return Verdict(f"no retrieved sentence states a {query.expects} for what the question asks")
+            evidence = [stating[0], *(x for x in evidence if x is not stating[0])]
+        return Verdict("", evidence)
+
+    def decline_reason(self, query: Query, found: Evidence) -> str:
+        """Why the documents are taken not to answer ("" when they may): the trained answerability score, from
+        what the ranker and the retrieval say, is below the threshold chosen on the dev folders."""
+        if not found.ranked:
+            return "nothing retrieved states anything that could answer it"
+        if not self.settings.rerank:
+            return ""
+        model = self.model
+        p = model.probability(self.features(query, found))
+        threshold = model.threshold if self.settings.decline_threshold is None else self.settings.decline_threshold
+        if p >= threshold:
+            return ""
+        if query.unknown:
+            return "no document mentions " + ", ".join(f"“{n}”" for n in query.unknown) + f" (answerability {p:.2f} < {threshold:.2f})"
+        return f"the best evidence is unlikely to answer it (answerability {p:.2f} < {threshold:.2f})"
+
+
+def clear() -> None:
+    """Forget the loaded model (after `rag train` wrote a new one)."""
+    load_answerability.cache_clear()
