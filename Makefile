@@ -71,7 +71,7 @@ eval: setup $(GITDOC) eval-folders
 		--variant default --variant extractive --reports reports/git-doc
 
 # The question corpus of tests/qa/: ten folders of different genres and formats, split by folder (train / dev /
-# test, rag/questions.py). Reports per folder and per question form land in reports/qa/.
+# test, rag/tools/questions.py). Reports per folder and per question form land in reports/qa/.
 eval-folders: setup
 	$(BIN)/rag eval --folder all --variant extractive --variant first-stage --reports reports/qa
 

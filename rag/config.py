@@ -7,21 +7,21 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 SCHEMA_VERSION = 2  # 2: chunks carry kind, heading and page; the manifest records what cleaning dropped, per file
 TEXT_VERSION = 6  # 6: cleaning keeps a stated sentence before a news body, no site-specific phrases; 5: identical and
 #                   near-identical chunks of a file are stored once. Bump when parsing, cleaning or chunking rules change.
 ROOT = Path(__file__).resolve().parent.parent
-MODEL_CACHE_DIR = ROOT / "index" / "models"  # local exports of the embedding model (see rag/embed.py)
+MODEL_CACHE_DIR = ROOT / "index" / "models"  # local exports of the embedding model (see rag/index/embed.py)
 
 
 @dataclass
 class Settings:
     corpus_dir: Path = ROOT / "corpus"
     index_dir: Path = ROOT / "index"
-    store: str = ""  # where the index lives (rag/stores.py): "" = FAISS + bm25s files in index_dir; postgresql://... = PostgreSQL
+    store: str = ""  # where the index lives (rag/index/store.py): "" = FAISS + bm25s files in index_dir; postgresql://... = PostgreSQL
     models_file: Path = ROOT / "models.txt"
     embed_model: str = ""  # name from models.txt; "" = the first `embed` line
     llm_model: str = ""  # name from models.txt or a path to a .gguf; "" = the first `llm` line
@@ -36,7 +36,7 @@ class Settings:
     max_file_mb: float = 64.0
 
     # retrieval
-    index_type: str = "auto"  # FAISS index: "auto" (by corpus size, see rag/store.py), "flat", "hnsw", "ivfpq"
+    index_type: str = "auto"  # FAISS index: "auto" (by corpus size, see rag/index/files.py), "flat", "hnsw", "ivfpq"
     k: int = 3  # passages given to the model and cited
     candidates: int = 30  # per retriever, before fusion
     hybrid: bool = True  # dense + BM25; False = dense only
@@ -47,7 +47,7 @@ class Settings:
     sentence_lexical_weight: float = 0.5  # sentence selection: cosine + this * idf-weighted share of question terms
     list_coverage: float = 0.75  # "which articles mention X": an article counts when a sentence holds this share of X's terms
     list_max: int = 5
-    # Evidence choice and declining are learned (rag/rerank.py, trained by `rag train` on tests/qa/): the settings
+    # Evidence choice and declining are learned (rag/engine/rerank.py, trained by `rag train` on tests/qa/): the settings
     # below were chosen on the dev folders only; test folders never set anything (README, "Quality").
     select_from: int = 8  # hits whose sentences (with their paragraph neighbours) compete for the evidence
     rerank: bool = True  # False: first-stage ranking only and no declining (for comparison: `rag eval --variant`)
@@ -79,21 +79,19 @@ class Settings:
     corpus_noun: str = "documents"  # what the page calls the folder's files ("articles" when it is known to hold them)
     collection_name: str = ""  # the page's name for the folder `rag ui` serves ("" = the folder's own name)
     collections_file: Path = ROOT / "index" / "collections.json"  # named collections (`rag collections`)
-    # every API input is bounded before any work is done on it (rag/api.py); over a bound: 413 or 400, at once
+    # every API input is bounded before any work is done on it (rag/serve/api.py); over a bound: 413 or 400, at once
     api_max_body_bytes: int = 1_048_576  # a request body larger than this (Content-Length or as read) gets 413
     api_max_messages: int = 64  # messages in one request
     api_max_history_chars: int = 64_000  # all messages before the question, together
     history_turns: int = 2  # a follow-up reads only the last turns (the pipeline uses the last); each is cut to
     #                         max_question_chars (the API and the chat; the question itself is refused over that)
 
-    extra: dict = field(default_factory=dict)
-
     @classmethod
     def from_env(cls, **overrides) -> "Settings":
         values: dict = {}
         for f in fields(cls):
             raw = os.environ.get(f"RAG_{f.name.upper()}")
-            if raw is None or f.name == "extra":
+            if raw is None:
                 continue
             values[f.name] = _coerce(f, raw)
         values.update({k: v for k, v in overrides.items() if v is not None})

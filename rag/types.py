@@ -128,7 +128,7 @@ class Answer:
     notes: list[str] = field(default_factory=list)
     query: str = ""  # what was actually searched (after follow-up rewriting)
     short: str = ""  # a factoid's short answer (or "Yes"/"No"), "" when the answer is the evidence itself
-    form: str = ""  # the question's form (rag/query.py FORMS)
+    form: str = ""  # the question's form (rag/engine/query.py FORMS)
 
     def to_dict(self) -> dict:
         return {

@@ -4,8 +4,8 @@ grows about eight times; quadratic work (backtracking) grows sixty-four times. T
 input's own time, never an absolute time, and the time is this thread's CPU time (time.thread_time), so other
 processes on a busy machine neither make the test fail nor let it pass.
 
-Reached from the API and the chat: rag/api.py (answer_text on every assistant message of the history,
-parse_messages, read_request), normalize_question (rag/answer.py), and query.analyze (rag/query.py), which runs
+Reached from the API and the chat: rag/serve/api.py (render.answer_only on every assistant message of the history,
+parse_messages, read_request), normalize_question (rag/engine/pipeline.py), and query.analyze (rag/engine/query.py), which runs
 its question-form patterns over the question and the previous question of a follow-up.
 """
 
@@ -16,7 +16,8 @@ import pytest
 from hypothesis import HealthCheck, Phase, example, given, settings as hsettings, strategies as st
 
 from rag.engine.pipeline import normalize_question
-from rag.serve.api import answer_text, parse_messages, read_request
+from rag.serve.api import parse_messages, read_request
+from rag.serve.render import answer_only
 from rag.config import Settings
 from rag.errors import InputError
 from rag.engine.query import analyze
@@ -76,10 +77,10 @@ def baseline(text: str) -> str:
 @hsettings(max_examples=40, deadline=None, phases=PHASES)
 @given(unit=shapes, tail=st.sampled_from(["", "x", " x", "[1]x", "]"]))
 @example(unit=" ", tail="x")  # the shape that took 82× the time for 8× the length with the old pattern
-def test_answer_text_is_linear(unit, tail):
-    """answer_text strips our markers from every assistant message sent as history: `(\\s*\\[\\d+\\])+\\s*$`
+def test_answer_only_is_linear(unit, tail):
+    """answer_only strips our markers from every assistant message sent as history: `(\\s*\\[\\d+\\])+\\s*$`
     took 3 s on 24 KB and 12 s on 48 KB; now a scan from the end."""
-    grows_linearly(answer_text, unit, 20_000, tail)
+    grows_linearly(answer_only, unit, 20_000, tail)
 
 
 @hsettings(max_examples=30, deadline=None, phases=PHASES)

@@ -18,7 +18,8 @@ import httpx
 import pytest
 
 from rag.engine.pipeline import Pipeline
-from rag.serve.api import answer_text, format_content, parse_messages
+from rag.serve.api import format_content, parse_messages
+from rag.serve.render import answer_only
 from rag.errors import InputError
 from rag.engine.generate import load_generator
 from rag.engine.prompts import CANNOT_ANSWER_PHRASE
@@ -233,7 +234,7 @@ def test_every_input_is_bounded_before_it_is_read(server):
 
 def test_follow_up_reads_only_the_last_turns(local, monkeypatch):
     """A long conversation is cut to what a follow-up needs (history_turns), each turn to max_question_chars."""
-    app, seen = local["app"], []
+    app, seen = local["app"].service, []
     real = app.answer
     monkeypatch.setattr(app, "answer", lambda q, h=(), *a, **k: (seen.append(list(h)), real(q, h, *a, **k))[1])
     turns = [m for i in range(10) for m in (user(f"Question {i}?"), {"role": "assistant", "content": "Ren Zhengfei " * 300})]
@@ -434,7 +435,7 @@ def test_loopback_needs_no_key(local):
 def test_full_queue_is_429_at_once_and_nothing_is_lost(local, monkeypatch):
     """With the model busy (its lock held) and room for one waiting question, the rest are refused with 429
     at once; once the model is free, every accepted question is answered."""
-    app = local["app"]
+    app = local["app"].service
     monkeypatch.setattr(app.pipeline.settings, "api_queue_max", 1)
     c = openai.OpenAI(base_url=local["url"] + "/v1", api_key="x", max_retries=0, timeout=180)
     results: list = []
@@ -463,7 +464,7 @@ def test_full_queue_is_429_at_once_and_nothing_is_lost(local, monkeypatch):
 
 def test_a_rebuild_does_not_refuse_questions(local, monkeypatch):
     """The live generation answers while the next one is built (tests/test_generations.py builds one for real)."""
-    monkeypatch.setattr(local["app"], "rebuilding", True)
+    monkeypatch.setattr(local["app"].service, "rebuilding", True)
     r = httpx.post(local["url"] + "/v1/chat/completions", json={"messages": [user(FOUNDER)]}, timeout=60)
     assert r.status_code == 200 and "Ren Zhengfei" in r.json()["choices"][0]["message"]["content"]
 
@@ -472,7 +473,7 @@ def test_disconnect_cancels_the_generation_and_frees_the_model(local, settings, 
     """A long free generation (generate style, up to 1000 tokens, which this question reaches) whose client goes
     away mid-stream stops at the next token; the question behind it is answered long before the first would
     have ended."""
-    app = local["app"]
+    app = local["app"].service
     typed = app.pipeline
     long_settings = settings.replace(answer_style="generate", max_tokens=1000, generation_timeout_s=900)
     generator = load_generator(long_settings)
@@ -553,4 +554,4 @@ def test_content_round_trips_to_the_answer(pipeline):
     content = format_content(a)
     assert content.count("[1]") == 2  # the marker, once, and the source it points to
     assert f"\n\nSources:\n[1] {FOUNDER_FILE}:L35-L35 “Ren Zhengfei" in content
-    assert "Ren Zhengfei" in answer_text(content) and not answer_text(content).endswith("]")
+    assert "Ren Zhengfei" in answer_only(content) and not answer_only(content).endswith("]")

@@ -135,3 +135,48 @@ def test_the_load_check_fails_against_a_server_that_drops_requests(pg_index, mod
     finally:
         proc.terminate()
         proc.wait(timeout=60)
+
+
+def test_api_workers_serve_every_collection(settings, pipeline, tmp_path):
+    """`rag api --workers 2` serves the named collections too: /v1/models lists them, and the `model` name picks
+    the folder each answer comes from (every worker, whichever the request reaches)."""
+    facts = {"harbour": ("The lighthouse of Porto Vello was switched to LED light in 2019 by keeper Amadeo Ruas.",
+                         "Who switched the lighthouse of Porto Vello to LED light?", "Amadeo Ruas"),
+             "orchard": ("The Kestrel Hill orchard was planted in 1932 by the botanist Ilse Marrow.",
+                         "Who planted the Kestrel Hill orchard?", "Ilse Marrow")}
+    env = {**os.environ, "RAG_COLLECTIONS_FILE": str(tmp_path / "collections.json"), "RAG_USE_LLM": "0"}
+    for name, (sentence, _, _) in facts.items():
+        (tmp_path / name).mkdir()
+        (tmp_path / name / f"{name}.txt").write_text(sentence + "\n", encoding="utf-8")
+        for cmd in (["collections", "add", name, str(tmp_path / name)],
+                    ["index", "--corpus", str(tmp_path / name), "--index", str(tmp_path / "collections" / name)]):
+            done = subprocess.run([str(BIN / "rag"), *cmd], env=env, capture_output=True, text=True, timeout=300)
+            assert done.returncode == 0, done.stderr
+    pipeline.answer("warm the index")  # the served folder's own index exists
+    port = _free_port()
+    proc = subprocess.Popen([str(BIN / "rag"), "api", "--workers", str(WORKERS), "--port", str(port),
+                             "--corpus", str(settings.corpus_dir), "--index", str(settings.index_dir)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        deadline = time.monotonic() + 300
+        while True:
+            assert proc.poll() is None, proc.stderr.read()
+            assert time.monotonic() < deadline, "the API did not come up"
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/v1/models", timeout=5).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.5)
+        client = openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="x", max_retries=0, timeout=300)
+        listed = [m.id for m in client.models.list().data]
+        assert set(facts) <= set(listed) and len(listed) == len(facts) + 1, listed
+        for _ in range(WORKERS):  # each worker in turn, as the connections land
+            for name, (_, question, who) in facts.items():
+                r = client.chat.completions.create(model=name, messages=[{"role": "user", "content": question}])
+                content = r.choices[0].message.content or ""
+                assert who in content and f"{name}.txt" in content, (name, content)
+                other = next(w for n, (_, _, w) in facts.items() if n != name)
+                assert other not in content
+    finally:
+        proc.terminate()
+        proc.wait(timeout=60)

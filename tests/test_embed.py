@@ -65,7 +65,7 @@ def test_answering_does_not_import_torch(settings, pipeline):
     pipeline.answer("warm the index")  # the shared index exists before the child process opens it
     code = (
         "import sys\n"
-        "from rag.answer import Pipeline\n"
+        "from rag.engine.pipeline import Pipeline\n"
         "from rag.config import Settings\n"
         f"p = Pipeline(Settings.from_env(corpus_dir={str(settings.corpus_dir)!r}, index_dir={str(settings.index_dir)!r}))\n"
         "a = p.answer(\"Who was Biden's nominee for commerce secretary?\")\n"

@@ -1,4 +1,4 @@
-"""Question analysis (rag/query.py) and answer shapes (rag/compose.py, rag/select.py): pure functions, no models.
+"""Question analysis (rag/engine/query.py) and answer shapes (rag/engine/compose.py, rag/engine/select.py): pure functions, no models.
 
 The same forms are checked on questions about news articles and about a software manual: no rule may hold
 for one genre only.

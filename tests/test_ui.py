@@ -515,7 +515,7 @@ def inproc(pipeline):
 def test_cancel_while_queued_cancels_and_frees_the_queue(browser, inproc):
     """With the model busy (its lock held), a question waits in the queue; Cancel must end it as "Cancelled."
     (never its answer, even once the model is free), and the next question is answered."""
-    app = inproc["app"]
+    app = inproc["app"].service
     context = browser.new_context(viewport={"width": 1366, "height": 900})
     page = context.new_page()
     page.goto(inproc["url"])

@@ -1,1 +1,1 @@
-"""The Gradio web chat over rag.answer.Pipeline (start it with `rag ui` or `python -m ui`)."""
+"""The Gradio web chat over the answering service (rag/serve/service.py) (start it with `rag ui` or `python -m ui`)."""

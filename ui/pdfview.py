@@ -2,7 +2,7 @@
 
 render_page(path, page, start_line, end_line, quote) -> PageView: the page as a PNG, the boxes (fractions of the
 page, top-left origin) that cover the cited passage, and the page's extracted text lines (as citations count
-them: rag/parse/pdf.py splits PDFium's text of the page at its line breaks, blank lines included).
+them: rag/index/parse/pdf.py splits PDFium's text of the page at its line breaks, blank lines included).
 
 The passage is found in the page's own text, character for character: PDFium's text has one character per char
 index (its generated line breaks included), so a match in the text is a range of char indices, and PDFium gives

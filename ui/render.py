@@ -20,14 +20,6 @@ def escape(text: str) -> str:
     return html.escape(text, quote=True)
 
 
-def highlight(passage: str, quote: str) -> str:
-    """The passage, escaped, with the quoted sentence marked."""
-    at = passage.find(quote) if quote else -1
-    if at < 0:
-        return escape(passage)
-    return escape(passage[:at]) + "<mark>" + escape(quote) + "</mark>" + escape(passage[at + len(quote):])
-
-
 _MARKER = re.compile(r"\[(\d+)\]")
 
 

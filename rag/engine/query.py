@@ -53,6 +53,10 @@ _QUESTION_WORDS = frozenset(f"who whom whose what which when where why how {_AUX
 _PRONOUN = re.compile(r"\b(he|she|him|his|her|hers|they|them|their|theirs|it|its)\b", re.I)
 _ELLIPSIS = re.compile(r"^(and|also|what about|how about|what else|and what about)\b", re.I)
 _HOWTO = re.compile(r"^how\b(?! (many|much|long|old|often|far|big|large|come)\b)|\b(commands?|syntax|invocation|flags?|options?)\b", re.I)
+DEFINITION_MAX_WORDS = 6  # "what is X" asks for a meaning only when X is a short noun phrase, not a clause
+TYPO_MIN_CHARS = 5  # shorter unknown words are too often real words or names to read as a typo
+ELLIPSIS_MAX_WORDS = 6  # "and Ericsson?" is a follow-up; a long question that opens with "and" stands alone
+PRONOUN_ANSWER_MAX_WORDS = 5  # a previous short answer this short can stand in for the follow-up's pronoun
 _NAME_TOKEN = re.compile(r"[A-Z][\w’'&.-]*|[a-z]+[A-Z][\w]*|\w*\d\w*|[\w-]*[._][\w.-]+|--?[\w-]+")
 
 
@@ -91,7 +95,7 @@ def form_of(question: str) -> tuple[str, str]:
         subject = next(g for g in m.groups() if g).strip()
         # "what is the capital of Peru" asks for a thing's property; "what is a bare repository" for a meaning
         role = re.match(r"^(the|a|an) [\w’'-]+( [\w’'-]+)? (of|for|in|at|on|to|that|who|which|behind)\b", subject, re.I)
-        if not role and len(subject.split()) <= 6 and not re.search(rf"\b({_AUX}|\w+ed)\b", subject.lower()):
+        if not role and len(subject.split()) <= DEFINITION_MAX_WORDS and not re.search(rf"\b({_AUX}|\w+ed)\b", subject.lower()):
             return "definition", re.sub(r"^(the|a|an) ", "", subject, flags=re.I)
     return "factoid", ""
 
@@ -138,7 +142,7 @@ def unknown_names(question: str, names: list[str], vocabulary, dictionary: froze
     if dictionary:
         for w in text.words(question):
             w = text.unpossessive(w)
-            if (w in named or len(w) < 5 or not w.isalpha() or w in text.STOPWORDS or vocabulary.knows(w)
+            if (w in named or len(w) < TYPO_MIN_CHARS or not w.isalpha() or w in text.STOPWORDS or vocabulary.knows(w)
                     or vocabulary.knows(vocabulary.correct(w)) or _in_dictionary(w, dictionary)):
                 continue
             out.append(w)
@@ -159,7 +163,7 @@ def is_followup(question: str, history: Sequence[tuple[str, str]], names: list[s
     question after a first turn is left alone."""
     if not history:
         return False
-    if _ELLIPSIS.match(question.strip()) and len(question.split()) <= 6:
+    if _ELLIPSIS.match(question.strip()) and len(question.split()) <= ELLIPSIS_MAX_WORDS:
         return True
     m = _PRONOUN.search(question)
     if not m:
@@ -193,7 +197,7 @@ def analyze(question: str, history: Sequence[tuple[str, str]] = (), vocabulary=N
         prev_q, prev_a = history[-1]
         search = f"{prev_q} {corrected}"
         prev_a = "" if prev_a.startswith(CANNOT_ANSWER_PHRASE) else prev_a.split(SHORT_SEPARATOR)[0]
-        if prev_a and len(prev_a.split()) <= 5:
+        if prev_a and len(prev_a.split()) <= PRONOUN_ANSWER_MAX_WORDS:
             ask = _PRONOUN.sub(prev_a.rstrip("."), corrected, count=1)
         else:
             prior = names_in(prev_q) or [x for x in [form_of(prev_q)[1]] if x]

@@ -22,7 +22,7 @@ def _lap(timings: dict, stage: str, since: float) -> float:
 
 class Retriever:
     def __init__(self, data, embedder: Embedder, settings: Settings):
-        """`data`: a Generation of the store (rag/stores.py)."""
+        """`data`: a Generation of the store (rag/index/store.py)."""
         self.data = data
         self.embedder = embedder
         self.settings = settings
@@ -70,9 +70,6 @@ class Retriever:
         ranked = sorted(fused, key=lambda i: -fused[i])[:k]
         _lap(timings, "fusion", t)
         return [Hit(self.chunks[i], fused[i], cosine[i], float(lex[i]), r) for r, i in enumerate(ranked)]
-
-    def first_chunk(self, source: str) -> Chunk:
-        return next(c for c in self.chunks if c.source == source)
 
     def reading_order(self, chunk: Chunk, max_chunks: int = 8) -> list[Chunk]:
         """The chunk and the ones after it in the same document, in reading order."""

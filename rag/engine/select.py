@@ -56,18 +56,22 @@ _PROSE_END = re.compile(r"[.!:;)\"”’']$")
 _LEADERS = re.compile(r"(?:\.\s?){4,}\s*[\dIVXivx]+\s*$|\s{2,}\d{1,4}\s*$")
 _NUMBERED_HEADING = re.compile(r"^(?:(?:chapter|section|part|appendix)\s+[\dIVX]+[.:]?|\d+(?:\.\d+)+\.?|\d+\.)\s+[^.!?]{2,80}?\s+\d{1,4}$", re.I)
 
+CODE_MIN_CHARS = 4  # a code line shorter than this ("fi", "}") carries no command
+STATEMENT_MIN_WORDS = 4  # without a sentence end, fewer words are a heading, label or caption
+PROSE_MIN_WORDS = 2  # with one, a single word is still a label
+
 
 def answerable(sentence: Sentence, code_ok: bool = False) -> bool:
     """A statement: not a question, not a heading-like fragment, not a table-of-contents line; code and tables
     only where `code_ok` (a how-to in technical documents may be answered by its command)."""
     t = sentence.text.strip()
     if sentence.chunk.kind != "text":
-        return code_ok and sentence.chunk.kind == "code" and len(t) >= 4
+        return code_ok and sentence.chunk.kind == "code" and len(t) >= CODE_MIN_CHARS
     if t.endswith("?") or t.endswith(":") or _LEADERS.search(t) or _NUMBERED_HEADING.match(t):
         return False  # a question, a line announcing what follows, a contents line is no statement
     n = len(t.split())
     # a line of three words or fewer without a sentence end is a heading, label or caption, not a statement
-    return n >= 4 or bool(_PROSE_END.search(t)) and n >= 2
+    return n >= STATEMENT_MIN_WORDS or bool(_PROSE_END.search(t)) and n >= PROSE_MIN_WORDS
 
 
 def rank(query: Query, query_vector: np.ndarray, sentences: list[Sentence], vectors: np.ndarray,

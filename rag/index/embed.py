@@ -116,7 +116,7 @@ class Embedder:
 
     def dictionary(self) -> frozenset[str]:
         """The whole words of the model's WordPiece vocabulary (~20k common English words): a question word that
-        neither this nor the corpus knows is a specific name (rag/query.py)."""
+        neither this nor the corpus knows is a specific name (rag/engine/query.py)."""
         if self._dictionary is None:
             try:
                 lines = (self.path / "vocab.txt").read_text(encoding="utf-8").split("\n")

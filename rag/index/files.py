@@ -47,7 +47,7 @@ class IndexData:
         rows = [i for i, c in enumerate(self.chunks) if c.source == source]
         return [self.chunks[i] for i in rows], self.vectors[rows]
 
-    # ---- the Generation interface (rag/stores.py) ----------------------------------------------------
+    # ---- the Generation interface (rag/index/store.py) ----------------------------------------------------
 
     @property
     def id(self) -> str:

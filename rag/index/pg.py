@@ -39,7 +39,7 @@ log = logging.getLogger("rag.index.pg")
 
 LOCK_KEY = 0x7261670  # the writers' advisory lock ("rag")
 KEEP_GENERATIONS = 2  # the live one and the one before it (a reader that has not switched yet)
-FLAT_MAX = 50_000  # as rag/store.py: below this many chunks the dense search is exact (no HNSW)
+FLAT_MAX = 50_000  # as rag/index/files.py: below this many chunks the dense search is exact (no HNSW)
 HNSW_M, HNSW_EF_CONSTRUCTION = 16, 64
 HNSW_EF_SEARCH = 200  # pgvector's default is 40; docs/scaling.md has the recall this buys
 BM25_K1, BM25_B = 1.5, 0.75  # bm25s's defaults, as the files back-end uses them

@@ -1,4 +1,4 @@
-"""`rag api`: the OpenAI-compatible API (rag/api.py) without the web chat, in one or several worker processes.
+"""`rag api`: the OpenAI-compatible API (rag/serve/api.py) without the web chat, in one or several worker processes.
 
 Each uvicorn worker is a stateless answering process: it opens the store's live generation (no lock, nothing
 parsed), loads the embedding model, and reaches the language model in-process or on a model server (an

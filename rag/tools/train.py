@@ -7,7 +7,7 @@
                   exported to ONNX int8 (a cross-encoder from the same weights did not learn: README, Quality)
     3. mix        a logistic regression over each candidate's trained score and first-stage features, fitted on
                   the train folders: the evidence score that orders the candidates
-    4. decline    a logistic regression on the answerability features (rag/answer.py Pipeline.features) of the
+    4. decline    a logistic regression on the answerability features (rag/engine/decide.py) of the
                   dev folders, with the ranker and the mix in place; its threshold and the short-answer threshold
                   are chosen on the dev folders too
 
@@ -147,7 +147,7 @@ def ranking_quality(pool: list[dict]) -> dict:
 
 
 def rows(pool: list[dict], rng: random.Random) -> list[list[str]]:
-    """(question, gold, negative_1 … negative_N) for the cross-encoder: each gold candidate (at most two per
+    """(question, gold, negative_1 … negative_N) for the ranker (a bi-encoder: question and sentence are embedded apart): each gold candidate (at most two per
     question; the gold quote itself when retrieval missed it) against the first stage's best non-gold
     candidates, which are the hardest: what the ranker must learn is to tell them apart. Unanswerable questions
     have no gold and teach the answerability score instead."""
@@ -209,7 +209,7 @@ def train_ranker(train_rows: list[list[str]], out_dir: Path, cfg: Config) -> Pat
 
 
 def write_recipe(base: Path, out_dir: Path) -> None:
-    """What the ONNX encoder needs beside the weights (rag/embed.py): the tokenizer, and the base model's module
+    """What the ONNX encoder needs beside the weights (rag/index/embed.py): the tokenizer, and the base model's module
     list and mean pooling, which fine-tuning kept, with the training's sequence length."""
     shutil.copyfile(base / "tokenizer.json", out_dir / "tokenizer.json")
     shutil.copyfile(base / "modules.json", out_dir / "modules.json")
