@@ -34,7 +34,7 @@ FOUNDER = "Who is the founder of Huawei?"
 FOUNDER_FILE = "001_2cf39cb89ea2da08.txt"  # line 35: "Ren Zhengfei, the founder of Huawei, ..."
 UNANSWERABLE = "Who won the 2018 FIFA World Cup?"
 # in generate mode the model copies passages on and on: it runs to max_tokens
-ESSAY = "What did Ren Zhengfei, the founder of Huawei, say about the United States? Repeat the passages word for word."
+ESSAY = "What has Ren Zhengfei, the founder of Huawei, accused the United States of? Repeat the passages word for word."
 
 
 def _wait_for(predicate, seconds: float, what: str, poll: float = 0.05):
@@ -505,7 +505,8 @@ def test_disconnect_cancels_the_generation_and_frees_the_model(local, settings, 
     with httpx.Client(timeout=600) as http:
         with http.stream("POST", local["url"] + "/v1/chat/completions", json={"stream": True, "messages": [user(ESSAY)]}) as r:
             assert r.status_code == 200
-            _wait_for(lambda: len(made) >= 5, 600, "the first tokens")
+            _wait_for(lambda: len(made) >= 5 or outcomes, 600, "the first tokens")
+            assert len(made) >= 5, f"the long question ended without generating: {outcomes}"  # e.g. declined
             app.pipeline = typed  # the next question is a typed one (the long one holds its own pipeline)
         at_disconnect = len(made)  # leaving the `with` closed the connection
         per_token = (made[4] - made[0]) / 4
