@@ -100,7 +100,7 @@ def test_answer_not_streamed_is_cited(client):
     r = _ask(client, user(FOUNDER))
     content = r.choices[0].message.content
     assert "Ren Zhengfei" in content and "[1]" in content
-    assert f"[1] {FOUNDER_FILE}:L35-L35" in content  # the Sources list: file, lines, quote
+    assert f"[1] {FOUNDER_FILE} · line 35 “Ren Zhengfei" in content  # the Sources list: file, lines, quote
     extra = r.model_extra
     assert extra["refused"] is False
     assert extra["citations"][0]["source"] == FOUNDER_FILE and extra["citations"][0]["start_line"] == 35
@@ -111,7 +111,7 @@ def test_answer_not_streamed_is_cited(client):
 def test_answer_streamed_is_cited(client):
     chunks = list(_ask(client, user(FOUNDER), stream=True))
     content = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
-    assert "Ren Zhengfei" in content and f"{FOUNDER_FILE}:L35-L35" in content
+    assert "Ren Zhengfei" in content and f"{FOUNDER_FILE} · line 35" in content
     last = chunks[-1]
     assert last.choices[0].finish_reason == "stop"
     assert last.model_extra["refused"] is False and last.model_extra["citations"][0]["source"] == FOUNDER_FILE
@@ -554,5 +554,5 @@ def test_content_round_trips_to_the_answer(pipeline):
     a = pipeline.answer(FOUNDER)
     content = format_content(a)
     assert content.count("[1]") == 2  # the marker, once, and the source it points to
-    assert f"\n\nSources:\n[1] {FOUNDER_FILE}:L35-L35 “Ren Zhengfei" in content
+    assert f"\n\nSources:\n[1] {FOUNDER_FILE} · line 35 “Ren Zhengfei" in content
     assert "Ren Zhengfei" in answer_only(content) and not answer_only(content).endswith("]")

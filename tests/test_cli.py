@@ -20,7 +20,7 @@ def test_founder_question_is_answered_with_its_source_line(index_args):
     assert out.returncode == 0, out.stderr
     answer, _, sources = out.stdout.partition("\n\n")
     assert "Ren Zhengfei" in answer
-    assert sources.startswith('[1] 001_2cf39cb89ea2da08.txt:L35-L35 "Ren Zhengfei, the founder of Huawei')
+    assert sources.startswith('Sources:\n[1] 001_2cf39cb89ea2da08.txt · line 35 “Ren Zhengfei, the founder of Huawei')
 
 
 def test_out_of_corpus_question_is_declined(index_args):

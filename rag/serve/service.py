@@ -187,7 +187,8 @@ class AnswerService:
     def _follow(self, name: str, pipeline: Pipeline) -> None:
         """Switch to the generation another process made live, if any (called under self.lock)."""
         now = time.monotonic()
-        if self.follow_s <= 0 or now - self._followed.setdefault(name, now) < self.follow_s:
+        last = self._followed.get(name)
+        if self.follow_s <= 0 or (last is not None and now - last < self.follow_s):
             return
         self._followed[name] = now
         try:
