@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field, replace
 
+from rag.index.parse.article import keep_article, main_text, says_article
 from rag.index.parse.base import CAPTION, CODE, HEADING, LIST_ITEM, NAV, PARAGRAPH, TABLE, TERM, Block, line_starts
 
 _SKIP = {"script", "style", "noscript", "template", "head", "svg", "math", "iframe", "object", "select"}
@@ -63,8 +64,10 @@ class _Layout:
     """The document text, built line by line on the source's line grid, and the blocks found in it."""
 
     def __init__(self, n_lines: int):
-        self.lines: list[list[str]] = [[] for _ in range(n_lines + 1)]
-        self.lens = [0] * (n_lines + 1)
+        # exactly the source's lines: text that runs past the last one (a character reference such as &#10;
+        # adds a newline the source does not have) stays on the last line instead of a line no offset maps to
+        self.lines: list[list[str]] = [[] for _ in range(n_lines)]
+        self.lens = [0] * n_lines
         self.blocks: list[tuple] = []
         self.open: _Open | None = None
 
@@ -204,7 +207,7 @@ def parse_html(raw: str) -> tuple[str, list[Block], str]:
     out.open = _Open(_Ctx(PARAGRAPH))
     _walk(root, 0, _Ctx(PARAGRAPH), out)
     out.flush()
-    text = "\n".join("".join(parts) for parts in out.lines[:n_lines])
+    text = "\n".join("".join(parts) for parts in out.lines)
     starts = line_starts(text)
     blocks = []
     for ctx, (l1, c1), (l2, c2), links in out.blocks:
@@ -213,7 +216,17 @@ def parse_html(raw: str) -> tuple[str, list[Block], str]:
                             links=round(links, 2), furniture=ctx.furniture))
     if not title:
         title = next((text[b.start_char : b.end_char] for b in blocks if b.kind == HEADING and b.level == 1), "")
-    return text, _second_opinion(raw, text, blocks), _WS.sub(" ", title).strip()
+    return text, _main_blocks(raw, root, text, blocks), _WS.sub(" ", title).strip()
+
+
+def _main_blocks(raw: str, root, text: str, blocks: list[Block]) -> list[Block]:
+    """An article page: its body as trafilatura finds it. Any other page, or an article whose main text does not
+    map onto the page: the whole-page walk with its furniture marked."""
+    if len(raw) <= SECOND_OPINION_MAX_CHARS and says_article(root):
+        article = keep_article(text, blocks, main_text(raw))
+        if article is not None:
+            return article
+    return _second_opinion(raw, text, blocks)
 
 
 def _normal(text: str) -> str:
