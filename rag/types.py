@@ -39,6 +39,7 @@ class CleanDoc:
     words: int = 0  # words of the document's text (headings aside)
     lost_words: int = 0  # of those, dropped and not indexed anywhere (a duplicate is indexed once: not lost)
     note: str = ""  # what the cleaner did that the user should know ("kept whole: ...")
+    headings: list[Span] = field(default_factory=list)  # kept headings: not chunks, the trails of what follows
 
     @property
     def dropped_majority(self) -> bool:

@@ -166,6 +166,7 @@ def clean(doc: ParsedDoc, repeated: dict[str, int] | None = None, enabled: bool 
     news = enabled and doc.format == "text"  # the scraped-news-page rules apply to plain text only
     plan = _Plan(doc) if news else None
     kept: list[Span] = []
+    headings: list[Span] = []
     dropped: list[Dropped] = []
     seen: set[str] = set()
     trail: list[tuple[int, str]] = []
@@ -206,6 +207,7 @@ def clean(doc: ParsedDoc, repeated: dict[str, int] | None = None, enabled: bool 
         in_run = False
         if b.kind in (HEADING, TERM):
             label = _heading_label(doc, b)
+            headings.append(Span(label, b.start_char, b.end_char, b.start_line, b.end_line, "heading", "", b.page))
             if b.kind == HEADING and not first_heading:
                 first_heading = label
             if b.kind == TERM and last is not None and last.kind == TERM and trail and trail[-1][0] == b.level:
@@ -248,7 +250,7 @@ def clean(doc: ParsedDoc, repeated: dict[str, int] | None = None, enabled: bool 
         title = doc.path.stem
     for d in dropped:
         log.debug("%s L%d-L%d dropped (%s): %s", doc.source, d.start_line, d.end_line, d.reason, d.text[:60])
-    return CleanDoc(doc.source, title, kept, dropped, words, lost)
+    return CleanDoc(doc.source, title, kept, dropped, words, lost, headings=headings)
 
 
 def _reason(b: Block, i: int, lines: list[str], text: str, plan: _Plan | None, cut: bool, seen: set,

@@ -14,7 +14,8 @@ import re
 from dataclasses import dataclass, field, replace
 
 from rag.index.parse.article import keep_article, main_text, says_article
-from rag.index.parse.base import CAPTION, CODE, HEADING, LIST_ITEM, NAV, PARAGRAPH, TABLE, TERM, Block, line_starts
+from rag.index.parse.base import CAPTION, CODE, HEADING, LIST_ITEM, NAV, PARAGRAPH, TABLE, TERM, Block, DocMeta, line_starts
+from rag.index.parse.meta import html_meta
 
 _SKIP = {"script", "style", "noscript", "template", "head", "svg", "math", "iframe", "object", "select"}
 _HEADINGS = {f"h{n}": n for n in range(1, 7)}
@@ -190,8 +191,8 @@ def _walk(el, line: int, ctx: _Ctx, out: _Layout) -> int:
     return line
 
 
-def parse_html(raw: str) -> tuple[str, list[Block], str]:
-    """(text on the source's line grid, blocks, <title>) of an HTML page."""
+def parse_html(raw: str) -> tuple[str, list[Block], str, DocMeta]:
+    """(text on the source's line grid, blocks, <title>, metadata) of an HTML page."""
     from lxml import etree, html as lhtml
 
     source = _XML_DECL.sub("", raw, count=1)  # lxml refuses a str that declares its own encoding
@@ -200,7 +201,7 @@ def parse_html(raw: str) -> tuple[str, list[Block], str]:
     try:
         root = lhtml.document_fromstring(source, parser=parser)
     except (etree.ParserError, ValueError):
-        return "", [], ""
+        return "", [], "", DocMeta()
     title_el = root.find(".//title")
     title = _WS.sub(" ", title_el.text_content()).strip() if title_el is not None else ""
     out = _Layout(n_lines)
@@ -216,7 +217,9 @@ def parse_html(raw: str) -> tuple[str, list[Block], str]:
                             links=round(links, 2), furniture=ctx.furniture))
     if not title:
         title = next((text[b.start_char : b.end_char] for b in blocks if b.kind == HEADING and b.level == 1), "")
-    return text, _main_blocks(raw, root, text, blocks), _WS.sub(" ", title).strip()
+    meta = html_meta(raw, root) if len(raw) <= SECOND_OPINION_MAX_CHARS else DocMeta()
+    title = _WS.sub(" ", title).strip()
+    return text, _main_blocks(raw, root, text, blocks), title, replace(meta, title=meta.title or title)
 
 
 def _main_blocks(raw: str, root, text: str, blocks: list[Block]) -> list[Block]:
