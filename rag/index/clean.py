@@ -25,6 +25,7 @@ from collections import Counter
 from collections.abc import Iterable
 
 from rag.index.parse import CAPTION, CODE, HEADING, LIST_ITEM, NAV, TABLE, TERM, Block, ParsedDoc
+from rag.index.parse.meta import byline, dateline
 from rag.types import CleanDoc, Dropped, Span
 
 log = logging.getLogger("rag.index.clean")
@@ -39,6 +40,7 @@ REPEATED_MIN_FILES = 3  # a block found in at least this many files, and in half
 REPEATED_MIN_SHARE = 0.5
 REPEATED_LINE_MIN = 3  # plain-text pages: a short non-sentence line seen this often in one file is furniture
 REPEATED_MAX_CHARS = 400  # footers and disclaimers are short; long shared passages are content
+DUPLICATE_MIN_WORDS = 6  # a repeated short line ("Eat every 2–3 hours" in each of a plan's days) is context, kept
 COMMENTS_MAX_WORDS = 80  # comment-section notices are short; a long paragraph about comments is content
 TRAIL_SEPARATOR = " › "
 
@@ -63,6 +65,7 @@ _COMMENTS = re.compile(
     re.I,
 )
 FRONT_MATTER = "before the article body (title, dateline, caption)"
+METADATA = "byline or dateline (kept as the document's metadata)"
 _CAPTION = re.compile(r"^\((image|photo) credit", re.I)
 _CREDIT = re.compile(r"^[A-Z][A-Za-z .'-]*/[A-Z]")  # "LAM YIK FEI/The New York Times", "REUTERS/Cheney Orr"
 _DATELINE = re.compile(r"^((mon|tues|wednes|thurs|fri|satur|sun)day\b|.*\b(19|20)\d\d$)", re.I)
@@ -129,7 +132,7 @@ def repeated_in(doc: ParsedDoc, repeated: dict[str, int]) -> str:
 
 
 class _Plan:
-    """What a first look at a plain-text news page decides: where the article starts and where it ends."""
+    """What a first look at a news page (any format) decides: where the article starts and where it ends."""
 
     def __init__(self, doc: ParsedDoc):
         words = array("l")
@@ -153,6 +156,7 @@ class _Plan:
                 markers.append(i)
         total = sum(words)
         front = words[: self.first_body] if self.first_body > 0 else []
+        self.news = any(_news_furniture(doc, b) for b, _ in zip(doc.blocks, front))
         # the blocks before the first paragraph are a page header only when they are few and short
         self.front_matter = bool(front) and len(front) <= FRONT_MATTER_MAX_BLOCKS and sum(front) <= min(
             FRONT_MATTER_MAX_WORDS, FRONT_MATTER_MAX_SHARE * total)
@@ -163,8 +167,11 @@ class _Plan:
 def clean(doc: ParsedDoc, repeated: dict[str, int] | None = None, enabled: bool = True) -> CleanDoc:
     """The document's kept spans (with kind, heading trail and page) and what was dropped, with reasons."""
     repeated = repeated or {}
-    news = enabled and doc.format == "text"  # the scraped-news-page rules apply to plain text only
-    plan = _Plan(doc) if news else None
+    # the news-page rules apply to what looks like a news page (a byline, dateline, caption or menu line before
+    # the article's first paragraph), whatever the file type
+    plan = _Plan(doc) if enabled else None
+    if plan is not None and not plan.news:
+        plan = None
     kept: list[Span] = []
     headings: list[Span] = []
     dropped: list[Dropped] = []
@@ -267,6 +274,8 @@ def _reason(b: Block, i: int, lines: list[str], text: str, plan: _Plan | None, c
     # a lone "Search" or "Email" is a news page's menu item, but in a manual it is a word of the text
     if len(lines) == 1 and _NAV.match(text) and (plan is not None or len(text.split()) > 1):
         return "navigation or advertising"
+    if b.kind not in (CODE, TABLE) and len(lines) <= 2 and (byline(text) or dateline(text)):
+        return METADATA  # "By Jane Doe", "Published 7:07 PM EST Jan 4, 2019": the document's metadata, not its prose
     if b.kind in (HEADING, TERM):
         return FRONT_MATTER if plan is not None and plan.front_matter and i < plan.first_body else ""
     prose = b.kind not in (CODE, TABLE)
@@ -278,7 +287,7 @@ def _reason(b: Block, i: int, lines: list[str], text: str, plan: _Plan | None, c
         return "comment-section boilerplate"
     if repeated and b.end_char - b.start_char <= REPEATED_MAX_CHARS and (n := repeated.get(_furniture_key(text))):
         return f"repeated in {n} files (shared page furniture)"
-    if prose and normal(text) in seen:
+    if prose and normal(text) in seen and len(text.split()) >= DUPLICATE_MIN_WORDS:
         return "duplicate paragraph"
     if plan is not None:
         if plan.front_matter and i < plan.first_body and not _states(text):
@@ -286,6 +295,14 @@ def _reason(b: Block, i: int, lines: list[str], text: str, plan: _Plan | None, c
         if 0 <= plan.last_body < i and _is_list(lines):  # after the article's last paragraph: "related" headlines
             return "list of headlines or links"
     return ""
+
+
+def _news_furniture(doc: ParsedDoc, b: Block) -> bool:
+    """What a news page has above its article: a byline, a dateline, a photo caption or credit, a menu line."""
+    lines = _lines(doc, b)
+    text = _flat(" ".join(lines))
+    return len(lines) <= 2 and bool(byline(text) or dateline(text) or _DATELINE.match(text) or _NAV.match(text)
+                                    or _CAPTION.match(text) or (_CREDIT.match(text) and len(text.split()) <= 12))
 
 
 def _states(text: str) -> bool:

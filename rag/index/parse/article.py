@@ -62,11 +62,14 @@ def keep_article(text: str, blocks: list[Block], main: str) -> list[Block] | Non
         return None
     grams = _shingles(main_words)
     joined = f" {' '.join(main_words)} "
+    lines = "".join(f" {' '.join(_words(line))} \n" for line in main.split("\n"))
     out, kept_words = [], 0
     for b in blocks:
         words = _words(text[b.start_char : b.end_char])
-        if len(words) < SHINGLE:
-            inside = bool(words) and f" {' '.join(words)} " in joined
+        if len(words) < SHINGLE or b.kind in (HEADING, TERM):
+            # trafilatura writes a heading it keeps as a line of its own: a headline whose words the first
+            # sentence repeats, or a "Comments" heading, is not article text for sharing a few words with it
+            inside = bool(words) and f" {' '.join(words)} " in (lines if b.kind in (HEADING, TERM) else joined)
         else:
             shingles = _shingles(words)
             inside = len(shingles & grams) >= KEEP_MIN_SHARE * len(shingles)
