@@ -169,7 +169,8 @@ def clean(doc: ParsedDoc, repeated: dict[str, int] | None = None, enabled: bool 
     repeated = repeated or {}
     # the news-page rules apply to what looks like a news page (a byline, dateline, caption or menu line before
     # the article's first paragraph), whatever the file type
-    plan = _Plan(doc) if enabled else None
+    # (an article body an extractor found has no page furniture around it left to find)
+    plan = _Plan(doc) if enabled and not doc.article_body else None
     if plan is not None and not plan.news:
         plan = None
     kept: list[Span] = []

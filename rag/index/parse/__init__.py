@@ -54,10 +54,11 @@ def parse(path: Path, source: str | None = None, data: bytes | None = None) -> P
             return ParsedDoc(source, path, sha, text, fmt, title, tuple(blocks), encoding=encoding)
         from rag.index.parse.html import parse_html
 
-        grid, blocks, title, meta = parse_html(text)
+        grid, blocks, title, meta, article = parse_html(text)
         if not blocks:
             raise SkipFile("HTML page with no text")
-        return ParsedDoc(source, path, sha, grid, fmt, title, tuple(blocks), encoding=encoding, meta=meta)
+        return ParsedDoc(source, path, sha, grid, fmt, title, tuple(blocks), encoding=encoding, meta=meta,
+                         article_body=article)
     if not data:
         raise SkipFile("empty file")
     if fmt == "pdf":

@@ -12,14 +12,14 @@ keep the whole-page walk, which trafilatura empties.
 
 from __future__ import annotations
 
+import difflib
 import re
 from dataclasses import replace
 
 from rag.index.parse.base import HEADING, TERM, Block
 
 OUTSIDE = "outside the article's main text (trafilatura)"
-SHINGLE = 3  # words per shingle: long enough that a menu's words scattered over the article do not match
-KEEP_MIN_SHARE = 0.5  # a block is article text when at least this share of its shingles is in the main text
+KEEP_MIN_SHARE = 0.5  # a block is article text when at least this share of its words align with the main text
 MAIN_MIN_WORDS = 30  # less main text than this: trafilatura did not find the article; keep the whole page
 MAIN_MIN_SHARE = 0.5  # ...or when the blocks kept hold less than this share of trafilatura's words
 _ARTICLE_TYPE = re.compile(r'"@type"\s*:\s*\[?\s*"(?:\w*Article|BlogPosting|Report|LiveBlogPosting)"')
@@ -50,31 +50,35 @@ def _words(text: str) -> list[str]:
     return _WS.sub(" ", _NON_WORD.sub(" ", text.lower())).split()
 
 
-def _shingles(words: list[str]) -> set[tuple[str, ...]]:
-    return {tuple(words[i : i + SHINGLE]) for i in range(max(1, len(words) - SHINGLE + 1))}
-
-
 def keep_article(text: str, blocks: list[Block], main: str) -> list[Block] | None:
     """The blocks with everything outside the article body marked as furniture; None when the main text does
-    not map onto the page's blocks (then the caller keeps the whole-page walk: nothing is lost)."""
+    not map onto the page's blocks (then the caller keeps the whole-page walk: nothing is lost).
+
+    The page's words are aligned with trafilatura's in order (difflib), so a teaser that repeats the first
+    paragraph, or a headline repeated in a "related" list, is not taken for the paragraph itself: each word of
+    the main text matches one place of the page. A block is article text when most of its words are aligned.
+    """
     main_words = _words(main)
     if len(main_words) < MAIN_MIN_WORDS:
         return None
-    grams = _shingles(main_words)
-    joined = f" {' '.join(main_words)} "
-    lines = "".join(f" {' '.join(_words(line))} \n" for line in main.split("\n"))
+    block_words = [_words(text[b.start_char : b.end_char]) for b in blocks]
+    page = [w for words in block_words for w in words]
+    owner = [i for i, words in enumerate(block_words) for _ in words]
+    aligned = [0] * len(blocks)
+    matcher = difflib.SequenceMatcher(None, page, main_words, autojunk=False)
+    for a, _, size in matcher.get_matching_blocks():
+        for k in range(a, a + size):
+            aligned[owner[k]] += 1
+    lines = {" ".join(_words(line)) for line in main.split("\n")}
     out, kept_words = [], 0
-    for b in blocks:
-        words = _words(text[b.start_char : b.end_char])
-        if len(words) < SHINGLE or b.kind in (HEADING, TERM):
+    for b, words, n in zip(blocks, block_words, aligned):
+        if b.kind in (HEADING, TERM):
             # trafilatura writes a heading it keeps as a line of its own: a headline whose words the first
-            # sentence repeats, or a "Comments" heading, is not article text for sharing a few words with it
-            inside = bool(words) and f" {' '.join(words)} " in (lines if b.kind in (HEADING, TERM) else joined)
+            # sentence repeats is not article text for sharing a few words with it
+            inside = " ".join(words) in lines and n == len(words)
         else:
-            shingles = _shingles(words)
-            inside = len(shingles & grams) >= KEEP_MIN_SHARE * len(shingles)
-        if inside and b.kind not in (HEADING, TERM):
-            kept_words += len(words)
+            inside = bool(words) and n >= KEEP_MIN_SHARE * len(words)
+            kept_words += n if inside else 0
         out.append(b if inside or b.furniture else replace(b, furniture=OUTSIDE))
     if kept_words < MAIN_MIN_SHARE * len(main_words):
         return None

@@ -63,6 +63,7 @@ class ParsedDoc:
     encoding: str = "utf-8"
     pages: int = 0  # a PDF's page count
     meta: DocMeta = DocMeta()  # title, author, date, site, language as the file declares them
+    article_body: bool = False  # its blocks outside the article body are marked already (rag/parse/article.py)
 
     def file_line(self, text_line: int) -> int:
         """The cited line for a 1-based line of `text`."""

@@ -191,8 +191,9 @@ def _walk(el, line: int, ctx: _Ctx, out: _Layout) -> int:
     return line
 
 
-def parse_html(raw: str) -> tuple[str, list[Block], str, DocMeta]:
-    """(text on the source's line grid, blocks, <title>, metadata) of an HTML page."""
+def parse_html(raw: str) -> tuple[str, list[Block], str, DocMeta, bool]:
+    """(text on the source's line grid, blocks, <title>, metadata, whether the blocks outside the article body
+    are marked) of an HTML page."""
     from lxml import etree, html as lhtml
 
     source = _XML_DECL.sub("", raw, count=1)  # lxml refuses a str that declares its own encoding
@@ -201,7 +202,7 @@ def parse_html(raw: str) -> tuple[str, list[Block], str, DocMeta]:
     try:
         root = lhtml.document_fromstring(source, parser=parser)
     except (etree.ParserError, ValueError):
-        return "", [], "", DocMeta()
+        return "", [], "", DocMeta(), False
     title_el = root.find(".//title")
     title = _WS.sub(" ", title_el.text_content()).strip() if title_el is not None else ""
     out = _Layout(n_lines)
@@ -219,17 +220,18 @@ def parse_html(raw: str) -> tuple[str, list[Block], str, DocMeta]:
         title = next((text[b.start_char : b.end_char] for b in blocks if b.kind == HEADING and b.level == 1), "")
     meta = html_meta(raw, root) if len(raw) <= SECOND_OPINION_MAX_CHARS else DocMeta()
     title = _WS.sub(" ", title).strip()
-    return text, _main_blocks(raw, root, text, blocks), title, replace(meta, title=meta.title or title)
+    blocks, article = _main_blocks(raw, root, text, blocks)
+    return text, blocks, title, replace(meta, title=meta.title or title), article
 
 
-def _main_blocks(raw: str, root, text: str, blocks: list[Block]) -> list[Block]:
+def _main_blocks(raw: str, root, text: str, blocks: list[Block]) -> tuple[list[Block], bool]:
     """An article page: its body as trafilatura finds it. Any other page, or an article whose main text does not
     map onto the page: the whole-page walk with its furniture marked."""
     if len(raw) <= SECOND_OPINION_MAX_CHARS and says_article(root):
         article = keep_article(text, blocks, main_text(raw))
         if article is not None:
-            return article
-    return _second_opinion(raw, text, blocks)
+            return article, True
+    return _second_opinion(raw, text, blocks), False
 
 
 def _normal(text: str) -> str:
