@@ -19,6 +19,7 @@ from dataclasses import replace
 from rag.index.parse.base import HEADING, TERM, Block
 
 OUTSIDE = "outside the article's main text (trafilatura)"
+MIN_RUN = 3  # aligned runs shorter than this are chance ("1", "Home"): a word counts as the article's in a run
 KEEP_MIN_SHARE = 0.5  # a block is article text when at least this share of its words align with the main text
 MAIN_MIN_WORDS = 30  # less main text than this: trafilatura did not find the article; keep the whole page
 MAIN_MIN_SHARE = 0.5  # ...or when the blocks kept hold less than this share of trafilatura's words
@@ -67,6 +68,8 @@ def keep_article(text: str, blocks: list[Block], main: str) -> list[Block] | Non
     aligned = [0] * len(blocks)
     matcher = difflib.SequenceMatcher(None, page, main_words, autojunk=False)
     for a, _, size in matcher.get_matching_blocks():
+        if size < MIN_RUN:
+            continue
         for k in range(a, a + size):
             aligned[owner[k]] += 1
     lines = {" ".join(_words(line)) for line in main.split("\n")}
