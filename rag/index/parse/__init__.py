@@ -11,6 +11,7 @@ A file that cannot be used raises SkipFile with the reason.
 from __future__ import annotations
 
 import hashlib
+from dataclasses import replace
 from pathlib import Path
 
 from rag.errors import SkipFile
@@ -51,7 +52,8 @@ def parse(path: Path, source: str | None = None, data: bytes | None = None) -> P
             from rag.index.parse.markdown import markdown_blocks
 
             blocks, title = markdown_blocks(text)
-            return ParsedDoc(source, path, sha, text, fmt, title, tuple(blocks), encoding=encoding)
+            return ParsedDoc(source, path, sha, text, fmt, title, tuple(blocks), encoding=encoding,
+                             meta=replace(_top_meta(text), title=title))
         from rag.index.parse.html import parse_html
 
         grid, blocks, title, meta, article = parse_html(text)
@@ -78,9 +80,14 @@ def parse(path: Path, source: str | None = None, data: bytes | None = None) -> P
 def parse_text(text: str, source: str = "x.txt", path: Path | None = None, sha256: str = "0" * 64,
                encoding: str = "utf-8") -> ParsedDoc:
     """A plain text as a document (also what tests build documents from)."""
-    from rag.index.parse.meta import text_meta
     from rag.index.parse.text import TextBlocks
 
-    top = [line for line in text[:META_SCAN_CHARS].split("\n") if line.strip()]
     return ParsedDoc(source, path or Path(source), sha256, text, "text", "", TextBlocks(text), encoding=encoding,
-                     meta=text_meta(top))
+                     meta=_top_meta(text))
+
+
+def _top_meta(text: str) -> DocMeta:
+    """The byline and dateline among a text's first lines."""
+    from rag.index.parse.meta import text_meta
+
+    return text_meta([line for line in text[:META_SCAN_CHARS].split("\n") if line.strip()])

@@ -1,0 +1,124 @@
+"""Web articles: the body of a saved article page, every document's metadata, `rag parse`, bylines as metadata.
+
+The pages are ../shared/web-articles (90 real news and blog pages, each with its hand-marked article body in
+ground-truth.json); the tests skip when that folder is not there.
+"""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from rag.config import ROOT, Settings
+from rag.index.build import open_or_build
+from rag.index.clean import clean
+from rag.index.describe import describe
+from rag.index.parse import parse
+
+from tests.conftest import run_cli
+
+WEB = ROOT.parent / "shared" / "web-articles"
+PAGES = WEB / "pages"
+needs_web = pytest.mark.skipif(not (PAGES.is_dir() and (WEB / "ground-truth.json").is_file()),
+                               reason="needs ../shared/web-articles")
+
+# (page key prefix, text of a related-links or comment block of that page): three sites
+BODIES = [
+    ("5f9c5ed5d6", "USCIS begins accepting H-1B petitions"),  # indiapost.com, "Related Articles"
+    ("39d5c43beb", "India plans incentives to woo 324 foreign manufacturers"),  # deccanherald.com, "Related stories"
+    ("ac3c035520", "Any update on how the Blattman et al. follow-up paper will affect GiveDirectly"),  # givewell, comments
+]
+MOREBIKES = "612cd29826"  # a review whose JSON-LD, article:published_time and byline name its author and date
+
+
+def _flat(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _page(prefix: str) -> Path:
+    return next(PAGES.glob(prefix + "*.html"))
+
+
+@needs_web
+def test_every_web_article_page_parses_with_text():
+    pages = sorted(PAGES.glob("*.html"))
+    assert len(pages) == 90
+    empty = [p.name[:10] for p in pages if not describe(p)["text"].strip()]
+    assert not empty, empty
+
+
+@needs_web
+@pytest.mark.parametrize("prefix, furniture", BODIES)
+def test_article_body_keeps_first_and_last_paragraphs_and_drops_related_or_comments(prefix, furniture):
+    truth = json.loads((WEB / "ground-truth.json").read_text(encoding="utf-8"))
+    key = _page(prefix).stem
+    paragraphs = [_flat(p) for p in truth[key]["articleBody"].split("\n") if p.strip()]
+    text = _flat(describe(_page(prefix))["text"])
+    assert paragraphs[0] in text and paragraphs[-1] in text
+    assert furniture in _flat(parse(_page(prefix)).text)  # it is on the page...
+    assert furniture not in text  # ...and not in what is indexed
+
+
+@needs_web
+def test_article_blocks_keep_their_source_lines():
+    """A kept paragraph is cited by the lines of the HTML file it stands on."""
+    page = _page(BODIES[0][0])
+    doc = parse(page)
+    source = page.read_text(encoding="utf-8", errors="replace").split("\n")
+    cleaned = clean(doc)
+    assert cleaned.paragraphs
+    for span in cleaned.paragraphs[:5]:
+        lines = " ".join(source[span.start_line - 1 : span.end_line])
+        words = [w for w in span.text.split() if w.isalpha()]
+        assert words and all(w in lines for w in (words[0], words[-1])), (span.start_line, words[:3])
+
+
+@needs_web
+def test_rag_parse_json_gives_author_and_date(tmp_path):
+    missing = tmp_path / "gone.html"
+    result = run_cli("rag", "parse", "--json", str(_page(MOREBIKES)), str(missing))
+    assert result.returncode != 0  # the unreadable file...
+    assert result.stderr.count("\n") == 1 and "gone.html" in result.stderr  # ...is one line on stderr
+    (record,) = [json.loads(line) for line in result.stdout.splitlines()]  # ...and the other file is still shown
+    assert record["author"] == "Tony Carter" and record["published"] == "2014-06-13"
+    assert record["format"] == "html" and record["site"] == "MoreBikes" and record["language"] == "en-GB"
+    assert record["title"].startswith("Clymer workshop manual review")
+    assert "Working on your own bike" in record["text"] and "Tony Carter" not in record["text"]
+
+
+NEWS_TXT = """Skip to main content
+
+Harbour Bridge Reopens After Repairs
+
+By Jane Holloway jane.holloway@example.com
+
+Published 7:07 PM EST Tuesday, March 5, 2019
+
+The harbour bridge reopened to traffic on Tuesday after eleven months of repairs, the city's transport office said, two weeks ahead of the schedule set last spring.
+
+Engineers replaced the bridge's steel deck and repainted its towers, and the city says the work cost 41 million dollars, slightly less than the sum the council had set aside for it.
+
+Commuters who had taken the ferry during the closure said they were glad to have the shorter crossing back, though some said they would keep the ferry for the view.
+"""
+
+
+def test_byline_of_a_plain_text_news_article_is_metadata_not_evidence(tmp_path, embedder):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "bridge.txt").write_text(NEWS_TXT, encoding="utf-8")
+    data, _ = open_or_build(Settings.from_env(corpus_dir=corpus, index_dir=tmp_path / "index"), embedder)
+    indexed = " ".join(c.text for c in data.chunks)
+    assert "harbour bridge reopened" in indexed.lower()
+    for furniture in ("Holloway", "holloway@example.com", "7:07 PM", "Published"):
+        assert furniture not in indexed
+    meta = data.manifest["files"]["bridge.txt"]["meta"]
+    assert meta["author"] == "Jane Holloway" and meta["published"] == "2019-03-05"
+
+
+def test_a_byline_line_is_dropped_in_markdown_too(tmp_path):
+    """News rules by what a page is, not its file type: the same article as Markdown loses its byline."""
+    page = tmp_path / "bridge.md"
+    page.write_text(NEWS_TXT.replace("Harbour Bridge Reopens After Repairs", "# Harbour Bridge Reopens After Repairs"))
+    record = describe(page)
+    assert "Holloway" not in record["text"] and "7:07" not in record["text"]
+    assert "The harbour bridge reopened" in record["text"]
