@@ -275,19 +275,19 @@ def _reason(b: Block, i: int, lines: list[str], text: str, plan: _Plan | None, c
     # a lone "Search" or "Email" is a news page's menu item, but in a manual it is a word of the text
     if len(lines) == 1 and _NAV.match(text) and (plan is not None or len(text.split()) > 1):
         return "navigation or advertising"
-    if b.kind not in (CODE, TABLE) and len(lines) <= 2 and (byline(text) or dateline(text)):
-        return METADATA  # "By Jane Doe", "Published 7:07 PM EST Jan 4, 2019": the document's metadata, not its prose
     if b.kind in (HEADING, TERM):
         return FRONT_MATTER if plan is not None and plan.front_matter and i < plan.first_body else ""
     prose = b.kind not in (CODE, TABLE)
     if b.kind == CAPTION or (plan is not None and prose and (_CAPTION.match(text) or (_CREDIT.match(text) and len(text.split()) <= 12))):
-        return "image caption or credit"  # the patterns are a news page's ("REUTERS/…"): plain text only
+        return "image caption or credit"  # the patterns are a news page's ("REUTERS/…"): news pages only
     if plan is not None and prose and not _TERMINAL.search(text) and normal(text) in plan.repeated_lines:
         return "short line repeated in the page (advertising or navigation)"
     if prose and len(text.split()) <= COMMENTS_MAX_WORDS and _COMMENTS.search(text):
         return "comment-section boilerplate"
     if repeated and b.end_char - b.start_char <= REPEATED_MAX_CHARS and (n := repeated.get(_furniture_key(text))):
         return f"repeated in {n} files (shared page furniture)"
+    if prose and len(lines) <= 2 and (byline(text) or dateline(text)):
+        return METADATA  # "By Jane Doe", "Published 7:07 PM EST Jan 4, 2019": the document's metadata, not its prose
     if prose and normal(text) in seen and len(text.split()) >= DUPLICATE_MIN_WORDS:
         return "duplicate paragraph"
     if plan is not None:
