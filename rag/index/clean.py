@@ -156,12 +156,14 @@ class _Plan:
                 markers.append(i)
         total = sum(words)
         front = words[: self.first_body] if self.first_body > 0 else []
-        self.news = any(_news_furniture(doc, b) for b, _ in zip(doc.blocks, front))
+        self.news = False  # set below, once the end-of-article marker is known
         # the blocks before the first paragraph are a page header only when they are few and short
         self.front_matter = bool(front) and len(front) <= FRONT_MATTER_MAX_BLOCKS and sum(front) <= min(
             FRONT_MATTER_MAX_WORDS, FRONT_MATTER_MAX_SHARE * total)
         # an end-of-article marker cuts the rest only when the rest is shorter than what came before it
         self.cut_at = next((m for m in markers if m > self.first_body >= 0 and sum(words[m + 1 :]) <= sum(words[:m])), -1)
+        # a news page: furniture above its first paragraph, or an article body followed by "Related Articles"
+        self.news = self.cut_at >= 0 or any(_news_furniture(doc, b) for b, _ in zip(doc.blocks, front))
 
 
 def clean(doc: ParsedDoc, repeated: dict[str, int] | None = None, enabled: bool = True) -> CleanDoc:
