@@ -16,7 +16,7 @@ import difflib
 import re
 from dataclasses import replace
 
-from rag.index.parse.base import HEADING, TERM, Block
+from rag.index.parse.base import CAPTION, HEADING, NAV, TERM, Block
 
 OUTSIDE = "outside the article's main text (trafilatura)"
 MIN_RUN = 3  # aligned runs shorter than this are chance ("1", "Home"): a word counts as the article's in a run
@@ -73,9 +73,17 @@ def keep_article(text: str, blocks: list[Block], main: str) -> list[Block] | Non
         for k in range(a, a + size):
             aligned[owner[k]] += 1
     lines = {" ".join(_words(line)) for line in main.split("\n")}
+    first = next((i for i, (b, words, n) in enumerate(zip(blocks, block_words, aligned))
+                  if b.kind not in (HEADING, TERM) and words and n >= KEEP_MIN_SHARE * len(words)), len(blocks))
+    # the headline: the last top-level heading before the body (trafilatura leaves the title out of its text);
+    # it heads the article's heading trail
+    headline = next((i for i in range(first - 1, -1, -1) if blocks[i].kind == HEADING and blocks[i].level == 1
+                     and not blocks[i].furniture), -1)
     out, kept_words = [], 0
-    for b, words, n in zip(blocks, block_words, aligned):
-        if b.kind in (HEADING, TERM):
+    for i, (b, words, n) in enumerate(zip(blocks, block_words, aligned)):
+        if b.kind in (CAPTION, NAV) or i == headline:
+            inside = True  # left to the cleaner, which drops captions and navigation by their kind, with that reason
+        elif b.kind in (HEADING, TERM):
             # trafilatura writes a heading it keeps as a line of its own: a headline whose words the first
             # sentence repeats is not article text for sharing a few words with it
             inside = " ".join(words) in lines and n == len(words)
