@@ -86,9 +86,10 @@ def test_rag_parse_json_gives_author_and_date(tmp_path):
     assert "Working on your own bike" in record["text"] and "Tony Carter" not in record["text"]
 
 
-NEWS_TXT = """Skip to main content
+# the byline and dateline stand under the standfirst, inside the article: no front-matter rule reaches them
+NEWS_TXT = """Harbour Bridge Reopens After Repairs
 
-Harbour Bridge Reopens After Repairs
+Eleven months of work on the city's oldest crossing ended a fortnight early, and the ferries that carried its commuters meanwhile go back to their summer timetable.
 
 By Jane Holloway jane.holloway@example.com
 
