@@ -5,9 +5,10 @@ Works on the parser's typed blocks (rag/parse). Dropped, each with its reason:
   web page's main text as trafilatura sees it, link-heavy or few-word blocks; running PDF headers and footers;
 - navigation and advertising lines, image captions and credits, comment-section boilerplate;
 - a paragraph repeated in the same file (it is indexed once) or in most files of the folder (a shared footer);
-- on plain text scraped from news pages: the furniture before the article's first paragraph, a headline list
-  after its last one, and what follows an end-of-article marker ("Related Articles", "Comments") when that is
-  shorter than the article itself.
+- bylines and datelines, in any format: they are the document's metadata (rag/parse/meta.py), not its prose;
+- on what looks like a news page, in any format: the furniture before the article's first paragraph, a headline
+  list after its last one, and what follows an end-of-article marker ("Related Articles", "Comments") when that
+  is shorter than the article itself.
 Headings are never chunks: they become the heading trail of the blocks below them. Code and tables are kept
 apart from prose. Nothing can silently lose a document: when cleaning would leave nothing the file is kept
 whole, and when it drops most of the words CleanDoc.dropped_majority says so (`rag index` warns).

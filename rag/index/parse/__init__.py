@@ -2,9 +2,11 @@
 
     text      blank lines and indentation (rag/parse/text.py)
     Markdown  markdown-it-py (rag/parse/markdown.py)
-    HTML      lxml, walking the DOM; trafilatura only as a second opinion on furniture (rag/parse/html.py)
+    HTML      lxml, walking the DOM (rag/parse/html.py); an article page keeps the body trafilatura finds
+              (rag/parse/article.py)
     PDF       pypdfium2, per page (rag/parse/pdf.py)
     Word      python-docx (rag/parse/word.py)
+Each document also carries its metadata (ParsedDoc.meta: rag/parse/meta.py).
 A file that cannot be used raises SkipFile with the reason.
 """
 

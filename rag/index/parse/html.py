@@ -4,8 +4,9 @@ The extracted text is laid out on the source's own lines: text that sits on line
 N of the document text, so every offset maps to a line of the HTML source and a citation points into the file
 that is actually on disk. Markup, scripts and styles leave blank space, never words of their own.
 
-trafilatura does not supply the text (it drops what it does not recognize as an article: whole documentation
-pages came out empty); it only gives a second opinion on short or link-heavy blocks outside the main text.
+trafilatura never supplies the text (it has no place in the file). On a page that says it is an article it
+decides which blocks are the article body (rag/parse/article.py); on any other page, or when its main text does
+not map onto the page, it only gives a second opinion on short or link-heavy blocks outside the main text.
 """
 
 from __future__ import annotations
