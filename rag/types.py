@@ -88,6 +88,7 @@ class Citation:
     title: str = ""
     page: int = 0  # 1-based PDF page (0: not a paged format)
     heading: str = ""  # heading trail of the cited passage
+    byline: str = ""  # the document's author and publication date, from its metadata ("Jane Doe, 2019-03-05")
 
     def to_dict(self) -> dict:
         d = {"source": self.source, "start_line": self.start_line, "end_line": self.end_line, "quote": self.quote}
@@ -95,6 +96,8 @@ class Citation:
             d["page"] = self.page
         if self.heading:
             d["heading"] = self.heading
+        if self.byline:
+            d["byline"] = self.byline
         return d
 
     def label(self) -> str:

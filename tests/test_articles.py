@@ -123,3 +123,21 @@ def test_a_byline_line_is_dropped_in_markdown_too(tmp_path):
     record = describe(page)
     assert "Holloway" not in record["text"] and "7:07" not in record["text"]
     assert "The harbour bridge reopened" in record["text"]
+
+
+def test_who_wrote_and_when_published_are_answered_from_the_metadata(tmp_path, corpus_copy):
+    from rag.engine.pipeline import Pipeline
+
+    (corpus_copy / "bridge.txt").write_text(NEWS_TXT, encoding="utf-8")
+    pipeline = Pipeline(Settings.from_env(corpus_dir=corpus_copy, index_dir=tmp_path / "index"))
+    who = pipeline.answer("Who wrote the article about the harbour bridge repairs?", use_llm=False)
+    assert not who.refused and who.short == "Jane Holloway" and "Jane Holloway" in who.answer
+    assert who.citations[0].source == "bridge.txt"  # cited to the document retrieval found
+    when = pipeline.answer("When was the article about the harbour bridge published?", use_llm=False)
+    assert not when.refused and when.short == "2019-03-05" and when.citations[0].source == "bridge.txt"
+    # a content question's source line names the document's author and date
+    fact = pipeline.answer("How much did the bridge repairs cost?", use_llm=False)
+    assert fact.citations[0].source == "bridge.txt" and fact.citations[0].byline == "Jane Holloway, 2019-03-05"
+    # a document that names no author says so instead of guessing
+    other = pipeline.answer("Who wrote the article about Huawei and the EU?", use_llm=False)
+    assert other.refused
