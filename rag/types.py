@@ -88,7 +88,8 @@ class Citation:
     title: str = ""
     page: int = 0  # 1-based PDF page (0: not a paged format)
     heading: str = ""  # heading trail of the cited passage
-    byline: str = ""  # the document's author and publication date, from its metadata ("Jane Doe, 2019-03-05")
+    byline: str = ""  # the document's author and date, from its metadata ("Jane Doe, 2019-03-05"): the source line
+    # shows it; to_dict leaves it out, so the JSON of `ask --json` and the API keeps its documented keys
 
     def to_dict(self) -> dict:
         d = {"source": self.source, "start_line": self.start_line, "end_line": self.end_line, "quote": self.quote}
@@ -96,8 +97,6 @@ class Citation:
             d["page"] = self.page
         if self.heading:
             d["heading"] = self.heading
-        if self.byline:
-            d["byline"] = self.byline
         return d
 
     def label(self) -> str:
