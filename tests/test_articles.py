@@ -141,3 +141,14 @@ def test_who_wrote_and_when_published_are_answered_from_the_metadata(tmp_path, c
     # a document that names no author says so instead of guessing
     other = pipeline.answer("Who wrote the article about Huawei and the EU?", use_llm=False)
     assert other.refused
+
+
+def test_an_article_page_whose_body_is_not_found_keeps_the_whole_page(tmp_path):
+    """Nothing is lost: an article page too short for trafilatura to find a body falls back to the whole-page
+    walk (never an exception, never an empty document)."""
+    page = tmp_path / "short.html"
+    page.write_text("<html><head><meta property='og:type' content='article'><title>Note</title></head><body>"
+                    "<article><h1>Note</h1><p>The depot opens at nine on weekdays.</p></article></body></html>")
+    doc = parse(page)
+    assert not doc.article_body
+    assert "The depot opens at nine on weekdays." in describe(page)["text"]

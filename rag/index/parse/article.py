@@ -3,11 +3,11 @@
 trafilatura (favor_precision, comments left out) scored best on the 90 hand-marked article pages of
 ../shared/web-articles (see README, "Web articles"), but its text has no place in the file. So it only decides
 which of the DOM walk's blocks (rag/parse/html.py, each on its source lines) are the article: a block is kept
-when most of its word trigrams are in trafilatura's text. Citations keep pointing at the HTML source.
+when most of its words align, in order, with trafilatura's text. Citations keep pointing at the HTML source.
 
 Only a page that says it is an article (OpenGraph type, a schema.org Article in JSON-LD, an <article> element)
-or that has a publication date and mostly article text gets this treatment: documentation and reference pages
-keep the whole-page walk, which trafilatura empties.
+gets this treatment: documentation and reference pages keep the whole-page walk. A date alone does not make an
+article: every page of Git's manual has one ("Last updated …").
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ MIN_RUN = 3  # aligned runs shorter than this are chance ("1", "Home"): a word c
 KEEP_MIN_SHARE = 0.5  # a block is article text when at least this share of its words align with the main text
 MAIN_MIN_WORDS = 30  # less main text than this: trafilatura did not find the article; keep the whole page
 MAIN_MIN_SHARE = 0.5  # ...or when the blocks kept hold less than this share of trafilatura's words
+ALIGN_MAX_WORDS = 60_000  # the alignment is quadratic at worst: a page with more words keeps the whole-page walk
 _ARTICLE_TYPE = re.compile(r'"@type"\s*:\s*\[?\s*"(?:\w*Article|BlogPosting|Report|LiveBlogPosting)"')
 _WS = re.compile(r"\s+")
 _NON_WORD = re.compile(r"[^\w\s]")
@@ -43,8 +44,11 @@ def main_text(raw: str) -> str:
     """trafilatura's article text for the page ("" when it finds none)."""
     import trafilatura
 
-    return trafilatura.extract(raw, favor_precision=True, include_comments=False, include_tables=True,
-                               deduplicate=False) or ""
+    try:
+        return trafilatura.extract(raw, favor_precision=True, include_comments=False, include_tables=True,
+                                   deduplicate=False) or ""
+    except Exception:  # noqa: BLE001 - an extractor's failure must not lose the page: the whole-page walk keeps it
+        return ""
 
 
 def _words(text: str) -> list[str]:
@@ -64,6 +68,8 @@ def keep_article(text: str, blocks: list[Block], main: str) -> list[Block] | Non
         return None
     block_words = [_words(text[b.start_char : b.end_char]) for b in blocks]
     page = [w for words in block_words for w in words]
+    if len(page) > ALIGN_MAX_WORDS:
+        return None
     owner = [i for i, words in enumerate(block_words) for _ in words]
     aligned = [0] * len(blocks)
     matcher = difflib.SequenceMatcher(None, page, main_words, autojunk=False)
