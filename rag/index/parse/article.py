@@ -25,14 +25,19 @@ MAIN_MIN_WORDS = 30  # less main text than this: trafilatura did not find the ar
 MAIN_MIN_SHARE = 0.5  # ...or when the blocks kept hold less than this share of trafilatura's words
 ALIGN_MAX_WORDS = 60_000  # the alignment is quadratic at worst: a page with more words keeps the whole-page walk
 _ARTICLE_TYPE = re.compile(r'"@type"\s*:\s*\[?\s*"(?:\w*Article|BlogPosting|Report|LiveBlogPosting)"')
+_MICRODATA_TYPE = re.compile(r"schema\.org/(?:\w*Article|BlogPosting|Report)\b")
 _WS = re.compile(r"\s+")
 _NON_WORD = re.compile(r"[^\w\s]")
 
 
 def says_article(root) -> bool:
-    """The page declares itself an article: OpenGraph type, JSON-LD type or an <article> element."""
-    if any("article" in (m.get("content") or "").lower() for m in root.iter("meta")
-           if (m.get("property") or "").lower() == "og:type"):
+    """The page declares itself an article: OpenGraph (og:type, article:published_time), schema.org (JSON-LD or
+    microdata) or an <article> element."""
+    for m in root.iter("meta"):
+        prop = (m.get("property") or "").lower()
+        if (prop == "og:type" and "article" in (m.get("content") or "").lower()) or prop == "article:published_time":
+            return True
+    if any(_MICRODATA_TYPE.search(el.get("itemtype") or "") for el in root.iter() if isinstance(el.tag, str)):
         return True
     if any(_ARTICLE_TYPE.search(s.text or "") for s in root.iter("script")
            if (s.get("type") or "").lower() == "application/ld+json"):
