@@ -116,6 +116,15 @@ def test_byline_of_a_plain_text_news_article_is_metadata_not_evidence(tmp_path, 
     assert meta["author"] == "Jane Holloway" and meta["published"] == "2019-03-05"
 
 
+def test_metadata_is_stored_in_the_postgresql_store_too(tmp_path, embedder, pg_url):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "bridge.txt").write_text(NEWS_TXT, encoding="utf-8")
+    data, _ = open_or_build(Settings.from_env(corpus_dir=corpus, index_dir=tmp_path / "index", store=pg_url), embedder)
+    assert data.manifest["files"]["bridge.txt"]["meta"]["author"] == "Jane Holloway"
+    assert "Holloway" not in " ".join(c.text for c in data.chunks)
+
+
 def test_a_byline_line_is_dropped_in_markdown_too(tmp_path):
     """News rules by what a page is, not its file type: the same article as Markdown loses its byline."""
     page = tmp_path / "bridge.md"
