@@ -161,3 +161,35 @@ def test_an_article_page_whose_body_is_not_found_keeps_the_whole_page(tmp_path):
     doc = parse(page)
     assert not doc.article_body
     assert "The depot opens at nine on weekdays." in describe(page)["text"]
+
+
+def test_word_and_pdf_metadata_come_from_their_properties(tmp_path):
+    import datetime
+
+    import docx
+    import pypdfium2 as pdfium
+    from pypdf import PdfWriter
+
+    from rag.index.parse.meta import pdf_meta
+
+    word = docx.Document()
+    word.core_properties.author = "Jane Holloway"
+    word.core_properties.title = "Harbour Bridge Reopens"
+    word.core_properties.created = datetime.datetime(2019, 3, 5, 9, 30)
+    word.core_properties.language = "en-GB"
+    word.add_paragraph("The harbour bridge reopened to traffic on Tuesday after eleven months of repairs.")
+    word.save(tmp_path / "bridge.docx")
+    record = describe(tmp_path / "bridge.docx")
+    assert (record["author"], record["published"], record["title"], record["language"]) == (
+        "Jane Holloway", "2019-03-05", "Harbour Bridge Reopens", "en-GB")
+
+    pdf = PdfWriter()
+    pdf.add_blank_page(width=200, height=200)
+    pdf.add_metadata({"/Author": "Jane Holloway", "/Title": "Harbour Bridge Reopens",
+                      "/CreationDate": "D:20190305093000Z"})
+    with open(tmp_path / "bridge.pdf", "wb") as f:
+        pdf.write(f)
+    # (a blank page has no text to index, so the information dictionary is read as parse_pdf reads it)
+    info = pdfium.PdfDocument(str(tmp_path / "bridge.pdf")).get_metadata_dict()
+    meta = pdf_meta(info, info.get("Title", ""))
+    assert (meta.author, meta.published, meta.title) == ("Jane Holloway", "2019-03-05", "Harbour Bridge Reopens")
