@@ -171,6 +171,33 @@ def index_cmd(rebuild, show_report, no_clean, corpus, index, store, verbose):
     click.echo(f"index {state} at {data.path}: {report.summary()}")
 
 
+@rag.command("parse")
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="One JSON object a line: source, format, title, author, "
+                                                     "published, site, language, text.")
+@click.option("--no-clean", is_flag=True, help="Keep every block, as `rag index --no-clean` does.")
+@click.option("--verbose", "-v", is_flag=True)
+@friendly_errors
+def parse_cmd(files, as_json, no_clean, verbose):
+    """Show what the project makes of each FILE: its metadata and exactly the text that is indexed.
+
+    A file that cannot be read gives one line on stderr; the others are still shown, and the exit status is 1."""
+    _setup_logging(verbose)
+    from rag.errors import SkipFile
+    from rag.index.describe import as_text, describe
+
+    failed = False
+    for path in files:
+        try:
+            record = describe(path, enabled=not no_clean)
+        except SkipFile as e:
+            click.echo(f"error: {path}: {e}", err=True)
+            failed = True
+            continue
+        click.echo(json.dumps(record, ensure_ascii=False) if as_json else as_text(record))
+    sys.exit(1 if failed else 0)
+
+
 @rag.command("models")
 @click.option("--verify", is_flag=True, help="Also check each present file's sha256 against models.txt.")
 @friendly_errors

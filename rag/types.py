@@ -39,6 +39,7 @@ class CleanDoc:
     words: int = 0  # words of the document's text (headings aside)
     lost_words: int = 0  # of those, dropped and not indexed anywhere (a duplicate is indexed once: not lost)
     note: str = ""  # what the cleaner did that the user should know ("kept whole: ...")
+    headings: list[Span] = field(default_factory=list)  # kept headings: not chunks, the trails of what follows
 
     @property
     def dropped_majority(self) -> bool:
@@ -87,6 +88,8 @@ class Citation:
     title: str = ""
     page: int = 0  # 1-based PDF page (0: not a paged format)
     heading: str = ""  # heading trail of the cited passage
+    byline: str = ""  # the document's author and date, from its metadata ("Jane Doe, 2019-03-05"): the source line
+    # shows it; to_dict leaves it out, so the JSON of `ask --json` and the API keeps its documented keys
 
     def to_dict(self) -> dict:
         d = {"source": self.source, "start_line": self.start_line, "end_line": self.end_line, "quote": self.quote}

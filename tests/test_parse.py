@@ -450,5 +450,5 @@ def test_html_chunks_map_back_to_their_source_lines(blocks, breaks, size):
 def _html(page: str):
     from rag.index.parse.html import parse_html
 
-    text, blocks, title = parse_html(page)
+    text, blocks, title, *_ = parse_html(page)
     return text, "html", title, tuple(blocks)

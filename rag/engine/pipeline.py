@@ -9,6 +9,7 @@ variant lets it write freely, kept only when the evidence supports it (compose.f
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 import time
@@ -20,6 +21,7 @@ from functools import partial
 from rag import text
 from rag.config import Settings
 from rag.engine import compose
+from rag.engine.about import FIELD_WORDS, byline, metadata_answer, metadata_question
 from rag.engine.decide import Decider
 from rag.engine.evidence import Evidence, EvidenceRanker
 from rag.engine.generate import Generator, load_generator
@@ -31,9 +33,10 @@ from rag.errors import InputError
 from rag.index.backends import open_store
 from rag.index.build import current_report, open_current, open_or_build
 from rag.index.embed import Embedder
-from rag.types import Answer
+from rag.types import Answer, Citation
 
 log = logging.getLogger("rag.engine.pipeline")
+CITE_MIN_WORDS = 8  # a metadata answer cites a passage of at least this many words from the document found
 
 
 def normalize_question(question: str, max_chars: int) -> tuple[str, list[str]]:
@@ -159,6 +162,14 @@ class Pipeline:
         use_llm: bool | None = None,
         k: int | None = None,
     ) -> Answer:
+        result = self._answer(question, history, on_token, use_llm, k)
+        files = self.data.manifest.get("files", {})
+        # each source line names its document's author and date (the metadata is never the evidence itself)
+        result.citations = [dataclasses.replace(c, byline=byline(files.get(c.source, {}).get("meta")))
+                            for c in result.citations]
+        return result
+
+    def _answer(self, question, history, on_token, use_llm, k) -> Answer:
         s = self.settings
         use_llm = s.use_llm if use_llm is None else use_llm
         t0 = time.perf_counter()
@@ -167,6 +178,9 @@ class Pipeline:
         notes += list(query.notes)
         if query.form == "listing":
             return self._listing(question, query, notes, t0)
+        asked = metadata_question(question)
+        if asked is not None and not history:
+            return self._about(question, *asked, notes, t0)
         found = self.evidence.gather(query, k)  # retrieve, rank
         result = Answer(question, "", False, [], found.timings, [self.evidence.passage(h) for h in found.hits[: k or s.k]],
                         notes=notes, query=query.search, form=query.form)
@@ -198,6 +212,30 @@ class Pipeline:
         sure = not s.rerank or evidence[0].score >= self.decider.short_threshold
         choose = partial(self.generator.choose, noun=s.corpus_noun) if use_llm else None
         return compose.factoid(query, best, choose, s.choose_from, s.choose_context_words, self.vocabulary, sure)
+
+    def _about(self, question: str, field: str, topic: str, notes: list[str], t0: float) -> Answer:
+        """"Who wrote / when was the article about X published": the document retrieval finds for X, answered
+        from its metadata and cited to the passage that made it the document about X."""
+        query = analyze(topic, (), self.vocabulary, self.embedder.dictionary())
+        found = self.evidence.gather(query)
+        result = Answer(question, "", False, [], found.timings, [self.evidence.passage(h) for h in found.hits[: self.settings.k]],
+                        notes=notes, query=topic, form="metadata")
+        verdict = self.decider.decide(query, found)
+        if verdict.declined or not found.hits:
+            return _refuse(result, f"no document is about {topic}", t0, query)
+        # the document is the best hit's; the citation, its best passage that is a statement (not a stray
+        # "comments" line that matched through the document's title)
+        source = found.hits[0].chunk.source
+        c = next((h.chunk for h in found.hits if h.chunk.source == source and len(h.chunk.text.split()) >= CITE_MIN_WORDS),
+                 found.hits[0].chunk)
+        cited = Citation(c.source, c.start_line, c.end_line, c.text, c.title, c.page, c.heading)
+        meta = self.data.manifest.get("files", {}).get(cited.source, {}).get("meta") or {}
+        value = meta.get(field)
+        if not value:
+            return _refuse(result, f"{cited.source}, the document about {topic}, does not say {FIELD_WORDS[field]}", t0)
+        composed = compose.Composed(metadata_answer(field, value, meta.get("title") or cited.title), value, [cited],
+                                    "metadata")
+        return _finish(result, composed, t0)
 
     def _listing(self, question: str, query: Query, notes: list[str], t0: float) -> Answer:
         """"Which documents mention X": each document where a sentence carries (nearly) all of X's terms."""

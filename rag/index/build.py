@@ -214,6 +214,8 @@ def _refresh(settings, embedder, old, reason: str, progress: bool, target):
             files[doc.source] = {
                 "sha256": doc.sha256,
                 "title": cleaned.title,
+                # what the document says about itself, stored with it (both stores keep the manifest), never indexed
+                "meta": doc.meta.to_dict(),
                 "format": doc.format,
                 "chunks": len(doc_chunks),
                 "code_chunks": sum(c.kind == "code" for c in doc_chunks),

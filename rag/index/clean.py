@@ -5,9 +5,10 @@ Works on the parser's typed blocks (rag/parse). Dropped, each with its reason:
   web page's main text as trafilatura sees it, link-heavy or few-word blocks; running PDF headers and footers;
 - navigation and advertising lines, image captions and credits, comment-section boilerplate;
 - a paragraph repeated in the same file (it is indexed once) or in most files of the folder (a shared footer);
-- on plain text scraped from news pages: the furniture before the article's first paragraph, a headline list
-  after its last one, and what follows an end-of-article marker ("Related Articles", "Comments") when that is
-  shorter than the article itself.
+- bylines and datelines, in any format: they are the document's metadata (rag/parse/meta.py), not its prose;
+- on what looks like a news page, in any format: the furniture before the article's first paragraph, a headline
+  list after its last one, and what follows an end-of-article marker ("Related Articles", "Comments") when that
+  is shorter than the article itself.
 Headings are never chunks: they become the heading trail of the blocks below them. Code and tables are kept
 apart from prose. Nothing can silently lose a document: when cleaning would leave nothing the file is kept
 whole, and when it drops most of the words CleanDoc.dropped_majority says so (`rag index` warns).
@@ -25,6 +26,7 @@ from collections import Counter
 from collections.abc import Iterable
 
 from rag.index.parse import CAPTION, CODE, HEADING, LIST_ITEM, NAV, TABLE, TERM, Block, ParsedDoc
+from rag.index.parse.meta import byline, dateline
 from rag.types import CleanDoc, Dropped, Span
 
 log = logging.getLogger("rag.index.clean")
@@ -39,6 +41,7 @@ REPEATED_MIN_FILES = 3  # a block found in at least this many files, and in half
 REPEATED_MIN_SHARE = 0.5
 REPEATED_LINE_MIN = 3  # plain-text pages: a short non-sentence line seen this often in one file is furniture
 REPEATED_MAX_CHARS = 400  # footers and disclaimers are short; long shared passages are content
+DUPLICATE_MIN_WORDS = 6  # a repeated short line ("Eat every 2–3 hours" in each of a plan's days) is context, kept
 COMMENTS_MAX_WORDS = 80  # comment-section notices are short; a long paragraph about comments is content
 TRAIL_SEPARATOR = " › "
 
@@ -63,6 +66,7 @@ _COMMENTS = re.compile(
     re.I,
 )
 FRONT_MATTER = "before the article body (title, dateline, caption)"
+METADATA = "byline or dateline (kept as the document's metadata)"
 _CAPTION = re.compile(r"^\((image|photo) credit", re.I)
 _CREDIT = re.compile(r"^[A-Z][A-Za-z .'-]*/[A-Z]")  # "LAM YIK FEI/The New York Times", "REUTERS/Cheney Orr"
 _DATELINE = re.compile(r"^((mon|tues|wednes|thurs|fri|satur|sun)day\b|.*\b(19|20)\d\d$)", re.I)
@@ -129,7 +133,7 @@ def repeated_in(doc: ParsedDoc, repeated: dict[str, int]) -> str:
 
 
 class _Plan:
-    """What a first look at a plain-text news page decides: where the article starts and where it ends."""
+    """What a first look at a news page (any format) decides: where the article starts and where it ends."""
 
     def __init__(self, doc: ParsedDoc):
         words = array("l")
@@ -153,19 +157,27 @@ class _Plan:
                 markers.append(i)
         total = sum(words)
         front = words[: self.first_body] if self.first_body > 0 else []
+        self.news = False  # set below, once the end-of-article marker is known
         # the blocks before the first paragraph are a page header only when they are few and short
         self.front_matter = bool(front) and len(front) <= FRONT_MATTER_MAX_BLOCKS and sum(front) <= min(
             FRONT_MATTER_MAX_WORDS, FRONT_MATTER_MAX_SHARE * total)
         # an end-of-article marker cuts the rest only when the rest is shorter than what came before it
         self.cut_at = next((m for m in markers if m > self.first_body >= 0 and sum(words[m + 1 :]) <= sum(words[:m])), -1)
+        # a news page: furniture above its first paragraph, or an article body followed by "Related Articles"
+        self.news = self.cut_at >= 0 or any(_news_furniture(doc, b) for b, _ in zip(doc.blocks, front))
 
 
 def clean(doc: ParsedDoc, repeated: dict[str, int] | None = None, enabled: bool = True) -> CleanDoc:
     """The document's kept spans (with kind, heading trail and page) and what was dropped, with reasons."""
     repeated = repeated or {}
-    news = enabled and doc.format == "text"  # the scraped-news-page rules apply to plain text only
-    plan = _Plan(doc) if news else None
+    # the news-page rules apply to what looks like a news page (a byline, dateline, caption or menu line before
+    # the article's first paragraph), whatever the file type
+    # (an article body an extractor found has no page furniture around it left to find)
+    plan = _Plan(doc) if enabled and not doc.article_body else None
+    if plan is not None and not plan.news:
+        plan = None
     kept: list[Span] = []
+    headings: list[Span] = []
     dropped: list[Dropped] = []
     seen: set[str] = set()
     trail: list[tuple[int, str]] = []
@@ -206,6 +218,7 @@ def clean(doc: ParsedDoc, repeated: dict[str, int] | None = None, enabled: bool 
         in_run = False
         if b.kind in (HEADING, TERM):
             label = _heading_label(doc, b)
+            headings.append(Span(label, b.start_char, b.end_char, b.start_line, b.end_line, "heading", "", b.page))
             if b.kind == HEADING and not first_heading:
                 first_heading = label
             if b.kind == TERM and last is not None and last.kind == TERM and trail and trail[-1][0] == b.level:
@@ -248,7 +261,7 @@ def clean(doc: ParsedDoc, repeated: dict[str, int] | None = None, enabled: bool 
         title = doc.path.stem
     for d in dropped:
         log.debug("%s L%d-L%d dropped (%s): %s", doc.source, d.start_line, d.end_line, d.reason, d.text[:60])
-    return CleanDoc(doc.source, title, kept, dropped, words, lost)
+    return CleanDoc(doc.source, title, kept, dropped, words, lost, headings=headings)
 
 
 def _reason(b: Block, i: int, lines: list[str], text: str, plan: _Plan | None, cut: bool, seen: set,
@@ -269,14 +282,16 @@ def _reason(b: Block, i: int, lines: list[str], text: str, plan: _Plan | None, c
         return FRONT_MATTER if plan is not None and plan.front_matter and i < plan.first_body else ""
     prose = b.kind not in (CODE, TABLE)
     if b.kind == CAPTION or (plan is not None and prose and (_CAPTION.match(text) or (_CREDIT.match(text) and len(text.split()) <= 12))):
-        return "image caption or credit"  # the patterns are a news page's ("REUTERS/…"): plain text only
+        return "image caption or credit"  # the patterns are a news page's ("REUTERS/…"): news pages only
     if plan is not None and prose and not _TERMINAL.search(text) and normal(text) in plan.repeated_lines:
         return "short line repeated in the page (advertising or navigation)"
     if prose and len(text.split()) <= COMMENTS_MAX_WORDS and _COMMENTS.search(text):
         return "comment-section boilerplate"
     if repeated and b.end_char - b.start_char <= REPEATED_MAX_CHARS and (n := repeated.get(_furniture_key(text))):
         return f"repeated in {n} files (shared page furniture)"
-    if prose and normal(text) in seen:
+    if prose and len(lines) <= 2 and (byline(text) or dateline(text)):
+        return METADATA  # "By Jane Doe", "Published 7:07 PM EST Jan 4, 2019": the document's metadata, not its prose
+    if prose and normal(text) in seen and len(text.split()) >= DUPLICATE_MIN_WORDS:
         return "duplicate paragraph"
     if plan is not None:
         if plan.front_matter and i < plan.first_body and not _states(text):
@@ -284,6 +299,14 @@ def _reason(b: Block, i: int, lines: list[str], text: str, plan: _Plan | None, c
         if 0 <= plan.last_body < i and _is_list(lines):  # after the article's last paragraph: "related" headlines
             return "list of headlines or links"
     return ""
+
+
+def _news_furniture(doc: ParsedDoc, b: Block) -> bool:
+    """What a news page has above its article: a byline, a dateline, a photo caption or credit, a menu line."""
+    lines = _lines(doc, b)
+    text = _flat(" ".join(lines))
+    return len(lines) <= 2 and bool(byline(text) or dateline(text) or _DATELINE.match(text) or _NAV.match(text)
+                                    or _CAPTION.match(text) or (_CREDIT.match(text) and len(text.split()) <= 12))
 
 
 def _states(text: str) -> bool:

@@ -23,9 +23,10 @@ _SOURCES = re.compile(re.escape(f"\n\n{SOURCES_HEADING}\n"))  # a literal: sre's
 
 
 def source_line(c: Citation) -> str:
-    """One compact line for a citation: file, page or lines, heading trail (never the quote)."""
+    """One compact line for a citation: file, page or lines, heading trail, the document's author and date (never
+    the quote)."""
     where = f"p. {c.page}" if c.page else (f"line {c.start_line}" if c.start_line == c.end_line else f"lines {c.start_line}–{c.end_line}")
-    return " · ".join(part for part in (c.source, where, c.heading) if part)
+    return " · ".join(part for part in (c.source, where, c.heading, c.byline) if part)
 
 
 def short_quote(quote: str, limit: int = QUOTE_CHARS) -> str:

@@ -35,6 +35,21 @@ class Block:
 
 
 @dataclass(frozen=True)
+class DocMeta:
+    """What a document says about itself: shown with its answers, stored with it, never indexed as its prose."""
+
+    title: str = ""
+    author: str = ""  # one or more names, "; "-separated
+    published: str = ""  # ISO 8601 date (YYYY-MM-DD), "" when unknown
+    site: str = ""  # site or publisher
+    language: str = ""  # as the document declares it (BCP 47: "en", "en-GB")
+
+    def to_dict(self) -> dict:
+        return {"title": self.title or None, "author": self.author or None, "published": self.published or None,
+                "site": self.site or None, "language": self.language or None}
+
+
+@dataclass(frozen=True)
 class ParsedDoc:
     source: str  # path relative to the corpus folder, '/'-separated: what citations show
     path: Path
@@ -47,6 +62,8 @@ class ParsedDoc:
     page_map: tuple[int, ...] | None = None  # text line i (0-based) -> PDF page; None = no pages
     encoding: str = "utf-8"
     pages: int = 0  # a PDF's page count
+    meta: DocMeta = DocMeta()  # title, author, date, site, language as the file declares them
+    article_body: bool = False  # its blocks outside the article body are marked already (rag/parse/article.py)
 
     def file_line(self, text_line: int) -> int:
         """The cited line for a 1-based line of `text`."""

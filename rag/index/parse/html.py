@@ -4,8 +4,9 @@ The extracted text is laid out on the source's own lines: text that sits on line
 N of the document text, so every offset maps to a line of the HTML source and a citation points into the file
 that is actually on disk. Markup, scripts and styles leave blank space, never words of their own.
 
-trafilatura does not supply the text (it drops what it does not recognize as an article: whole documentation
-pages came out empty); it only gives a second opinion on short or link-heavy blocks outside the main text.
+trafilatura never supplies the text (it has no place in the file). On a page that says it is an article it
+decides which blocks are the article body (rag/parse/article.py); on any other page, or when its main text does
+not map onto the page, it only gives a second opinion on short or link-heavy blocks outside the main text.
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field, replace
 
-from rag.index.parse.base import CAPTION, CODE, HEADING, LIST_ITEM, NAV, PARAGRAPH, TABLE, TERM, Block, line_starts
+from rag.index.parse.article import keep_article, main_text, says_article
+from rag.index.parse.base import CAPTION, CODE, HEADING, LIST_ITEM, NAV, PARAGRAPH, TABLE, TERM, Block, DocMeta, line_starts
+from rag.index.parse.meta import html_meta
 
 _SKIP = {"script", "style", "noscript", "template", "head", "svg", "math", "iframe", "object", "select"}
 _HEADINGS = {f"h{n}": n for n in range(1, 7)}
@@ -63,8 +66,10 @@ class _Layout:
     """The document text, built line by line on the source's line grid, and the blocks found in it."""
 
     def __init__(self, n_lines: int):
-        self.lines: list[list[str]] = [[] for _ in range(n_lines + 1)]
-        self.lens = [0] * (n_lines + 1)
+        # exactly the source's lines: text that runs past the last one (a character reference such as &#10;
+        # adds a newline the source does not have) stays on the last line instead of a line no offset maps to
+        self.lines: list[list[str]] = [[] for _ in range(n_lines)]
+        self.lens = [0] * n_lines
         self.blocks: list[tuple] = []
         self.open: _Open | None = None
 
@@ -187,8 +192,9 @@ def _walk(el, line: int, ctx: _Ctx, out: _Layout) -> int:
     return line
 
 
-def parse_html(raw: str) -> tuple[str, list[Block], str]:
-    """(text on the source's line grid, blocks, <title>) of an HTML page."""
+def parse_html(raw: str) -> tuple[str, list[Block], str, DocMeta, bool]:
+    """(text on the source's line grid, blocks, <title>, metadata, whether the blocks outside the article body
+    are marked) of an HTML page."""
     from lxml import etree, html as lhtml
 
     source = _XML_DECL.sub("", raw, count=1)  # lxml refuses a str that declares its own encoding
@@ -197,14 +203,14 @@ def parse_html(raw: str) -> tuple[str, list[Block], str]:
     try:
         root = lhtml.document_fromstring(source, parser=parser)
     except (etree.ParserError, ValueError):
-        return "", [], ""
+        return "", [], "", DocMeta(), False
     title_el = root.find(".//title")
     title = _WS.sub(" ", title_el.text_content()).strip() if title_el is not None else ""
     out = _Layout(n_lines)
     out.open = _Open(_Ctx(PARAGRAPH))
     _walk(root, 0, _Ctx(PARAGRAPH), out)
     out.flush()
-    text = "\n".join("".join(parts) for parts in out.lines[:n_lines])
+    text = "\n".join("".join(parts) for parts in out.lines)
     starts = line_starts(text)
     blocks = []
     for ctx, (l1, c1), (l2, c2), links in out.blocks:
@@ -213,7 +219,20 @@ def parse_html(raw: str) -> tuple[str, list[Block], str]:
                             links=round(links, 2), furniture=ctx.furniture))
     if not title:
         title = next((text[b.start_char : b.end_char] for b in blocks if b.kind == HEADING and b.level == 1), "")
-    return text, _second_opinion(raw, text, blocks), _WS.sub(" ", title).strip()
+    meta = html_meta(raw, root) if len(raw) <= SECOND_OPINION_MAX_CHARS else DocMeta()
+    title = _WS.sub(" ", title).strip()
+    blocks, article = _main_blocks(raw, root, text, blocks)
+    return text, blocks, title, replace(meta, title=meta.title or title), article
+
+
+def _main_blocks(raw: str, root, text: str, blocks: list[Block]) -> tuple[list[Block], bool]:
+    """An article page: its body as trafilatura finds it. Any other page, or an article whose main text does not
+    map onto the page: the whole-page walk with its furniture marked."""
+    if len(raw) <= SECOND_OPINION_MAX_CHARS and says_article(root):
+        article = keep_article(text, blocks, main_text(raw))
+        if article is not None:
+            return article, True
+    return _second_opinion(raw, text, blocks), False
 
 
 def _normal(text: str) -> str:

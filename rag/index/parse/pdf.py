@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from statistics import median
 
 from rag.errors import SkipFile
-from rag.index.parse.base import HEADING, PARAGRAPH, Block
+from rag.index.parse.base import HEADING, PARAGRAPH, Block, DocMeta
+from rag.index.parse.meta import pdf_meta, text_meta
 
 PARAGRAPH_GAP = 1.45  # a gap between two lines this many times the usual line spacing starts a new paragraph
 HEADING_SIZE = 1.2  # a short line in a font this much larger than the body's is a heading
@@ -54,8 +55,8 @@ def _page_lines(page) -> list[_Line]:
     return lines
 
 
-def parse_pdf(data: bytes) -> tuple[list[list[str]], list[Block], str]:
-    """(lines of each page, blocks, title). Block offsets are in the pages' lines joined as in `pdf_text`."""
+def parse_pdf(data: bytes) -> tuple[list[list[str]], list[Block], str, DocMeta]:
+    """(lines of each page, blocks, title, metadata). Block offsets are in the pages' lines joined as in `pdf_text`."""
     import pypdfium2 as pdfium
 
     try:
@@ -66,7 +67,8 @@ def parse_pdf(data: bytes) -> tuple[list[list[str]], list[Block], str]:
         raise SkipFile(f"not a readable PDF ({e})") from None
     try:
         pages = [_page_lines(page) for page in pdf]
-        title = (pdf.get_metadata_dict().get("Title") or "").strip()
+        info = pdf.get_metadata_dict()
+        title = (info.get("Title") or "").strip()
     finally:
         pdf.close()
     if not any(line.text.strip() for page in pages for line in page):
@@ -81,7 +83,11 @@ def parse_pdf(data: bytes) -> tuple[list[list[str]], list[Block], str]:
         for rows in _groups(page, heading_sizes, body_size, furniture):
             blocks.append(_block(page, rows, p, offset, heading_sizes, furniture))
         offset += sum(len(line.text) + 1 for line in page) + 1  # the page's lines and the blank line between pages
-    return [[line.text for line in page] for page in pages], blocks, title
+    texts = [[line.text for line in page] for page in pages]
+    # the information dictionary first; a byline or dateline printed on the first page where it says nothing
+    meta, seen = pdf_meta(info, title), text_meta(texts[0] if texts else [])
+    meta = replace(meta, author=meta.author or seen.author, published=meta.published or seen.published)
+    return texts, blocks, title, meta
 
 
 def pdf_text(pages: list[list[str]]) -> tuple[str, tuple[int, ...], tuple[int, ...]]:

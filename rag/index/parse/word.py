@@ -10,7 +10,8 @@ import io
 import re
 
 from rag.errors import SkipFile
-from rag.index.parse.base import CAPTION, HEADING, LIST_ITEM, PARAGRAPH, TABLE, Block
+from rag.index.parse.base import CAPTION, HEADING, LIST_ITEM, PARAGRAPH, TABLE, Block, DocMeta
+from rag.index.parse.meta import docx_meta
 
 _HEADING_STYLE = re.compile(r"^heading (\d)$", re.I)
 
@@ -29,8 +30,8 @@ def _kind(paragraph) -> tuple[str, int]:
     return PARAGRAPH, 0
 
 
-def parse_docx(data: bytes) -> tuple[str, list[Block], str]:
-    """(extracted text, blocks, title) of a .docx file; SkipFile when it is not a readable Word document."""
+def parse_docx(data: bytes) -> tuple[str, list[Block], str, DocMeta]:
+    """(extracted text, blocks, title, metadata) of a .docx file; SkipFile when it is not a readable Word document."""
     import docx
     from docx.table import Table
 
@@ -64,4 +65,4 @@ def parse_docx(data: bytes) -> tuple[str, list[Block], str]:
         end = start + len(text)
         blocks.append(Block(kind, start, end, first, first + len(new) - 1, level=level))
         offset = end + 1
-    return "\n".join(lines), blocks, title
+    return "\n".join(lines), blocks, title, docx_meta(document.core_properties, title)

@@ -1,0 +1,138 @@
+"""A document's metadata: title, author(s), publication date, site, language.
+
+HTML: trafilatura's metadata extraction (<title>, meta tags, OpenGraph, JSON-LD, the visible byline; dates by
+htmldate). PDF: the document information dictionary. Word: the core properties. Plain text: the headline,
+byline and dateline lines at its top. Bylines and datelines are recognized here once, for every format: the
+cleaner leaves them out of the indexed prose (rag/index/clean.py), since they answer "who wrote / when" from
+metadata, never as evidence for what an article says.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime
+
+from rag.index.parse.base import DocMeta
+
+BYLINE_MAX_WORDS = 16  # "By Jane Doe and John Roe, Staff Writers | jane@example.com": longer is a sentence
+DATELINE_MAX_WORDS = 14  # "Published 7:07 PM EST Tuesday, January 4, 2019": longer is a sentence with a date
+TOP_LINES = 12  # a plain text's headline, byline and dateline are among its first non-blank lines
+YEAR_MIN, YEAR_MAX = 1900, 2100  # dates outside this are not publication dates ("page 2300")
+
+_EMAIL = re.compile(r"\S+@\S+\.\w+")
+_BYLINE = re.compile(r"^(?:(?:written|posted|reported|words|story|text)\s+)?by[:\s]+(?P<names>[^\W\d_][^|]*?)\s*(?:\||$)",
+                     re.I)
+_NAME_WORD = re.compile(r"^(?:[A-Z][\w'’.-]*|and|&|de|van|von|der|la|le|da|di|bin|al|el)$")
+_MONTH = (r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?|"
+          r"oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?")
+_DATE = re.compile(
+    rf"\b(?:(?P<y1>(?:19|20)\d\d)-(?P<m1>\d\d)-(?P<d1>\d\d)"
+    rf"|(?P<mon2>{_MONTH})\s+(?P<d2>\d{{1,2}})(?:st|nd|rd|th)?,?\s+(?P<y2>(?:19|20)\d\d)"
+    rf"|(?P<d3>\d{{1,2}})(?:st|nd|rd|th)?\s+(?P<mon3>{_MONTH}),?\s+(?P<y3>(?:19|20)\d\d))\b",
+    re.I,
+)
+_DATELINE_WORDS = re.compile(
+    r"^(?:(?:published|updated|posted|last updated|first published|modified|date)\b[:\s]*)?"
+    r"(?:(?:on|at)\s+)?(?:(?:mon|tue|tues|wed|thu|thur|thurs|fri|sat|sun)[a-z]*\.?,?\s+)?", re.I)
+_TIME = re.compile(r"\b\d{1,2}[:.]\d\d\s*(?:[ap]\.?m\.?)?(?:\s*[A-Z]{2,4})?\b", re.I)
+_SENTENCE_VERB = re.compile(r"\b(?:is|are|was|were|said|says|has|have|had|will|would)\b", re.I)
+_MONTHS = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"]
+
+
+def byline(text: str) -> str:
+    """The author names of a byline line ("By Jane Doe jane@example.com" -> "Jane Doe"), "" when it is not one."""
+    text = " ".join(text.split())
+    if len(text.split()) > BYLINE_MAX_WORDS:
+        return ""
+    m = _BYLINE.match(_EMAIL.sub(" ", text).strip())
+    if not m:
+        return ""
+    names = re.split(r"\s*(?:,|;|\band\b|&)\s*", m.group("names").strip(" ,;-–—"), flags=re.I)
+    names = [n for n in names if n and all(_NAME_WORD.match(w) for w in n.split())]
+    # "By the way, …" or "By 2030 the …" are sentences: every name word must be capitalized
+    return "; ".join(names) if names and names[0][:1].isupper() else ""
+
+
+def iso_date(text: str) -> str:
+    """The first calendar date written in `text`, as YYYY-MM-DD ("" when none)."""
+    for m in _DATE.finditer(text):
+        g = m.groupdict()
+        try:
+            if g["y1"]:
+                d = date(int(g["y1"]), int(g["m1"]), int(g["d1"]))
+            else:
+                mon = g["mon2"] or g["mon3"]
+                d = date(int(g["y2"] or g["y3"]), _MONTHS.index(mon[:3].lower()) + 1, int(g["d2"] or g["d3"]))
+        except ValueError:
+            continue
+        if YEAR_MIN <= d.year <= YEAR_MAX:
+            return d.isoformat()
+    return ""
+
+
+def dateline(text: str) -> str:
+    """The date of a dateline or timestamp line ("Published 7:07 PM EST Jan 4, 2019"), "" when it is not one:
+    a short line that is a date with at most a label, a weekday and a time around it."""
+    text = " ".join(text.split())
+    if len(text.split()) > DATELINE_MAX_WORDS or _SENTENCE_VERB.search(text):
+        return ""
+    found = iso_date(text)
+    if not found:
+        return ""
+    rest = _TIME.sub(" ", _DATE.sub(" ", _DATELINE_WORDS.sub("", text, count=1)))
+    rest = re.sub(r"\b(?:updated|published|posted|at|on|(?:mon|tue|tues|wed|thu|thur|thurs|fri|sat|sun)[a-z]*)\b", " ",
+                  rest, flags=re.I)
+    # what is left besides the date, the time, labels and separators: a dateline leaves (almost) nothing
+    return found if len(re.findall(r"[^\W\d_]+", rest)) <= 2 else ""
+
+
+def text_meta(lines: list[str]) -> DocMeta:
+    """Byline and dateline among a plain text's first lines."""
+    author = published = ""
+    for line in lines[:TOP_LINES]:
+        author = author or byline(line)
+        published = published or dateline(line)
+    return DocMeta(author=author, published=published)
+
+
+def html_meta(raw: str, root) -> DocMeta:
+    """<title>, meta tags, OpenGraph, JSON-LD and the visible byline, by trafilatura (dates by htmldate)."""
+    from trafilatura.metadata import extract_metadata
+
+    try:
+        md = extract_metadata(raw)
+    except Exception:  # noqa: BLE001 - metadata is a bonus: a page trafilatura cannot read still parses
+        md = None
+    language = (root.get("lang") or root.get("xml:lang") or "").strip()
+    if not language:
+        language = next((m.get("content", "") for m in root.iter("meta")
+                         if (m.get("http-equiv") or "").lower() == "content-language"
+                         or (m.get("property") or "").lower() == "og:locale"), "").replace("_", "-").strip()
+    if md is None:
+        return DocMeta(language=language)
+    published = iso_date(md.date or "") or ""
+    return DocMeta(_one_line(md.title), _one_line(md.author), published, _one_line(md.sitename), language)
+
+
+def pdf_meta(info: dict, title: str) -> DocMeta:
+    """From a PDF's document information dictionary (pypdfium2's get_metadata_dict)."""
+    created = info.get("CreationDate") or info.get("ModDate") or ""
+    m = re.match(r"D?:?((?:19|20)\d\d)(\d\d)(\d\d)", created)
+    published = ""
+    if m:
+        try:
+            published = date(*map(int, m.groups())).isoformat()
+        except ValueError:
+            published = ""
+    return DocMeta(title, _one_line(info.get("Author")), published)
+
+
+def docx_meta(props, title: str) -> DocMeta:
+    """From a Word file's core properties (python-docx)."""
+    when = props.created or props.modified
+    published = when.date().isoformat() if isinstance(when, datetime) else ""
+    return DocMeta(title, _one_line(props.author), published, "", _one_line(props.language))
+
+
+def _one_line(value) -> str:
+    return " ".join(str(value).split()) if value else ""
