@@ -47,14 +47,26 @@ def tiny(tmp_path_factory) -> dict:
     return {"corpus": corpus, "index": index}
 
 
+TIMETABLE = "".join(f"# Ferry {n}\n\nFerry {n} leaves the depot quay at {n}:15 p.m. on weekdays, weather allowing.\n\n"
+                    for n in range(1, 10))
+
+
 @pytest.fixture(scope="module")
 def ui_server(tiny, tmp_path_factory):
-    """`rag ui` on the tiny folder, with Gradio's upload folder where the test can look into it."""
+    """`rag ui` on the tiny folder, with a second collection ("timetable", more chunks) and Gradio's upload
+    folder where the test can look into it."""
+    from rag.config import Settings
+    from rag.serve import registry as collections
+
     uploads = tmp_path_factory.mktemp("gradio-uploads")
+    timetable = tmp_path_factory.mktemp("timetable")
+    (timetable / "ferries.md").write_text(TIMETABLE)
+    registry = tmp_path_factory.mktemp("bounds-registry") / "collections.json"
+    collections.add(Settings.from_env(collections_file=registry), "timetable", timetable)
     patch = pytest.MonkeyPatch()
     patch.setenv("GRADIO_TEMP_DIR", str(uploads))
     try:
-        server = start_ui(tiny["corpus"], tiny["index"])
+        server = start_ui(tiny["corpus"], tiny["index"], registry)
     finally:
         patch.undo()
     yield {**server, "uploads": uploads, "pid": server["proc"].pid, "ask_route": "/gradio_api/call/ask"}
@@ -355,5 +367,52 @@ def test_uploads_leave_no_temporary_copy(ui_server, tmp_path):
             page.wait_for_function("() => /Index:|⚠/.test(document.querySelector('#corpus-note').innerText)", timeout=300_000)
             assert (ui_server["corpus"] / "quay.md").exists()
             assert _copies(ui_server["uploads"], "quay.md") == []
+        finally:
+            browser.close()
+
+
+# ---- the page: the status line and the chat box's clear icon ----------------------------------------
+
+def _chunks_in_table(page) -> int:
+    """The Corpus tab's chunk counts, added up: what the open collection's index holds."""
+    return page.evaluate("""() => [...document.querySelectorAll('#corpus-table tbody tr')]
+        .map(r => parseInt(r.querySelectorAll('td')[2].textContent)).filter(n => !isNaN(n)).reduce((a, b) => a + b, 0)""")
+
+
+def test_status_shows_the_open_collections_chunks_and_clear_forgets_the_chat(ui_server):
+    from playwright.sync_api import sync_playwright
+
+    from tests.test_ui import ARGS, CHROMIUM, ask
+
+    if not os.path.exists(CHROMIUM):
+        pytest.skip("needs Debian's chromium")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            page = browser.new_page()
+            page.goto(ui_server["url"])
+            page.wait_for_selector("body[data-rag-ready]", state="attached")
+            counts = {}
+            page.click("button[role=tab]:has-text('Corpus')")  # the table is drawn only where it is shown
+            for name in ("timetable", "bounds-corpus0"):
+                page.click("#collection input")
+                page.click(f"ul[role=listbox] >> text={name}")
+                page.wait_for_function("n => document.querySelector('#title').innerText.includes(n)", arg=name, timeout=120_000)
+                page.wait_for_function("() => document.querySelectorAll('#corpus-table tbody tr').length > 0", timeout=30_000)
+                counts[name] = _chunks_in_table(page)
+                page.wait_for_function("n => document.querySelector('#status').innerText.includes(`index: ${n} chunks`)",
+                                       arg=counts[name], timeout=30_000)
+            assert counts["timetable"] != counts["bounds-corpus0"], counts  # the line follows the collection
+            ask(page, "Who keeps the depot?")
+            assert "Marta Quintela" in page.inner_text("#chat")
+            page.wait_for_function("n => document.querySelector('#status').innerText.includes(`index: ${n} chunks`)",
+                                   arg=counts["bounds-corpus0"], timeout=30_000)
+            page.click("#chat button[aria-label=Clear], #chat button[title=Clear]")
+            page.wait_for_function("() => !document.querySelector('#chat').innerText.includes('Marta Quintela')", timeout=30_000)
+            page.wait_for_timeout(1000)  # the clear event reaches the server
+            page.reload()
+            page.wait_for_selector("body[data-rag-ready]", state="attached")
+            page.wait_for_timeout(1000)
+            assert "Who keeps the depot?" not in page.inner_text("#chat")  # the stored chat went with it
         finally:
             browser.close()

@@ -189,12 +189,17 @@ class App:
                                     viewing["quote"], show)
         return html, gr.Tabs(selected="article"), viewing
 
-    def status(self) -> str:
+    def status(self, collection: str | None = None) -> str:
+        """The status line: the queue (the whole server's), the model, and the index of the collection this tab
+        has open (its chunk count; "loading" until its index is loaded)."""
         name = self.service.model_name
         waiting = len(self.waiting) + max(0, self.service.admitted - self.service.busy)
+        pipeline = self.service.loaded(collection)
+        index = "loading" if pipeline is None else f"{len(pipeline.data.chunks)} chunks"
+        stale = pipeline is not None and pipeline.build_report.stale
         return (f"**Queue:** {waiting} waiting · {self.service.busy} answering · "
-                f"**model:** {name} · **index:** {len(self.pipeline.data.chunks)} chunks"
-                + (" (⚠ out of date: its folder cannot be written)" if self.pipeline.build_report.stale else ""))
+                f"**model:** {name} · **index:** {index}"
+                + (" (⚠ out of date: its folder cannot be written)" if stale else ""))
 
     # ---- chats: kept per browser (ui/chats.py) -----------------------------------------------------
 
@@ -613,6 +618,7 @@ def build(app: App) -> gr.Blocks:
             app.respond, [chat, state, k, show_passages, pending, collection, browser], [chat, state, sources, chats],
             concurrency_id="pipeline", concurrency_limit=1, show_progress="minimal",
         )
+        asked.then(app.status, collection, status, queue=False, show_progress="hidden")  # at the answer's end, at once
         stop.click(app.cancel, chat, chat, cancels=[asked], queue=False)
         show_passages.change(app.rerender_sources, [state, show_passages], sources, queue=False)
         open_go.click(app.open_target, [open_target, state, viewing, collection], [article, tabs, viewing], queue=False,
@@ -633,6 +639,8 @@ def build(app: App) -> gr.Blocks:
         new.click(app.new_chat, None, [chat, state, sources, chats, chat_title], queue=False)
         rename.click(app.rename_chat, [browser, state, chat_title], chats, queue=False)
         delete.click(app.delete_chat, [browser, state], [chat, state, sources, chats, chat_title], queue=False)
+        # the chat box's own clear icon deletes the stored chat too: otherwise a reload brings it back
+        chat.clear(app.delete_chat, [browser, state], [chat, state, sources, chats, chat_title], queue=False)
         collection.input(
             app.choose_collection, collection, [*view, chat, state, sources, chats], concurrency_id="index", concurrency_limit=1,
         ).then(None, collection, None, js=title_js)
@@ -643,7 +651,7 @@ def build(app: App) -> gr.Blocks:
         remove.click(app.remove, [doomed, collection], corpus_outputs, concurrency_id="index", concurrency_limit=1)
         report_file.change(app.cleaning_report, [report_file, collection], report, queue=False)
         model.change(app.choose_model, model, model_note, concurrency_id="pipeline", concurrency_limit=1)
-        gr.Timer(2.0).tick(app.status, None, status, queue=False, show_progress="hidden")
+        gr.Timer(2.0).tick(app.status, collection, status, queue=False, show_progress="hidden")
         with gr.Row(visible=False):  # the JSON endpoint, through the same one-at-a-time queue
             api_question, api_answer, api_go = gr.Textbox(), gr.JSON(), gr.Button()
         api_go.click(app.ask_api, api_question, api_answer, api_name="ask", concurrency_id="pipeline", concurrency_limit=1)
