@@ -69,7 +69,8 @@ def ui_server(tiny, tmp_path_factory):
         server = start_ui(tiny["corpus"], tiny["index"], registry)
     finally:
         patch.undo()
-    yield {**server, "uploads": uploads, "pid": server["proc"].pid, "ask_route": "/gradio_api/call/ask"}
+    yield {**server, "uploads": uploads, "pid": server["proc"].pid, "ask_route": "/gradio_api/call/ask",
+           "indexes": {"timetable": registry.parent / "collections" / "timetable", tiny["corpus"].name: tiny["index"]}}
     stop_ui(server)
 
 
@@ -373,10 +374,17 @@ def test_uploads_leave_no_temporary_copy(ui_server, tmp_path):
 
 # ---- the page: the status line and the chat box's clear icon ----------------------------------------
 
-def _chunks_in_table(page) -> int:
-    """The Corpus tab's chunk counts, added up: what the open collection's index holds."""
-    return page.evaluate("""() => [...document.querySelectorAll('#corpus-table tbody tr')]
-        .map(r => parseInt(r.querySelectorAll('td')[2].textContent)).filter(n => !isNaN(n)).reduce((a, b) => a + b, 0)""")
+def _live_chunks(index: Path) -> int:
+    """The chunks of an index's live generation, as the server wrote them (one JSON line each)."""
+    generation = index / (index / "CURRENT").read_text().strip()
+    return sum(1 for line in (generation / "chunks.jsonl").read_text().splitlines() if line.strip())
+
+
+def _status_shows(page, chunks: int, seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while f"index: {chunks} chunks" not in (status := page.inner_text("#status")):
+        assert time.monotonic() < deadline, f"the status line says {status!r}, the Corpus tab {chunks} chunks"
+        page.wait_for_timeout(200)
 
 
 def test_status_shows_the_open_collections_chunks_and_clear_forgets_the_chat(ui_server):
@@ -393,20 +401,17 @@ def test_status_shows_the_open_collections_chunks_and_clear_forgets_the_chat(ui_
             page.goto(ui_server["url"])
             page.wait_for_selector("body[data-rag-ready]", state="attached")
             counts = {}
-            page.click("button[role=tab]:has-text('Corpus')")  # the table is drawn only where it is shown
-            for name in ("timetable", "bounds-corpus0"):
+            for name, index in ui_server["indexes"].items():
                 page.click("#collection input")
                 page.click(f"ul[role=listbox] >> text={name}")
                 page.wait_for_function("n => document.querySelector('#title').innerText.includes(n)", arg=name, timeout=120_000)
-                page.wait_for_function("() => document.querySelectorAll('#corpus-table tbody tr').length > 0", timeout=30_000)
-                counts[name] = _chunks_in_table(page)
-                page.wait_for_function("n => document.querySelector('#status').innerText.includes(`index: ${n} chunks`)",
-                                       arg=counts[name], timeout=30_000)
-            assert counts["timetable"] != counts["bounds-corpus0"], counts  # the line follows the collection
+                counts[name] = _live_chunks(index)
+                _status_shows(page, counts[name])
+            default = ui_server["corpus"].name
+            assert counts["timetable"] != counts[default], counts  # the line follows the collection
             ask(page, "Who keeps the depot?")
             assert "Marta Quintela" in page.inner_text("#chat")
-            page.wait_for_function("n => document.querySelector('#status').innerText.includes(`index: ${n} chunks`)",
-                                   arg=counts["bounds-corpus0"], timeout=30_000)
+            _status_shows(page, counts[default])
             page.click("#chat button[aria-label=Clear], #chat button[title=Clear]")
             page.wait_for_function("() => !document.querySelector('#chat').innerText.includes('Marta Quintela')", timeout=30_000)
             page.wait_for_timeout(1000)  # the clear event reaches the server
