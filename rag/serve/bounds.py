@@ -107,8 +107,8 @@ class Bounds:
     def _api_errors(self, scope, send):
         """`send`, rewriting a 404 or 405 under the API's prefix into OpenAI's shape (its headers, such as a
         405's Allow, kept)."""
-        prefix = self.limits.api_prefix
-        if prefix is None or not scope.get("path", "").startswith(prefix):
+        prefix, path = self.limits.api_prefix, scope.get("path", "")
+        if prefix is None or (prefix and path != prefix and not path.startswith(prefix + "/")):
             return send
         held: dict = {}
 
