@@ -31,6 +31,7 @@ FIFTY_MB = 50_000_000
 STALL_LIMIT_S = 30  # the issue's bound: a body that never arrives is closed within this
 REFUSE_FAST_S = 5  # a refused 50 MB body used to cost 5.3 s of the server's time; now it is read and dropped
 RSS_SLACK_MB = 20  # the server's memory after refused requests, against before
+UPLOAD_MB = 2  # the test server's upload limit (`rag ui --max-upload-mb`): a larger upload is cheap to send
 DEPOT = ("# Harbour depot\n\nThe depot is kept by Marta Quintela, who has run it since the spring flood of 2009.\n\n"
          "The night ferry leaves the depot quay at 6:30 a.m. on weekdays.\n")
 
@@ -66,7 +67,7 @@ def ui_server(tiny, tmp_path_factory):
     patch = pytest.MonkeyPatch()
     patch.setenv("GRADIO_TEMP_DIR", str(uploads))
     try:
-        server = start_ui(tiny["corpus"], tiny["index"], registry)
+        server = start_ui(tiny["corpus"], tiny["index"], registry, extra=("--max-upload-mb", str(UPLOAD_MB)))
     finally:
         patch.undo()
     yield {**server, "uploads": uploads, "pid": server["proc"].pid, "ask_route": "/gradio_api/call/ask",
@@ -162,6 +163,17 @@ def test_every_route_has_the_bound(ui_server):
         r = httpx.post(ui_server["url"] + path, content=big, timeout=60)
         assert r.status_code == 413, (path, r.status_code, r.text[:200])
         assert _openai_error(r.content)["code"] == "request_too_large"
+
+
+def test_the_upload_route_has_the_upload_limit(ui_server):
+    """Gradio's upload route takes files up to `max_upload_mb` (more than a request's limit), and no more; a
+    refused upload leaves nothing in Gradio's upload folder."""
+    url = ui_server["url"] + "/gradio_api/upload"
+    ok = httpx.post(url, files={"files": ("small.txt", b"x" * (3 * 2**20 // 2), "text/plain")}, timeout=60)
+    assert ok.status_code == 200, ok.text[:200]  # 1.5 MB: over the request limit, under the upload limit + framing
+    big = httpx.post(url, files={"files": ("big.txt", b"x" * (3 * 2**20), "text/plain")}, timeout=60)
+    assert big.status_code == 413 and _openai_error(big.content)["code"] == "request_too_large"
+    assert _copies(ui_server["uploads"], "big.txt") == []
 
 
 def test_a_body_without_a_length_is_cut_off_as_it_arrives(server):
