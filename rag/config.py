@@ -85,6 +85,10 @@ class Settings:
     api_max_body_bytes: int = 1_048_576  # a request body larger than this (Content-Length or as read) gets 413
     api_max_messages: int = 64  # messages in one request
     api_max_history_chars: int = 64_000  # all messages before the question, together
+    # every HTTP route of both servers (rag/serve/bounds.py, rag/serve/protocol.py): a body that stops arriving for
+    # this long gets 408, as does a request line and headers not complete this long after the connection opened
+    http_body_timeout_s: float = 15.0
+    http_header_timeout_s: float = 10.0
     history_turns: int = 2  # a follow-up reads only the last turns (the pipeline uses the last); each is cut to
     #                         max_question_chars (the API and the chat; the question itself is refused over that)
 

@@ -147,3 +147,46 @@ def test_follow_up_is_resolved_and_standalone_is_left_alone(pipeline):
     standalone = pipeline.answer("Which country immediately acquiesced to Washington's demands?",
                                  history=[(first.question, first.answer)])
     assert standalone.query == standalone.question
+
+
+TIMETABLE = """# Harbour timetable
+
+The night ferry leaves the depot quay at 6:30 a.m. on weekdays.
+
+The harbour office opens at noon on Sundays, after the fish market closes.
+
+The last tram from the harbour left at 1:40 a.m. during the summer festival.
+
+The depot is kept by Marta Quintela, who has run it since the spring flood of 2009.
+"""
+
+
+@pytest.mark.parametrize("question, time_of_day", [
+    ("When does the night ferry leave the depot quay?", "6:30 a.m."),
+    ("When does the harbour office open on Sundays?", "noon"),
+    ("At what time did the last tram leave the harbour during the festival?", "1:40 a.m."),
+])
+def test_a_time_of_day_answers_a_when_question(tmp_path, settings, pipeline, question, time_of_day):
+    """A time of day is a time: "when" used to be answered only by a date, and these were declined."""
+    from rag.engine.pipeline import Pipeline
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "timetable.md").write_text(TIMETABLE)
+    p = Pipeline(settings.replace(corpus_dir=corpus, index_dir=tmp_path / "index"), embedder=pipeline.embedder,
+                 generator=pipeline.generator)
+    a = p.answer(question)
+    assert not a.refused, a.answer
+    assert time_of_day in a.answer and a.citations[0].quote.count(time_of_day) == 1, a.answer
+
+
+def test_times_of_day_are_time_candidates():
+    from rag.engine.compose import candidates
+
+    found = [span for span, _ in candidates("The ferry leaves at 6:30 a.m., the bus at 18:45 and the tram at noon.",
+                                           "time", "When does it leave?")]
+    assert found[:3] == ["6:30 a.m.", "18:45", "noon"] or set(found) >= {"6:30 a.m.", "18:45", "noon"}, found
+    assert candidates("Lines L1-L9 cost 3.5 euros.", "time", "When?") == []
+    from rag.engine.query import expected_type
+
+    assert expected_type("At what time did the last tram leave?") == "time"

@@ -22,7 +22,10 @@ from pathlib import Path
 
 import gradio as gr
 
-from rag.serve import api
+from starlette.middleware import Middleware
+
+from rag.serve import api, protocol
+from rag.serve.bounds import Bounds, Limits
 from rag.serve.apiserver import is_loopback
 from rag.index.build import dropped_report
 from rag import progress as build_progress
@@ -35,7 +38,7 @@ from rag.models import locate, read_models
 from rag.serve.service import AnswerService
 from rag.types import Answer, Citation, Passage
 
-from ui import render
+from ui import render, uploads
 from ui.chats import ChatStore, valid_browser
 
 log = logging.getLogger("rag.ui")
@@ -186,12 +189,17 @@ class App:
                                     viewing["quote"], show)
         return html, gr.Tabs(selected="article"), viewing
 
-    def status(self) -> str:
+    def status(self, collection: str | None = None) -> str:
+        """The status line: the queue (the whole server's), the model, and the index of the collection this tab
+        has open (its chunk count; "loading" until its index is loaded)."""
         name = self.service.model_name
         waiting = len(self.waiting) + max(0, self.service.admitted - self.service.busy)
+        pipeline = self.service.loaded(collection)
+        index = "loading" if pipeline is None else f"{len(pipeline.data.chunks)} chunks"
+        stale = pipeline is not None and pipeline.build_report.stale
         return (f"**Queue:** {waiting} waiting · {self.service.busy} answering · "
-                f"**model:** {name} · **index:** {len(self.pipeline.data.chunks)} chunks"
-                + (" (⚠ out of date: its folder cannot be written)" if self.pipeline.build_report.stale else ""))
+                f"**model:** {name} · **index:** {index}"
+                + (" (⚠ out of date: its folder cannot be written)" if stale else ""))
 
     # ---- chats: kept per browser (ui/chats.py) -----------------------------------------------------
 
@@ -362,27 +370,31 @@ class App:
         corpus = Path(self.service.collections[name].corpus_dir)
         for f in files or []:
             src = Path(f if isinstance(f, str) else f.name)
-            name_ = Path(getattr(f, "orig_name", None) or src.name).name  # never a path: no writing outside the corpus
-            if Path(name_).suffix.lower() not in UPLOAD_TYPES or name_.startswith("."):
-                messages.append(f"⚠ refused `{name_}`: only {', '.join(UPLOAD_TYPES)} files")
-                continue
-            size = src.stat().st_size
-            if size > self.max_upload_mb * 2**20:
-                messages.append(f"⚠ refused `{name_}`: {size / 2**20:.1f} MB is over the {self.max_upload_mb:g} MB limit")
-                continue
             try:
-                done = write_into(corpus, name_, src, replace)
-            except UploadRefused as e:
-                messages.append(f"⚠ {e}")
-                continue
-            except OSError as e:
-                messages.append(f"⚠ could not write `{name_}`: {e.strerror or e}")
-                continue
-            messages.append(f"{done} `{name_}` ({size / 2**20:.1f} MB)")
+                messages.append(self._store(src, Path(getattr(f, "orig_name", None) or src.name).name, corpus, replace))
+            finally:
+                uploads.discard(src)  # stored or refused, Gradio's temporary copies are of no more use
         if not any(m.startswith(("added", "replaced")) for m in messages):
             yield "\n".join(messages) or "No file chosen.", self.corpus_rows(name), gr.skip(), gr.skip(), gr.skip(), gr.skip()
             return
         yield from self.reindex(name, "\n".join(messages) + "\n\n")
+
+    def _store(self, src: Path, name: str, corpus: Path, replace: bool) -> str:
+        """One uploaded file into the corpus folder under `name` (never a path: nothing is written outside the
+        folder); the line the page shows for it."""
+        try:
+            size = src.stat().st_size
+        except OSError as e:
+            return f"⚠ could not read the upload of `{name}`: {e.strerror or e}"
+        if reason := uploads.refusal(name, size, UPLOAD_TYPES, self.max_upload_mb):
+            return f"⚠ {reason}"
+        try:
+            done = write_into(corpus, name, src, replace)
+        except UploadRefused as e:
+            return f"⚠ {e}"
+        except OSError as e:
+            return f"⚠ could not write `{name}`: {e.strerror or e}"
+        return f"{done} `{name}` ({size / 2**20:.1f} MB)"
 
     def remove(self, source: str | None, collection: str | None = None):
         path = self._corpus_file(source, collection) if source else None
@@ -495,7 +507,7 @@ def write_into(folder: Path, name: str, src: Path, replace: bool = False) -> str
         if not stat.S_ISREG(existing.st_mode):
             raise UploadRefused(f"refused `{name}`: that name is not a regular file in the corpus folder")
         if not replace:
-            raise UploadRefused(f"`{name}` is already in the corpus and was not replaced: tick “{REPLACE_LABEL}” "
+            raise UploadRefused(f"refused `{name}`: a file of that name is already in the corpus and was not replaced: tick “{REPLACE_LABEL}” "
                                 "and add it again to replace it")
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=".upload-", suffix=".part")
     try:
@@ -606,6 +618,7 @@ def build(app: App) -> gr.Blocks:
             app.respond, [chat, state, k, show_passages, pending, collection, browser], [chat, state, sources, chats],
             concurrency_id="pipeline", concurrency_limit=1, show_progress="minimal",
         )
+        asked.then(app.status, collection, status, queue=False, show_progress="hidden")  # at the answer's end, at once
         stop.click(app.cancel, chat, chat, cancels=[asked], queue=False)
         show_passages.change(app.rerender_sources, [state, show_passages], sources, queue=False)
         open_go.click(app.open_target, [open_target, state, viewing, collection], [article, tabs, viewing], queue=False,
@@ -626,6 +639,8 @@ def build(app: App) -> gr.Blocks:
         new.click(app.new_chat, None, [chat, state, sources, chats, chat_title], queue=False)
         rename.click(app.rename_chat, [browser, state, chat_title], chats, queue=False)
         delete.click(app.delete_chat, [browser, state], [chat, state, sources, chats, chat_title], queue=False)
+        # the chat box's own clear icon deletes the stored chat too: otherwise a reload brings it back
+        chat.clear(app.delete_chat, [browser, state], [chat, state, sources, chats, chat_title], queue=False)
         collection.input(
             app.choose_collection, collection, [*view, chat, state, sources, chats], concurrency_id="index", concurrency_limit=1,
         ).then(None, collection, None, js=title_js)
@@ -636,7 +651,7 @@ def build(app: App) -> gr.Blocks:
         remove.click(app.remove, [doomed, collection], corpus_outputs, concurrency_id="index", concurrency_limit=1)
         report_file.change(app.cleaning_report, [report_file, collection], report, queue=False)
         model.change(app.choose_model, model, model_note, concurrency_id="pipeline", concurrency_limit=1)
-        gr.Timer(2.0).tick(app.status, None, status, queue=False, show_progress="hidden")
+        gr.Timer(2.0).tick(app.status, collection, status, queue=False, show_progress="hidden")
         with gr.Row(visible=False):  # the JSON endpoint, through the same one-at-a-time queue
             api_question, api_answer, api_go = gr.Textbox(), gr.JSON(), gr.Button()
         api_go.click(app.ask_api, api_question, api_answer, api_name="ask", concurrency_id="pipeline", concurrency_limit=1)
@@ -670,9 +685,26 @@ def serve(app: App, host: str = "127.0.0.1", port: int = 7860, share: bool = Fal
     demo = build(app)
     demo.queue(max_size=32, default_concurrency_limit=1)
     # The API's routes go in when Gradio creates its FastAPI app (app_kwargs reach FastAPI(routes=...)), so they
-    # are there, ahead of Gradio's own, before the server takes its first request.
-    demo.launch(server_name=host, server_port=port, share=share, auth=auth, max_file_size=f"{int(app.max_upload_mb)}mb",
-                css=render.CSS, head=render.SCRIPT, theme=gr.themes.Soft(), footer_links=[], show_error=True,
-                prevent_thread_lock=prevent_thread_lock, allowed_paths=[], quiet=False,
-                app_kwargs={"routes": api.router(app.service, api_key).routes})
+    # are there, ahead of Gradio's own, before the server takes its first request; so does the middleware that
+    # bounds every route, Gradio's included (rag/serve/bounds.py), and the server's protocol gets its header
+    # timeout (rag/serve/protocol.py).
+    s = app.service.settings
+    protocol.configure(s.http_header_timeout_s)
+    with protocol.uvicorn_configs_bounded():
+        demo.launch(server_name=host, server_port=port, share=share, auth=auth, max_file_size=f"{int(app.max_upload_mb)}mb",
+                    css=render.CSS, head=render.SCRIPT, theme=gr.themes.Soft(), footer_links=[], show_error=True,
+                    prevent_thread_lock=prevent_thread_lock, allowed_paths=[], quiet=False,
+                    app_kwargs={"routes": api.router(app.service, api_key).routes,
+                                "middleware": [Middleware(Bounds, limits=page_limits(s, app.max_upload_mb))]})
     return demo
+
+
+UPLOAD_ROUTE = "/gradio_api/upload"  # Gradio's route for the page's files: the one body larger than a request's
+MULTIPART_SLACK = 2**16  # the multipart framing around an upload's bytes (boundaries, part headers)
+
+
+def page_limits(s: Settings, max_upload_mb: float) -> Limits:
+    """Every route of the chat's server: a request's body up to api_max_body_bytes; an upload (the files chosen at
+    once, together) up to max_upload_mb, read as it arrives."""
+    upload = int(max_upload_mb * 2**20) + MULTIPART_SLACK
+    return Limits(s.api_max_body_bytes, s.http_body_timeout_s, ((UPLOAD_ROUTE, upload),), api_prefix="/v1")

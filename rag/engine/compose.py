@@ -73,12 +73,21 @@ _NUMBER_RUN = re.compile(
     r"\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|half|a quarter|dozens?|hundreds?|thousands?)\b",
     re.I,
 )
-_TIME_RUN = re.compile(
+_DATE = (
     rf"\b(?:(?:early|late|mid-?)\s*)?(?:(?:\d{{1,2}}\s+)?(?:{_MONTHS})\.?(?:\s+\d{{1,2}})?,?\s*(?:19|20)\d\d|"
     rf"(?:{_MONTHS})\.?\s+\d{{1,2}}|(?:{_MONTHS})|(?:19|20)\d\d|(?:last|this|next) (?:week|month|year)|yesterday|today|"
-    rf"(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday))\b",
-    re.I,
+    rf"(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday))\b"
 )
+# A time of day answers "when" as a date does: "6:30 a.m.", "7pm", "18:45", "noon", "midnight", "ten o'clock".
+# The hour is a number of one or two digits not glued to other digits or words ("L1-L9", "3.5" are no times).
+_TIME_OF_DAY = (
+    r"(?<![\w:.])(?:[01]?\d|2[0-3])(?::[0-5]\d)?\s?(?:[ap]\.\s?m\.|[ap]m\b)|"
+    r"(?<![\w:.])(?:[01]?\d|2[0-3]):[0-5]\d(?![\w:])|"
+    r"\b(?:noon|midday|midnight)\b|"
+    r"\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|\d{1,2}) o[’']clock\b"
+)
+_TIME_RUN = re.compile(f"{_DATE}|{_TIME_OF_DAY}", re.I)
+_MERIDIEM_END = re.compile(r"[ap]\.\s?m$", re.I)  # "6:30 a.m" once the trailing dot is stripped with the punctuation
 _LEADING = re.compile(r"^(the|a|an|but|and|in|on|at|as|so|then|however|while|last|this|mr|ms|mrs|dr)\.?\s+", re.I)
 _NOT_NAMES = re.compile(rf"^(?:{_MONTHS}|monday|tuesday|wednesday|thursday|friday|saturday|sunday)$|[’'](?:m|re|ve|ll|d)$", re.I)
 
@@ -109,6 +118,8 @@ def candidates(sentence: str, kind: str, question: str, vocabulary=None) -> list
     best: dict[str, int] = {}
     for m in pattern.finditer(sentence):
         span = text.unpossessive(m.group(0).strip(" ,.;:’'“”\"")).strip()
+        if kind == "time" and _MERIDIEM_END.search(span):
+            span += "."  # "a.m." keeps its last dot: it is part of the abbreviation, not the sentence's end
         span = _LEADING.sub("", span) if kind == "name" else span
         if not span or (kind == "name" and not _plausible_name(span, m.start(), text.terms(span), asked, vocabulary)):
             continue

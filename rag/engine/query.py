@@ -44,7 +44,7 @@ _DEFINE = re.compile(
     r"what does\s+(?P<c>.+?)\s+(?:mean|do|stand for)\b.*|(?:the )?(?:meaning|purpose) of\s+(?P<d>.+))$",
     re.I,
 )
-_TIME_Q = re.compile(r"^(in |on )?(what|which) (year|date|day|month|time)\b|^when\b|^how long ago\b|^since when\b", re.I)
+_TIME_Q = re.compile(r"^(in |on |at |by )?(what|which) (year|date|day|month|time)\b|^when\b|^how long ago\b|^since when\b", re.I)
 _NUMBER_Q = re.compile(r"^how (many|much|old|long|far|often|big|large)\b|^what (percentage|share|number|amount|proportion|fraction)\b", re.I)
 _NAME_Q = re.compile(rf"^(who|whom|whose|where)\b|^((in|at|from|to|for|of|by|with) )?(which|what) (?!({_AUX})\b)[\w’'-]+", re.I)
 _QUESTION_WORDS = frozenset(f"who whom whose what which when where why how {_AUX.replace('|', ' ')} please tell me".split())

@@ -35,22 +35,14 @@ from fastapi.responses import JSONResponse, StreamingResponse
 
 from rag.engine.pipeline import normalize_question
 from rag.errors import Cancelled, IndexRebuilding, InputError, ModelError, QueueFull, RagError
-from rag.serve import render
+from rag.serve import params, render
+from rag.serve.params import RequestError
 from rag.types import Answer
 
 log = logging.getLogger("rag.serve.api")
 
 MODEL_ID = "rag-documents"  # the served folder in /v1/models; named collections follow, by name (any other name: the folder)
 POLL_S = 0.5  # how often a waiting request checks that its client is still there (and sends a keep-alive)
-
-
-class RequestError(InputError):
-    """A request the API refuses with 400, naming the field at fault (OpenAI's `param`) and a `code`."""
-
-    def __init__(self, message: str, param: str | None = "messages", code: str | None = None):
-        super().__init__(message)
-        self.param = param
-        self.code = code or ("invalid_question" if param == "messages" else "invalid_value")
 
 
 # ---- the reply's text ---------------------------------------------------------------------------
@@ -133,7 +125,7 @@ def read_request(raw: bytes, settings) -> ChatRequest:
     """The request body, checked against every bound before any work on its contents. Blocking (JSON decoding,
     the walk over the messages): the route runs it on a worker thread. Raises InputError (-> 400)."""
     try:
-        body = json.loads(raw)
+        body = params.finite_json(raw)  # NaN and Infinity are not JSON, whatever Python's json accepts
     except RecursionError:
         raise RequestError("the request body is nested too deeply", None, "invalid_json") from None
     except ValueError:  # also bytes that are not UTF-8
@@ -150,6 +142,7 @@ def read_request(raw: bytes, settings) -> ChatRequest:
         stream = False
     elif not isinstance(stream, bool):
         raise RequestError("'stream' must be true or false (a JSON boolean)", "stream")
+    params.check(body, settings)  # max_tokens, temperature, n, tools...: refused as OpenAI refuses them
     messages = body.get("messages")
     if isinstance(messages, list) and messages and isinstance(messages[-1], dict):
         raw_question = messages[-1].get("content")  # the length first, on the raw string, before anything else

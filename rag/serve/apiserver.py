@@ -30,6 +30,8 @@ def create_app():
     from rag.index.build import current_report
     from rag.serve.service import AnswerService
     from rag.index.backends import open_store
+    from rag.serve import protocol
+    from rag.serve.bounds import Bounds, Limits
 
     settings = Settings.from_env()
     store = open_store(settings)
@@ -40,6 +42,9 @@ def create_app():
     pipeline.warm_up()
     service = AnswerService(pipeline)  # the served folder and every registered collection
     app = FastAPI(title="rag", docs_url=None, redoc_url=None, openapi_url=None)
+    # every route bounded (size, time; errors in OpenAI's shape, 404 and 405 included): rag/serve/bounds.py
+    app.add_middleware(Bounds, limits=Limits(settings.api_max_body_bytes, settings.http_body_timeout_s, api_prefix=""))
+    protocol.configure(settings.http_header_timeout_s)  # this worker's connections (a spawned worker starts afresh)
     for hook in APP_HOOKS:
         hook(app)
     app.include_router(api.router(service, os.environ.get("RAG_API_KEY", "")))
@@ -56,8 +61,11 @@ def create_app():
 def serve(host: str, port: int, workers: int, log_level: str = "warning") -> None:
     import uvicorn
 
+    from rag.serve import protocol
+
+    # http=: uvicorn's protocol with a header timeout and malformed requests answered in JSON (rag/serve/protocol.py)
     uvicorn.run("rag.serve.apiserver:create_app", factory=True, host=host, port=port, workers=workers,
-                log_level=log_level, timeout_graceful_shutdown=5)
+                log_level=log_level, timeout_graceful_shutdown=5, http=protocol.protocol_class())
 
 
 def is_loopback(host: str) -> bool:
