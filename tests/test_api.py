@@ -83,7 +83,7 @@ def local(pipeline, settings):
 
 
 def _ask(client, *messages, **kwargs):
-    return client.chat.completions.create(model="rag-articles", messages=list(messages), **kwargs)
+    return client.chat.completions.create(model="rag-documents", messages=list(messages), **kwargs)
 
 
 def user(text):
@@ -93,7 +93,7 @@ def user(text):
 # ---- the answer, as OpenAI clients see it -----------------------------------------------------
 
 def test_models_lists_the_chatbot(client):
-    assert [m.id for m in client.models.list().data] == ["rag-articles"]
+    assert [m.id for m in client.models.list().data] == ["rag-documents"]
 
 
 def test_answer_not_streamed_is_cited(client):
@@ -292,7 +292,7 @@ def test_a_failure_after_the_first_byte_ends_the_stream_with_an_error_event(loca
 
 
 def test_curl_reads_the_raw_event_stream(server):
-    body = json.dumps({"model": "rag-articles", "stream": True, "messages": [user(FOUNDER)]})
+    body = json.dumps({"model": "rag-documents", "stream": True, "messages": [user(FOUNDER)]})
     out = subprocess.run(["curl", "-sN", "--max-time", "120", server["url"] + "/v1/chat/completions",
                           "-H", "Content-Type: application/json", "-H", f"Authorization: Bearer {KEY}", "-d", body],
                          capture_output=True, text=True, timeout=150)

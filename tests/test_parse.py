@@ -121,7 +121,7 @@ def test_pdf_of_the_article_answers_with_its_page(article_pdf, tmp_path):
     page_lines = [line for i, line in enumerate(doc.text.split("\n"), 1) if doc.page_of(i) == cited["page"]]
     assert _norm(cited["quote"])[:30] in _norm(" ".join(page_lines[cited["start_line"] - 1 : cited["end_line"]]))
     out = run_cli("ask", "--corpus", str(corpus), "--index", str(tmp_path / "index"), QUESTION)
-    assert f"huawei.pdf p.{cited['page']}" in out.stdout  # the label a person reads
+    assert f"huawei.pdf · p. {cited['page']}" in out.stdout  # the label a person reads
 
 
 def test_docx_of_the_article_answers_citing_it(tmp_path):

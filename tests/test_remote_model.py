@@ -96,9 +96,9 @@ def test_served_model_answers_the_dev_questions_as_the_in_process_one(pipeline, 
     asked: list[str] = []
     choose = pipeline.generator.choose
 
-    def counting(question, passage, options):
+    def counting(question, passage, options, **kwargs):
         asked.append(question)
-        return choose(question, passage, options)
+        return choose(question, passage, options, **kwargs)
 
     monkeypatch.setattr(pipeline.generator, "choose", counting)
     differ, compared = [], 0

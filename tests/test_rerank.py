@@ -7,7 +7,7 @@ import pytest
 
 from rag.engine import compose
 from rag.tools import questions
-from rag.engine import rerank
+from rag.engine import decide, rerank
 from rag.tools import train
 from rag.engine.query import analyze
 from rag.engine.select import Sentence, answerable
@@ -156,7 +156,7 @@ def test_rag_train_on_a_tiny_folder_makes_a_model_that_loads_and_ranks(tmp_path)
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     assert report["questions"] == 20 and report["rows"] >= 10
-    ranker, model = rerank.Ranker(out), rerank.Answerability.load(out / rerank.ANSWERABILITY_FILE)
+    ranker, model = rerank.Ranker(out), decide.Answerability.load(out / rerank.ANSWERABILITY_FILE)
     scores = ranker.scores("who founded huawei", ["Ren Zhengfei founded Huawei in 1987.", "The weather was mild."])
     assert scores.shape == (2,) and all(abs(s) < 100 for s in scores)
     assert 0.0 <= model.threshold <= 1.0 and len(model.weights) == len(model.names)

@@ -641,7 +641,7 @@ def test_two_collections_answer_from_their_own_folders(page, server):
 
     # the API: each collection is a model
     with urllib.request.urlopen(server["url"] + "/v1/models", timeout=30) as r:
-        assert [m["id"] for m in json.load(r)["data"]] == ["rag-articles", "manuals"]
+        assert [m["id"] for m in json.load(r)["data"]] == ["rag-documents", "manuals"]
 
     def api(model):
         body = json.dumps({"model": model, "messages": [{"role": "user", "content": "Who keeps the depot?"}]}).encode()
@@ -650,7 +650,7 @@ def test_two_collections_answer_from_their_own_folders(page, server):
             return json.load(r)
 
     assert api("manuals")["citations"][0]["source"] == "depot.md"
-    other = api("rag-articles")
+    other = api("rag-documents")
     assert all(c["source"] != "depot.md" for c in other["citations"])
 
 
