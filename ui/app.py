@@ -12,9 +12,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
-import shutil
 import sqlite3
-import stat
 import tempfile
 import threading
 import time
@@ -52,7 +50,7 @@ RAW_QUESTION_FACTOR = 10  # the chat trims a question over max_question_chars (w
 class App:
     """What only the page does, over the answering service (rag/serve/service.py, which owns the collections, the
     queue, the model's lock, cancellation and rebuilds): each tab's waiting and cancel signals, chats kept per
-    browser (ui/chats.py), uploads (written by write_into), and the document viewer."""
+    browser (ui/chats.py), uploads (ui/uploads.py), and the document viewer."""
 
     def __init__(self, service: AnswerService | Pipeline, max_upload_mb: float | None = None, chats: ChatStore | None = None):
         self.service = service if isinstance(service, AnswerService) else AnswerService(service)
@@ -389,8 +387,8 @@ class App:
         if reason := uploads.refusal(name, size, UPLOAD_TYPES, self.max_upload_mb):
             return f"⚠ {reason}"
         try:
-            done = write_into(corpus, name, src, replace)
-        except UploadRefused as e:
+            done = uploads.write_into(corpus, name, src, replace)
+        except uploads.UploadRefused as e:
             return f"⚠ {e}"
         except OSError as e:
             return f"⚠ could not write `{name}`: {e.strerror or e}"
@@ -482,57 +480,6 @@ def answer_from_record(record: dict, question: str = "") -> Answer:
         return Answer(question, "(this answer could not be restored)", False, [], {})
 
 
-class UploadRefused(Exception):
-    """An upload that is not written, with the reason the page shows."""
-
-
-REPLACE_LABEL = "Replace files of the same name"
-
-
-def write_into(folder: Path, name: str, src: Path, replace: bool = False) -> str:
-    """Copy `src` to folder/name atomically; "added" or "replaced".
-
-    The bytes go to a new temporary file in `folder` (mkstemp: O_CREAT|O_EXCL|O_NOFOLLOW), flushed to disk,
-    then take the name in one step: a link that fails if the name exists (no replace), or a rename that
-    replaces the name itself. A name that is a symlink, or anything but a regular file, is refused: nothing is
-    ever written through a link, and a rename never follows one."""
-    target = folder / name
-    try:
-        existing = os.lstat(target)
-    except FileNotFoundError:
-        existing = None
-    if existing is not None:
-        if stat.S_ISLNK(existing.st_mode):
-            raise UploadRefused(f"refused `{name}`: that name is a symbolic link in the corpus folder; nothing is written through it")
-        if not stat.S_ISREG(existing.st_mode):
-            raise UploadRefused(f"refused `{name}`: that name is not a regular file in the corpus folder")
-        if not replace:
-            raise UploadRefused(f"refused `{name}`: a file of that name is already in the corpus and was not replaced: tick “{REPLACE_LABEL}” "
-                                "and add it again to replace it")
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".upload-", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as out, open(src, "rb") as data:
-            shutil.copyfileobj(data, out)
-            out.flush()
-            os.fchmod(out.fileno(), 0o644)
-            os.fsync(out.fileno())
-        if existing is None:
-            try:
-                os.link(tmp, target)  # fails with EEXIST if the name appeared meanwhile (even as a symlink)
-            except FileExistsError:
-                raise UploadRefused(f"`{name}` appeared in the corpus meanwhile and was not replaced") from None
-            except OSError:  # a file system without hard links: check again, then rename
-                if os.path.lexists(target):
-                    raise UploadRefused(f"`{name}` appeared in the corpus meanwhile and was not replaced") from None
-                os.rename(tmp, target)
-            return "added"
-        os.replace(tmp, target)
-        return "replaced"
-    finally:
-        if os.path.lexists(tmp):
-            os.unlink(tmp)
-
-
 def _text(message: dict) -> str:
     """A chat message's text, whether Gradio hands it back as a string or as a list of parts."""
     content = message.get("content", "")
@@ -591,7 +538,7 @@ def build(app: App) -> gr.Blocks:
                                              column_widths=["24%", "26%", "14%", "20%", "16%"])
                         upload = gr.File(label=f"Add {noun} ({', '.join(UPLOAD_TYPES)}, up to {app.max_upload_mb:g} MB each)",
                                          file_count="multiple", file_types=list(UPLOAD_TYPES), elem_id="upload")
-                        replace = gr.Checkbox(label=REPLACE_LABEL, value=False, elem_id="replace")
+                        replace = gr.Checkbox(label=uploads.REPLACE_LABEL, value=False, elem_id="replace")
                         index_progress = gr.Markdown(elem_id="index-progress")
                         with gr.Row():
                             reindex = gr.Button("Re-index", size="sm", elem_id="reindex")
