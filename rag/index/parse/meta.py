@@ -36,6 +36,8 @@ _DATELINE_WORDS = re.compile(
     r"(?:(?:on|at)\s+)?(?:(?:mon|tue|tues|wed|thu|thur|thurs|fri|sat|sun)[a-z]*\.?,?\s+)?", re.I)
 _TIME = re.compile(r"\b\d{1,2}[:.]\d\d\s*(?:[ap]\.?m\.?)?(?:\s*[A-Z]{2,4})?\b", re.I)
 _SENTENCE_VERB = re.compile(r"\b(?:is|are|was|were|said|says|has|have|had|will|would)\b", re.I)
+# what trafilatura's author field sometimes carries past the names: "Phil Helsel is a reporter", "… wire services Published"
+_AUTHOR_TAIL = re.compile(r"\s+(?:(?:is|was)\s+an?\b|(?:published|updated|posted)\b).*$", re.I)
 _MONTHS = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"]
 
 
@@ -111,7 +113,8 @@ def html_meta(raw: str, root) -> DocMeta:
     if md is None:
         return DocMeta(language=language)
     published = iso_date(md.date or "") or ""
-    return DocMeta(_one_line(md.title), _one_line(md.author), published, _one_line(md.sitename), language)
+    author = _AUTHOR_TAIL.sub("", _one_line(md.author))
+    return DocMeta(_one_line(md.title), author, published, _one_line(md.sitename), language)
 
 
 def pdf_meta(info: dict, title: str) -> DocMeta:
