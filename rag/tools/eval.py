@@ -57,7 +57,7 @@ class Question:
         return self.facts or ([self.answers] if self.answers and self.kind != "yesno" else [])
     @property
     def scored(self) -> bool:
-        return bool(self.kind) and (bool(self.answers) or bool(self.facts) or self.kind == "unanswerable")
+        return bool(self.kind) and (bool(self.answers) or bool(self.facts) or self.match == "sources" or self.kind == "unanswerable")
 
     @property
     def answerable(self) -> bool:
@@ -301,7 +301,8 @@ TABLE_COLUMNS = [
     ("declined", "declined"), ("wrongly_declined", "wrongly decl."),
 ]
 GROUP_ORDER = ["fact", "paraphrase", "quote", "core", "multi", "factoid", "definition", "yesno", "why", "how", "summary",
-               "listing", "followup", "unanswerable", "split:dev", "split:test", "all"]
+               "listing", "followup", "doc-author", "doc-date", "doc-site", "doc-summary", "doc-listing", "unanswerable",
+               "split:dev", "split:test", "all"]
 
 
 def _fmt(v) -> str:
