@@ -78,7 +78,8 @@ class Described:
     @property
     def named(self) -> str:
         """How the decline names it: "about X", "by Y"."""
-        parts = [f"about {self.topic or self.hint}" if (self.topic or self.hint) else ""]
+        about = " ".join(w for w in (self.hint, self.topic) if w)
+        parts = [f"about {about}" if about else ""]
         parts += [f"by {self.by}" if self.by else "", f"from {self.site}" if self.site else ""]
         return " ".join(p for p in parts if p)
 
