@@ -109,3 +109,5 @@ def test_the_articles_by_an_author_are_listed_with_a_cited_sentence_each(folder)
     listed = folder[0].answer(f"Which articles are by {record['author']}?", use_llm=False)
     assert not listed.refused and [c.source for c in listed.citations] == [name]
     assert name in listed.answer
+    ran = folder[0].answer(f"What did {record['site']} publish?", use_llm=False)
+    assert not ran.refused and name in [c.source for c in ran.citations]

@@ -90,6 +90,7 @@ class DocumentQuestion:
 
     asks: str
     described: Described
+    nouned: bool = True  # the question calls it a document ("which articles did X write", not "what did X publish")
 
 
 def _clean(q: str) -> str:
@@ -132,8 +133,9 @@ def document_question(question: str) -> DocumentQuestion | None:
     for pattern in _LIST_BY:
         if m := pattern.match(q):
             name = re.sub(r"^the\s+", "", m.group("name").strip(), flags=re.I)
-            return DocumentQuestion("listing", Described(by=name) if "writ" in m.group("how").lower() or
-                                    m.group("how").lower() == "by" else Described(site=name))
+            how = m.group("how").lower()
+            return DocumentQuestion("listing", Described(by=name) if "writ" in how or how == "by" else Described(site=name),
+                                    bool(re.search(rf"\b{_NOUN}\b", m.group(0), re.I)))
     for pattern in _SUMMARIZE:
         if (m := pattern.match(q)) and (d := described(m.group("doc"))) is not None and (d.topic or d.by or d.site or d.hint
                                                                                       or m.groupdict().get("focus")):
@@ -196,6 +198,12 @@ class Documents:
         self.chunks: dict[str, list] = {}
         for c in data.chunks:
             self.chunks.setdefault(c.source, []).append(c)
+
+    def claims(self, asked: DocumentQuestion) -> bool:
+        """Whether the question is about documents here: "what did the commission publish" names no document,
+        so it is about documents only when some document's site or author is the one named (else about content)."""
+        d = asked.described
+        return asked.nouned or bool(self.by_name(d.by or d.site, ("site", "author")))
 
     def meta(self, source: str) -> dict:
         return (self.files.get(source) or {}).get("meta") or {}

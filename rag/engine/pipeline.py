@@ -177,7 +177,7 @@ class Pipeline:
         query = analyze(question, history, self.vocabulary, self.embedder.dictionary())  # understand
         notes += list(query.notes)
         asked = document_question(question) if not history else None
-        if asked is not None:  # about a document named loosely: its metadata, its summary, the documents by someone
+        if asked is not None and self.documents.claims(asked):  # about a document named loosely: its metadata, its summary, the documents by someone
             return self._document(question, asked, notes, t0)
         if query.form == "listing":
             return self._listing(question, query, notes, t0)
