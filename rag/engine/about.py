@@ -1,14 +1,32 @@
-"""Questions about a document rather than what it says: "who wrote the article about X", "when was the article
-about X published". Retrieval finds the document about X; its metadata (rag/index/parse/meta.py, stored in the
-index manifest) answers, cited to that document. Bylines are never prose evidence, so this is the only way they
-answer.
+"""Questions about a document rather than what it says. The document is named loosely, by its topic, headline
+words, site, author ("the Reuters piece on X", "the story by Jane Doe"); it is picked first (retrieval over the
+topic plus the title, site and author of its metadata), checked to really match the description, and only then
+answered from:
+
+    who wrote / when was / which site ran the article about X    its metadata (rag/index/parse/meta.py, stored in
+                                                                the index manifest), cited to the document
+    summarize / tl;dr / what is the article about X about        its lead and key sentences, in reading order
+    which articles are by <author> / what did <site> publish     every such document, with its lead sentence
+
+Bylines are never prose evidence, so metadata answers only this way. A document the folder does not hold is
+declined as such ("no document in this folder is about X"), never stood in for by the nearest other one.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
-_DOC = r"(?:the\s+|that\s+|this\s+|an?\s+)?(?:article|story|piece|post|blog\s+post|report|news\s+story|document|paper)"
+import numpy as np
+
+from rag import text
+from rag.engine.compose import Composed, marked
+from rag.engine.query import analyze
+from rag.engine.select import Sentence, answerable, split_sentences
+
+_NOUN = (r"(?:article|story|stories|piece|post|blog\s+post|report|news\s+story|document|paper|op-?ed|essay|column|"
+         r"editorial|interview|review|feature)s?")
+_DOC = rf"(?:the\s+|that\s+|this\s+|an?\s+)?{_NOUN}"
 _ABOUT = r"\s+(?:about|on|regarding|concerning|covering)\s+(?P<topic>.+?)"
 _ASKS = (
     ("author", re.compile(rf"^who\s+(?:wrote|authored|is\s+the\s+author\s+of|was\s+the\s+author\s+of)\s+{_DOC}{_ABOUT}\s*\??$",
@@ -16,19 +34,123 @@ _ASKS = (
     ("published", re.compile(rf"^when\s+(?:was|were)\s+{_DOC}{_ABOUT}\s+(?:published|written|posted|released)\s*\??$",
                              re.I)),
     ("published", re.compile(rf"^(?:what\s+is\s+the\s+)?(?:publication\s+)?date\s+of\s+{_DOC}{_ABOUT}\s*\??$", re.I)),
+    ("site", re.compile(rf"^(?:which|what)\s+(?:site|website|publication|outlet|newspaper|paper|magazine|blog)\s+"
+                        rf"(?:ran|published|carried|posted|put\s+out|printed)\s+{_DOC}{_ABOUT}\s*\??$", re.I)),
+    ("site", re.compile(rf"^where\s+(?:was|were)\s+{_DOC}{_ABOUT}\s+(?:published|posted|run)\s*\??$", re.I)),
 )
-FIELD_WORDS = {"author": "who wrote it", "published": "when it was published"}
+FIELD_WORDS = {"author": "who wrote it", "published": "when it was published", "site": "where it was published"}
+
+# "summarize the article about X", "tl;dr of the Reuters piece on Y", "what is the story by Jane Doe about"
+_SUMMARIZE = (
+    re.compile(r"^(?:(?:can|could|would)\s+you\s+|please\s+)*(?:summari[sz]e|sum\s+up|recap|"
+               r"(?:give\s+(?:me\s+)?)?(?:a\s+|the\s+)?(?:short\s+)?(?:summary|gist|tl;?\s?dr|overview|rundown|"
+               r"main\s+points|key\s+points)\s+of|tl;?\s?dr:?(?:\s+of)?)\s+(?P<doc>.+?)(?:,?\s+please)?$", re.I),
+    re.compile(r"^what(?:'s|’s|\s+is|\s+was)\s+(?P<doc>.+?)\s+(?:basically\s+|really\s+)?(?:about|saying)$", re.I),
+    re.compile(r"^what\s+does\s+(?P<doc>.+?)\s+(?:basically\s+|really\s+)?(?:say|argue)(?:\s+about\s+(?P<focus>.+))?$", re.I),
+)
+# "which articles are by Jane Doe", "which stories did Reuters publish", "what did the Guardian publish"
+_LIST_BY = (
+    re.compile(rf"^(?:(?:which|what)\s+{_NOUN}\s+(?:are|were|is|was)\s+|list\s+(?:the\s+|all\s+)?{_NOUN}\s+)"
+               rf"(?P<how>by|from|written\s+by|published\s+by)\s+(?P<name>.+)$", re.I),
+    re.compile(rf"^(?:which|what)\s+(?:{_NOUN}\s+)?(?:did|does|has|have)\s+(?P<name>.+?)\s+"
+               rf"(?P<how>write|written|publish|published|run|post|posted)$", re.I),
+)
+_MARKERS = re.compile(r"\s*\b(?P<m>by|from|in|about|on|regarding|concerning|covering)\s+", re.I)
+
+MATCH_MIN = 0.5  # idf-weighted share of the topic's terms the title and lead must hold: less, and the nearest
+# document is about something else
+TITLE_WEIGHT = 0.5  # a title naming the topic's terms outweighs a stray passage elsewhere when picking the document
+LEAD_SENTENCES = 3  # a news lead says what the story is about in its first few statements
+LEAD_MIN_WORDS = 8  # a shorter first statement is a caption, kicker or credit, not the lead
+SUMMARY_MAX_SENTENCES = 5  # the lead and at most four key sentences: a summary, not the article
+SUMMARY_MAX_WORDS = 160  # and short enough to read at a glance
+
+
+@dataclass(frozen=True)
+class Described:
+    """A document as a question names it: what it is about, who wrote or ran it."""
+
+    topic: str = ""
+    by: str = ""  # "by X": an author, or a site
+    site: str = ""  # "from X", "in X", or words before the noun that name a site ("the Reuters piece")
+    hint: str = ""  # words before the noun ("the ex-diplomat article"): a site or author when one matches, else topic
+
+    @property
+    def named(self) -> str:
+        """How the decline names it: "about X", "by Y"."""
+        about = " ".join(w for w in (self.hint, self.topic) if w)
+        parts = [f"about {about}" if about else ""]
+        parts += [f"by {self.by}" if self.by else "", f"from {self.site}" if self.site else ""]
+        return " ".join(p for p in parts if p)
+
+
+@dataclass(frozen=True)
+class DocumentQuestion:
+    """What a question about a document asks: a metadata `field`, a "summary", or a "listing" of documents."""
+
+    asks: str
+    described: Described
+    nouned: bool = True  # the question calls it a document ("which articles did X write", not "what did X publish")
+
+
+def _clean(q: str) -> str:
+    return " ".join(q.split()).strip().rstrip("?!. ")
+
+
+def described(phrase: str) -> Described | None:
+    """"the Reuters piece on Y" -> Described(topic="Y", site-or-topic hint "Reuters"); None without a document
+    noun (then the question is about content, not about a document)."""
+    m = re.match(rf"^(?:the|this|that|an?)?\s*(?:(?P<owner>[^\s]+(?:\s+[^\s]+)?)(?:'s|’s)\s+)?(?P<hint>.*?)\s*\b{_NOUN}\b(?P<rest>.*)$",
+                 phrase.strip(), re.I)
+    if not m:
+        return None
+    by, site, topic = (m.group("owner") or "").strip(), "", ""
+    rest = m.group("rest")
+    pieces = list(_MARKERS.finditer(rest))
+    for i, p in enumerate(pieces):
+        marker, value = p.group("m").lower(), _segment(rest, pieces, i)
+        if marker in ("about", "on", "regarding", "concerning", "covering"):
+            topic = rest[p.end():].strip()
+            break
+        if marker == "by":
+            by = value.strip()
+        else:
+            site = value.strip()
+    return Described(topic, by, site, re.sub(r"^(?:the|this|that|an?)\s+", "", m.group("hint").strip(), flags=re.I))
+
+
+def _segment(rest: str, pieces: list, i: int) -> str:
+    end = pieces[i + 1].start() if i + 1 < len(pieces) else len(rest)
+    return rest[pieces[i].end(): end]
+
+
+def document_question(question: str) -> DocumentQuestion | None:
+    """What a question about a document (not its content) asks, or None."""
+    q = _clean(question)
+    for field, pattern in _ASKS:
+        if (m := pattern.match(q)) and m.group("topic").strip(" ?"):
+            return DocumentQuestion(field, Described(topic=m.group("topic").strip(" ?")))
+    for pattern in _LIST_BY:
+        if m := pattern.match(q):
+            name = re.sub(r"^the\s+", "", m.group("name").strip(), flags=re.I)
+            how = m.group("how").lower()
+            return DocumentQuestion("listing", Described(by=name) if "writ" in how or how == "by" else Described(site=name),
+                                    bool(re.search(rf"\b{_NOUN}\b", m.group(0), re.I)))
+    for pattern in _SUMMARIZE:
+        if (m := pattern.match(q)) and (d := described(m.group("doc"))) is not None and (d.topic or d.by or d.site or d.hint
+                                                                                      or m.groupdict().get("focus")):
+            focus = m.groupdict().get("focus") or ""
+            return DocumentQuestion("summary", Described(d.topic or focus, d.by, d.site, d.hint) if focus else d)
+    return None
 
 
 def metadata_question(question: str) -> tuple[str, str] | None:
-    """(metadata field, topic) when the question asks who wrote or when the document about a topic was
+    """(metadata field, topic) when the question asks who wrote, when, or where the document about a topic was
     published; None for any other question."""
-    q = " ".join(question.split())
-    for field, pattern in _ASKS:
-        m = pattern.match(q)
-        if m and m.group("topic").strip(" ?"):
-            return field, m.group("topic").strip(" ?")
-    return None
+    asked = document_question(question)
+    if asked is None or asked.asks not in FIELD_WORDS:
+        return None
+    return asked.asks, asked.described.topic
 
 
 def byline(meta: dict) -> str:
@@ -40,4 +162,157 @@ def metadata_answer(field: str, value: str, title: str) -> str:
     named = f"“{title}”" if title else "The article"
     if field == "author":
         return f"{value} wrote {named}."
+    if field == "site":
+        return f"{named} was published by {value}."
     return f"{named} was published on {value}."
+
+
+def name_matches(name: str, value: str) -> bool:
+    """Every word of the name as typed is a word of the metadata value ("Carter" ~ "Tony Carter")."""
+    asked = set(text.words(name.lower())) - text.STOPWORDS
+    return bool(asked) and asked <= set(text.words((value or "").lower()))
+
+
+# ---- picking the document ---------------------------------------------------------------------------
+
+
+@dataclass
+class Picked:
+    """The document a description names, or why there is none."""
+
+    source: str = ""
+    reason: str = ""  # why no document matches; "" when one does
+    found: object = None  # the Evidence retrieval gathered for the topic (shown as the answer's passages)
+    query: object = None
+
+
+class Documents:
+    """The documents of one index generation, as questions name them: metadata, lead, sentences."""
+
+    def __init__(self, data, evidence, decider, vocabulary, dictionary=frozenset()):
+        self.files = data.manifest.get("files", {})
+        self.evidence = evidence
+        self.decider = decider
+        self.vocabulary = vocabulary
+        self.dictionary = dictionary
+        self.chunks: dict[str, list] = {}
+        for c in data.chunks:
+            self.chunks.setdefault(c.source, []).append(c)
+
+    def claims(self, asked: DocumentQuestion) -> bool:
+        """Whether the question is about documents here: "what did the commission publish" names no document,
+        so it is about documents only when some document's site or author is the one named (else about content)."""
+        d = asked.described
+        return asked.nouned or bool(self.by_name(d.by or d.site, ("site", "author")))
+
+    def meta(self, source: str) -> dict:
+        return (self.files.get(source) or {}).get("meta") or {}
+
+    def title(self, source: str) -> str:
+        chunks = self.chunks.get(source) or []
+        return self.meta(source).get("title") or (chunks[0].title if chunks else "")
+
+    def sentences(self, source: str) -> list[Sentence]:
+        """The document's statements, in reading order."""
+        return [x for c in self.chunks.get(source, []) if c.kind == "text" for x in split_sentences(c) if answerable(x)]
+
+    def lead(self, source: str) -> list[Sentence]:
+        """Its first statements long enough to be the lead, not a caption or credit."""
+        return [x for x in self.sentences(source) if len(x.text.split()) >= LEAD_MIN_WORDS][:LEAD_SENTENCES]
+
+    def by_name(self, name: str, fields: tuple[str, ...]) -> list[str]:
+        return sorted(s for s in self.chunks if any(name_matches(name, self.meta(s).get(f) or "") for f in fields))
+
+    def matches(self, source: str, topic_terms: set[str]) -> bool:
+        """The topic's key terms are in the document's title and lead: it really is the document about it."""
+        said = text.terms(" ".join([self.title(source), self.meta(source).get("site") or "",
+                                    *(x.text for x in self.lead(source))]))
+        return text.coverage(topic_terms, said, self.vocabulary) >= MATCH_MIN
+
+    def pick(self, d: Described) -> Picked:
+        """The one document the description names: filtered by the author or site named, then the best by
+        retrieval over the topic plus its title's share of the topic's terms; checked to match."""
+        candidates = sorted(self.chunks)
+        topic = d.topic
+        if d.hint:  # "the Reuters piece": a site or author when one matches, else words of the topic
+            named = self.by_name(d.hint, ("site", "author"))
+            candidates, topic = (named, topic) if named else (candidates, f"{d.hint} {topic}".strip())
+        for name, fields in ((d.by, ("author", "site")), (d.site, ("site",))):
+            if name:
+                candidates = [s for s in candidates if s in self.by_name(name, fields)]
+        if not candidates:
+            return Picked(reason=f"no document in this folder is {d.named}")
+        if not topic:
+            return Picked(candidates[0])
+        query = analyze(topic, (), self.vocabulary, self.dictionary)
+        found = self.evidence.gather(query)
+        best_hit: dict[str, float] = {}
+        for h in found.hits:
+            best_hit[h.chunk.source] = max(best_hit.get(h.chunk.source, h.score), h.score)
+        terms = set(query.terms)
+
+        def score(s: str) -> float:
+            title = text.coverage(terms, text.terms(self.title(s)), self.vocabulary) if terms else 0.0
+            return best_hit.get(s, 0.0) + TITLE_WEIGHT * title
+
+        source = max(candidates, key=score)
+        verdict = self.decider.decide(query, found)
+        if (verdict.declined and source not in best_hit) or not self.matches(source, terms):
+            return Picked(reason=f"no document in this folder is {d.named}", found=found, query=query)
+        return Picked(source, found=found, query=query)
+
+    # ---- answers --------------------------------------------------------------------------------------
+
+    def summary(self, source: str, topic: str) -> Composed:
+        """The lead and the key sentences (nearest the document's centroid and the topic), at most
+        SUMMARY_MAX_SENTENCES, in reading order, each cited."""
+        sentences = self.sentences(source)
+        lead = self.lead(source)[:1] or sentences[:1]
+        if len(sentences) > 1:
+            vectors = self.evidence.sentence_vectors(sentences)
+            centroid = vectors.mean(axis=0)
+            weight = vectors @ (centroid / (np.linalg.norm(centroid) or 1.0))
+            if topic:
+                weight = weight + vectors @ self.evidence.embedder.encode_query(topic)
+            order = [sentences[i] for i in np.argsort(-weight)]
+        else:
+            order = sentences
+        chosen, words = list(lead), sum(len(x.text.split()) for x in lead)
+        for x in order:
+            n = len(x.text.split())
+            if len(chosen) >= SUMMARY_MAX_SENTENCES:
+                break
+            if x in chosen or n < LEAD_MIN_WORDS or words + n > SUMMARY_MAX_WORDS:
+                continue
+            chosen.append(x)
+            words += n
+        chosen.sort(key=lambda x: x.start_char)
+        out = marked(chosen)
+        title = self.title(source)
+        out.answer = (f"“{title}” ({source}): " if title else f"{source}: ") + out.answer
+        out.mode = "summary"
+        return out
+
+    def field(self, source: str, field: str, topic: str) -> tuple[Composed | None, str]:
+        """A metadata answer cited to the document's lead; (None, why) when its metadata does not say."""
+        value = self.meta(source).get(field)
+        if not value:
+            return None, f"{source}, the document about {topic}, does not say {FIELD_WORDS[field]}"
+        cited = (self.lead(source) or self.sentences(source))[:1]
+        return Composed(metadata_answer(field, value, self.title(source)), value, [x.citation() for x in cited],
+                        "metadata"), ""
+
+    def listing(self, d: Described) -> tuple[Composed | None, str]:
+        """Every document by the author or from the site named, with its lead sentence cited."""
+        name, fields = (d.by, ("author",)) if d.by else (d.site, ("site", "author"))
+        sources = [s for s in self.by_name(name, fields) if self.sentences(s)]
+        if not sources:
+            return None, f"no document in this folder is {'by' if d.by else 'from'} {name}"
+        leads = [(self.lead(s) or self.sentences(s))[0] for s in sources]
+        items = "\n".join(f"- {s} (“{self.title(s)}”): {text_of(x)} [{n}]" for n, (s, x) in enumerate(zip(sources, leads), 1))
+        plural = "s" if len(sources) > 1 else ""
+        return Composed(f"{len(sources)} document{plural}:\n{items}", "", [x.citation() for x in leads], "list"), ""
+
+
+def text_of(x: Sentence) -> str:
+    return " ".join(x.text.split())

@@ -21,7 +21,7 @@ from functools import partial
 from rag import text
 from rag.config import Settings
 from rag.engine import compose
-from rag.engine.about import FIELD_WORDS, byline, metadata_answer, metadata_question
+from rag.engine.about import DocumentQuestion, Documents, byline, document_question
 from rag.engine.decide import Decider
 from rag.engine.evidence import Evidence, EvidenceRanker
 from rag.engine.generate import Generator, load_generator
@@ -33,10 +33,9 @@ from rag.errors import InputError
 from rag.index.backends import open_store
 from rag.index.build import current_report, open_current, open_or_build
 from rag.index.embed import Embedder
-from rag.types import Answer, Citation
+from rag.types import Answer
 
 log = logging.getLogger("rag.engine.pipeline")
-CITE_MIN_WORDS = 8  # a metadata answer cites a passage of at least this many words from the document found
 
 
 def normalize_question(question: str, max_chars: int) -> tuple[str, list[str]]:
@@ -119,9 +118,10 @@ class Pipeline:
         vocabulary = text.Vocabulary([f"{c.title} {c.heading} {c.text}" for c in data.chunks])
         evidence = EvidenceRanker(retriever, self.embedder, self.settings, vocabulary)
         decider = Decider(self.settings, vocabulary, evidence.passage_terms)
+        documents = Documents(data, evidence, decider, vocabulary, self.embedder.dictionary())
         with lock if lock is not None else nullcontext():
             self.data, self.retriever, self.vocabulary = data, retriever, vocabulary
-            self.evidence, self.decider = evidence, decider
+            self.evidence, self.decider, self.documents = evidence, decider, documents
             self.build_report = report or current_report(data)
 
     # ---- the models -------------------------------------------------------------------------------
@@ -176,11 +176,11 @@ class Pipeline:
         question, notes = normalize_question(question, s.max_question_chars)
         query = analyze(question, history, self.vocabulary, self.embedder.dictionary())  # understand
         notes += list(query.notes)
+        asked = document_question(question) if not history else None
+        if asked is not None and self.documents.claims(asked):  # about a document named loosely: its metadata, its summary, the documents by someone
+            return self._document(question, asked, notes, t0)
         if query.form == "listing":
             return self._listing(question, query, notes, t0)
-        asked = metadata_question(question)
-        if asked is not None and not history:
-            return self._about(question, *asked, notes, t0)
         found = self.evidence.gather(query, k)  # retrieve, rank
         result = Answer(question, "", False, [], found.timings, [self.evidence.passage(h) for h in found.hits[: k or s.k]],
                         notes=notes, query=query.search, form=query.form)
@@ -213,28 +213,25 @@ class Pipeline:
         choose = partial(self.generator.choose, noun=s.corpus_noun) if use_llm else None
         return compose.factoid(query, best, choose, s.choose_from, s.choose_context_words, self.vocabulary, sure)
 
-    def _about(self, question: str, field: str, topic: str, notes: list[str], t0: float) -> Answer:
-        """"Who wrote / when was the article about X published": the document retrieval finds for X, answered
-        from its metadata and cited to the passage that made it the document about X."""
-        query = analyze(topic, (), self.vocabulary, self.embedder.dictionary())
-        found = self.evidence.gather(query)
-        result = Answer(question, "", False, [], found.timings, [self.evidence.passage(h) for h in found.hits[: self.settings.k]],
-                        notes=notes, query=topic, form="metadata")
-        verdict = self.decider.decide(query, found)
-        if verdict.declined or not found.hits:
-            return _refuse(result, f"no document is about {topic}", t0, query)
-        # the document is the best hit's; the citation, its best passage that is a statement (not a stray
-        # "comments" line that matched through the document's title)
-        source = found.hits[0].chunk.source
-        c = next((h.chunk for h in found.hits if h.chunk.source == source and len(h.chunk.text.split()) >= CITE_MIN_WORDS),
-                 found.hits[0].chunk)
-        cited = Citation(c.source, c.start_line, c.end_line, c.text, c.title, c.page, c.heading)
-        meta = self.data.manifest.get("files", {}).get(cited.source, {}).get("meta") or {}
-        value = meta.get(field)
-        if not value:
-            return _refuse(result, f"{cited.source}, the document about {topic}, does not say {FIELD_WORDS[field]}", t0)
-        composed = compose.Composed(metadata_answer(field, value, meta.get("title") or cited.title), value, [cited],
-                                    "metadata")
+    def _document(self, question: str, asked: DocumentQuestion, notes: list[str], t0: float) -> Answer:
+        """A question about a document named loosely (rag/engine/about.py): the document is picked and checked
+        to match the description first; then its metadata, its summary, or the documents by an author or site."""
+        d, docs = asked.described, self.documents
+        form = asked.asks if asked.asks in ("summary", "listing") else "metadata"
+        result = Answer(question, "", False, [], {}, [], notes=notes, query=d.topic or d.by or d.site, form=form)
+        if asked.asks == "listing":
+            composed, why = docs.listing(d)
+        else:
+            picked = docs.pick(d)
+            if picked.found is not None:
+                result.timings_ms = picked.found.timings
+                result.passages = [self.evidence.passage(h) for h in picked.found.hits[: self.settings.k]]
+            if picked.reason:
+                return _refuse(result, picked.reason, t0, picked.query, say=True)
+            composed, why = ((docs.summary(picked.source, d.topic or d.hint), "") if asked.asks == "summary"
+                             else docs.field(picked.source, asked.asks, d.topic))
+        if composed is None:
+            return _refuse(result, why, t0, say=True)
         return _finish(result, composed, t0)
 
     def _listing(self, question: str, query: Query, notes: list[str], t0: float) -> Answer:
@@ -263,8 +260,10 @@ def _finish(result: Answer, composed: compose.Composed, t0: float, on_token=None
     return result
 
 
-def _refuse(result: Answer, why: str, t0: float, query: Query | None = None) -> Answer:
-    result.answer = CANNOT_ANSWER_PHRASE
+def _refuse(result: Answer, why: str, t0: float, query: Query | None = None, say: bool = False) -> Answer:
+    """Declined, with the reason in the notes; `say` puts it in the answer too ("No document in this folder is
+    about X.")."""
+    result.answer = CANNOT_ANSWER_PHRASE + (f" {why[:1].upper()}{why[1:]}." if say else "")
     if query is not None and query.unknown:
         result.answer += " " + NO_DOCUMENT_MENTIONS.format(names=", ".join(f"“{n}”" for n in query.unknown))
     result.refused = True
