@@ -69,6 +69,8 @@ eval: setup $(GITDOC) eval-folders
 	$(BIN)/rag eval --questions tests/eval/natural.jsonl --variant default --variant extractive --reports reports/natural
 	$(BIN)/rag eval --corpus $(GITDOC) --index build/index-git-doc --questions tests/eval/gitdoc.jsonl \
 		--variant default --variant extractive --reports reports/git-doc
+	$(BIN)/rag eval --questions tests/eval/documents.jsonl --corpus tests/eval/folders/web-news --index build/index-web-news \
+		--variant default --reports reports/documents
 
 # The question corpus of tests/qa/: ten folders of different genres and formats, split by folder (train / dev /
 # test, rag/tools/questions.py). Reports per folder and per question form land in reports/qa/.
