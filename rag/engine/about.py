@@ -24,20 +24,32 @@ from rag.engine.compose import Composed, marked
 from rag.engine.query import analyze
 from rag.engine.select import Sentence, answerable, split_sentences
 
-_NOUN = (r"(?:article|story|stories|piece|post|blog\s+post|report|news\s+story|document|paper|op-?ed|essay|column|"
-         r"editorial|interview|review|feature)s?")
+_NOUN = (r"(?:article|stor(?:y|ie)|piece|post|blog\s+post|report|news\s+story|document|paper|op-?ed|essay|column|"
+         r"editorial|interview|review|feature|write-?up|item|round-?up|explainer|preview|recap|rundown|fact-?check|"
+         r"announcement|thread|update|entr(?:y|ie)|guide)s?")
 _DOC = rf"(?:the\s+|that\s+|this\s+|an?\s+)?{_NOUN}"
-_ABOUT = r"\s+(?:about|on|regarding|concerning|covering)\s+(?P<topic>.+?)"
+# how people ask for a document's metadata; `doc` is the document as they name it ("the AP preview of the debate")
 _ASKS = (
-    ("author", re.compile(rf"^who\s+(?:wrote|authored|is\s+the\s+author\s+of|was\s+the\s+author\s+of)\s+{_DOC}{_ABOUT}\s*\??$",
-                          re.I)),
-    ("published", re.compile(rf"^when\s+(?:was|were)\s+{_DOC}{_ABOUT}\s+(?:published|written|posted|released)\s*\??$",
-                             re.I)),
-    ("published", re.compile(rf"^(?:what\s+is\s+the\s+)?(?:publication\s+)?date\s+of\s+{_DOC}{_ABOUT}\s*\??$", re.I)),
-    ("site", re.compile(rf"^(?:which|what)\s+(?:site|website|publication|outlet|newspaper|paper|magazine|blog)\s+"
-                        rf"(?:ran|published|carried|posted|put\s+out|printed)\s+{_DOC}{_ABOUT}\s*\??$", re.I)),
-    ("site", re.compile(rf"^where\s+(?:was|were)\s+{_DOC}{_ABOUT}\s+(?:published|posted|run)\s*\??$", re.I)),
+    ("author", re.compile(r"^(?:who\s+(?:wrote|authored|penned|put\s+together|(?:is|was|'s|’s)\s+the\s+(?:author|writer)\s+of)|"
+                          r"who[’']s\s+the\s+(?:author|writer)\s+of|"
+                          r"(?:which|what)\s+(?:writer|reporter|journalist|author|person|blogger)\s+(?:wrote|authored|penned|put\s+together)|"
+                          r"whose\s+(?:name|byline)\s+is\s+(?:on|under|at\s+the\s+top\s+of))\s+(?P<doc>.+)$", re.I)),
+    ("author", re.compile(r"^(?P<doc>.+?)\s*[-–—,:;]\s*who\s+(?:wrote|authored)\s+(?:it|this|that)$", re.I)),
+    ("published", re.compile(r"^when\s+(?:was|were)\s+(?P<doc>.+?)\s+(?:published|written|posted|released|put\s+(?:up|out)|out|run)$", re.I)),
+    ("published", re.compile(r"^when\s+did\s+(?P<doc>.+?)\s+(?:come\s+out|appear|run|go\s+(?:up|online)|get\s+published)$", re.I)),
+    ("published", re.compile(r"^(?:what|which)\s+(?:date|day)\s+is\s+(?P<doc>.+?)\s+from$", re.I)),
+    ("published", re.compile(r"^when\s+did\s+(?P<owner>\S.*?)\s+(?:put\s+(?:up|out)|publish|post|run)\s+(?:its|their|his|her|the)\s+"
+                             r"(?P<doc>.+)$", re.I)),
+    ("published", re.compile(r"^(?:(?:what\s+is|what[’']s)\s+the\s+)?(?:publication\s+|publishing\s+)?date\s+of\s+(?P<doc>.+)$", re.I)),
+    ("site", re.compile(r"^(?:which|what)\s+(?:company[’']s\s+)?(?:site|website|web\s+site|publication|outlet|news\s+outlet|newspaper|"
+                        r"paper|magazine|blog)\s+(?:ran|published|carried|posted|put\s+out|printed)\s+(?P<doc>.+)$", re.I)),
+    ("site", re.compile(r"^(?:which|what)\s+(?:company[’']s\s+)?(?:site|website|web\s+site|publication|outlet|newspaper|magazine|blog)"
+                        r"\s+is\s+(?P<doc>.+?)\s+from$", re.I)),
+    ("site", re.compile(r"^where\s+(?:was|were)\s+(?P<doc>.+?)\s+(?:published|posted|run|printed)$", re.I)),
 )
+# words that join a document to what it is about when no "about"/"on" does ("the piece where …", "the post announcing …")
+_JOINS = re.compile(r"^\s*(?:,\s*)?(?:where|in\s+which|that|which|of|for|with|over|saying|that\s+says)\b\s*", re.I)
+_TRAILING = re.compile(r"(?:,?\s+(?:for\s+me|please|in\s+brief|in\s+short|in\s+a\s+nutshell|briefly))+$", re.I)
 FIELD_WORDS = {"author": "who wrote it", "published": "when it was published", "site": "where it was published"}
 
 # "summarize the article about X", "tl;dr of the Reuters piece on Y", "what is the story by Jane Doe about"
@@ -94,7 +106,7 @@ class DocumentQuestion:
 
 
 def _clean(q: str) -> str:
-    return " ".join(q.split()).strip().rstrip("?!. ")
+    return _TRAILING.sub("", " ".join(q.split()).strip().rstrip("?!. ")).strip()
 
 
 def described(phrase: str) -> Described | None:
@@ -104,9 +116,14 @@ def described(phrase: str) -> Described | None:
                  phrase.strip(), re.I)
     if not m:
         return None
-    by, site, topic = (m.group("owner") or "").strip(), "", ""
+    by, site, topic = "", "", ""
     rest = m.group("rest")
     pieces = list(_MARKERS.finditer(rest))
+    head = rest[: pieces[0].start()] if pieces else rest
+    if head.strip(" ,"):  # "the piece where the coach concedes …", "the post announcing …": the rest is the topic
+        joined = _JOINS.match(head)
+        topic = rest[joined.end() if joined else 0:].strip(" ,")
+        pieces = []
     for i, p in enumerate(pieces):
         marker, value = p.group("m").lower(), _segment(rest, pieces, i)
         if marker in ("about", "on", "regarding", "concerning", "covering"):
@@ -116,7 +133,10 @@ def described(phrase: str) -> Described | None:
             by = value.strip()
         else:
             site = value.strip()
-    return Described(topic, by, site, re.sub(r"^(?:the|this|that|an?)\s+", "", m.group("hint").strip(), flags=re.I))
+    # "GiveWell's open thread": the owner is a site or an author when one matches (pick() decides), as a hint is
+    words_before = re.sub(r"^(?:the|this|that|an?)\s+", "", m.group("hint").strip(), flags=re.I)
+    hint = " ".join(w for w in ((m.group("owner") or "").strip(), words_before) if w)
+    return Described(topic, by, site, hint)
 
 
 def _segment(rest: str, pieces: list, i: int) -> str:
@@ -128,8 +148,11 @@ def document_question(question: str) -> DocumentQuestion | None:
     """What a question about a document (not its content) asks, or None."""
     q = _clean(question)
     for field, pattern in _ASKS:
-        if (m := pattern.match(q)) and m.group("topic").strip(" ?"):
-            return DocumentQuestion(field, Described(topic=m.group("topic").strip(" ?")))
+        doc = m.group("doc") if (m := pattern.match(q)) else ""
+        if m and m.groupdict().get("owner"):  # "when did comwrap put up its announcement": comwrap's announcement
+            doc = f"{m.group('owner')}'s {doc}"
+        if m and (d := described(doc)) is not None and (d.topic or d.hint or d.by or d.site):
+            return DocumentQuestion(field, d)
     for pattern in _LIST_BY:
         if m := pattern.match(q):
             name = re.sub(r"^the\s+", "", m.group("name").strip(), flags=re.I)
@@ -142,15 +165,6 @@ def document_question(question: str) -> DocumentQuestion | None:
             focus = m.groupdict().get("focus") or ""
             return DocumentQuestion("summary", Described(d.topic or focus, d.by, d.site, d.hint) if focus else d)
     return None
-
-
-def metadata_question(question: str) -> tuple[str, str] | None:
-    """(metadata field, topic) when the question asks who wrote, when, or where the document about a topic was
-    published; None for any other question."""
-    asked = document_question(question)
-    if asked is None or asked.asks not in FIELD_WORDS:
-        return None
-    return asked.asks, asked.described.topic
 
 
 def byline(meta: dict) -> str:
@@ -234,9 +248,14 @@ class Documents:
         retrieval over the topic plus its title's share of the topic's terms; checked to match."""
         candidates = sorted(self.chunks)
         topic = d.topic
-        if d.hint:  # "the Reuters piece": a site or author when one matches, else words of the topic
-            named = self.by_name(d.hint, ("site", "author"))
-            candidates, topic = (named, topic) if named else (candidates, f"{d.hint} {topic}".strip())
+        if d.hint:  # "the Reuters piece": its first words a site or author when they match one, the rest topic
+            words = d.hint.split()
+            for n in range(len(words), 0, -1):
+                if named := self.by_name(" ".join(words[:n]), ("site", "author")):
+                    candidates, topic = named, f"{' '.join(words[n:])} {topic}".strip()
+                    break
+            else:
+                topic = f"{d.hint} {topic}".strip()
         for name, fields in ((d.by, ("author", "site")), (d.site, ("site",))):
             if name:
                 candidates = [s for s in candidates if s in self.by_name(name, fields)]
@@ -269,7 +288,9 @@ class Documents:
         sentences = self.sentences(source)
         lead = self.lead(source)[:1] or sentences[:1]
         if len(sentences) > 1:
-            vectors = self.evidence.sentence_vectors(sentences)
+            # embedded apart, not through the ranking's cache: int8 vectors depend a little on the batch they were
+            # made in, so a document's sentences cached in one batch here would move other questions' rankings
+            vectors = self.evidence.embedder.encode([x.text for x in sentences])
             centroid = vectors.mean(axis=0)
             weight = vectors @ (centroid / (np.linalg.norm(centroid) or 1.0))
             if topic:
