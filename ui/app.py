@@ -594,8 +594,7 @@ def build(app: App) -> gr.Blocks:
         corpus_outputs = [corpus_note, table, doomed, title, index_progress, report_file]
         # index changes queue apart from the questions: the live generation answers while the next one is built
         reindex.click(app.reindex, collection, corpus_outputs, concurrency_id="index", concurrency_limit=1)
-        upload.upload(app.upload, [upload, replace, collection], corpus_outputs, concurrency_id="index", concurrency_limit=1).then(
-            lambda: None, None, upload, queue=False)  # the picker lets go of the files: their temporary copies are gone
+        upload.upload(app.upload, [upload, replace, collection], corpus_outputs, concurrency_id="index", concurrency_limit=1)
         remove.click(app.remove, [doomed, collection], corpus_outputs, concurrency_id="index", concurrency_limit=1)
         report_file.change(app.cleaning_report, [report_file, collection], report, queue=False)
         model.change(app.choose_model, model, model_note, concurrency_id="pipeline", concurrency_limit=1)
