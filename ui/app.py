@@ -372,10 +372,12 @@ class App:
                 messages.append(self._store(src, Path(getattr(f, "orig_name", None) or src.name).name, corpus, replace))
             finally:
                 uploads.discard(src)  # stored or refused, Gradio's temporary copies are of no more use
+        # the picker lets go of the files at once (their temporary copies are gone): a later upload sends only its own
         if not any(m.startswith(("added", "replaced")) for m in messages):
-            yield "\n".join(messages) or "No file chosen.", self.corpus_rows(name), gr.skip(), gr.skip(), gr.skip(), gr.skip()
+            yield "\n".join(messages) or "No file chosen.", self.corpus_rows(name), gr.skip(), gr.skip(), gr.skip(), gr.skip(), None
             return
-        yield from self.reindex(name, "\n".join(messages) + "\n\n")
+        for n, out in enumerate(self.reindex(name, "\n".join(messages) + "\n\n")):
+            yield *out, (None if n == 0 else gr.skip())
 
     def _store(self, src: Path, name: str, corpus: Path, replace: bool) -> str:
         """One uploaded file into the corpus folder under `name` (never a path: nothing is written outside the
@@ -594,7 +596,7 @@ def build(app: App) -> gr.Blocks:
         corpus_outputs = [corpus_note, table, doomed, title, index_progress, report_file]
         # index changes queue apart from the questions: the live generation answers while the next one is built
         reindex.click(app.reindex, collection, corpus_outputs, concurrency_id="index", concurrency_limit=1)
-        upload.upload(app.upload, [upload, replace, collection], corpus_outputs, concurrency_id="index", concurrency_limit=1)
+        upload.upload(app.upload, [upload, replace, collection], [*corpus_outputs, upload], concurrency_id="index", concurrency_limit=1)
         remove.click(app.remove, [doomed, collection], corpus_outputs, concurrency_id="index", concurrency_limit=1)
         report_file.change(app.cleaning_report, [report_file, collection], report, queue=False)
         model.change(app.choose_model, model, model_note, concurrency_id="pipeline", concurrency_limit=1)
