@@ -35,6 +35,11 @@ def _start_api(url: str, models, port: int, env=None) -> subprocess.Popen:
     cmd = [str(BIN / "rag"), "api", "--workers", str(WORKERS), "--port", str(port), "--store", url]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                             env={**os.environ, "RAG_MODELS_FILE": str(models), "RAG_API_QUEUE_MAX": "2", **with_faults(env)})
+    return _up(proc, port)
+
+
+def _up(proc: subprocess.Popen, port: int) -> subprocess.Popen:
+    """`proc` once its API answers /v1/models (fails with its stderr if it exits first)."""
     deadline = time.monotonic() + 300
     while True:
         assert proc.poll() is None, proc.stderr.read()
@@ -158,15 +163,7 @@ def test_api_workers_serve_every_collection(settings, pipeline, tmp_path):
                              "--corpus", str(settings.corpus_dir), "--index", str(settings.index_dir)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env)
     try:
-        deadline = time.monotonic() + 300
-        while True:
-            assert proc.poll() is None, proc.stderr.read()
-            assert time.monotonic() < deadline, "the API did not come up"
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/v1/models", timeout=5).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.5)
+        _up(proc, port)
         client = openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="x", max_retries=0, timeout=300)
         listed = [m.id for m in client.models.list().data]
         assert set(facts) <= set(listed) and len(listed) == len(facts) + 1, listed

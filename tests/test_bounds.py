@@ -218,14 +218,19 @@ def test_a_stalled_body_is_closed_and_others_are_answered_meanwhile(server):
             s.sendall(head + b'{"data": [')
         r = httpx.get(server["url"] + "/v1/models", timeout=10)
         assert r.status_code == 200 and r.json()["data"]
-        for s in socks:
-            data, _ = _read_until_closed(s, STALL_LIMIT_S - (time.monotonic() - sent))
-            assert data.startswith(b"HTTP/1.1 408"), data[:200]
-            assert _openai_error(data.split(b"\r\n\r\n", 1)[1])["code"] == "request_timeout"
+        _each_closed_with_408(socks, sent)
     finally:
         for s in socks:
             s.close()
     assert time.monotonic() - sent < STALL_LIMIT_S
+
+
+def _each_closed_with_408(socks, sent: float) -> None:
+    """Every stalled connection gets OpenAI's 408 and is closed within STALL_LIMIT_S of `sent`."""
+    for s in socks:
+        data, _ = _read_until_closed(s, STALL_LIMIT_S - (time.monotonic() - sent))
+        assert data.startswith(b"HTTP/1.1 408"), data[:200]
+        assert _openai_error(data.split(b"\r\n\r\n", 1)[1])["code"] == "request_timeout"
 
 
 def test_a_request_head_that_never_ends_is_closed(server):
@@ -239,10 +244,7 @@ def test_a_request_head_that_never_ends_is_closed(server):
             if part:
                 s.sendall(part)
         assert httpx.get(server["url"] + "/v1/models", timeout=10).status_code == 200
-        for s in socks:
-            data, _ = _read_until_closed(s, STALL_LIMIT_S - (time.monotonic() - sent))
-            assert data.startswith(b"HTTP/1.1 408"), data[:200]
-            assert _openai_error(data.split(b"\r\n\r\n", 1)[1])["code"] == "request_timeout"
+        _each_closed_with_408(socks, sent)
     finally:
         for s in socks:
             s.close()

@@ -163,10 +163,8 @@ class Pipeline:
         k: int | None = None,
     ) -> Answer:
         result = self._answer(question, history, on_token, use_llm, k)
-        files = self.data.manifest.get("files", {})
         # each source line names its document's author and date (the metadata is never the evidence itself)
-        result.citations = [dataclasses.replace(c, byline=byline(files.get(c.source, {}).get("meta")))
-                            for c in result.citations]
+        result.citations = [dataclasses.replace(c, byline=byline(self.documents.meta(c.source))) for c in result.citations]
         return result
 
     def _answer(self, question, history, on_token, use_llm, k) -> Answer:

@@ -116,6 +116,11 @@ def _object(body: dict, param: str) -> dict | None:
     return value
 
 
+def _too_long(param: str, limit: int, n: int) -> RequestError:
+    return RequestError(f"Invalid '{param}': array too long. Expected an array with maximum length {limit}, but got an "
+                        f"array with length {n} instead.", param, "array_above_max_length")
+
+
 def _stop(body: dict) -> None:
     value = body.get("stop")
     if value is None or isinstance(value, str):
@@ -123,8 +128,7 @@ def _stop(body: dict) -> None:
     if not isinstance(value, list):
         raise _wrong_type("stop", "a string or an array of strings", value)
     if len(value) > MAX_STOP:
-        raise RequestError(f"Invalid 'stop': array too long. Expected an array with maximum length {MAX_STOP}, but "
-                           f"got an array with length {len(value)} instead.", "stop", "array_above_max_length")
+        raise _too_long("stop", MAX_STOP, len(value))
     for i, item in enumerate(value):
         if not isinstance(item, str):
             raise _wrong_type(f"stop[{i}]", "a string", item)
@@ -150,8 +154,7 @@ def _tools(body: dict) -> None:
         if not isinstance(tools, list):
             raise _wrong_type("tools", "an array", tools)
         if len(tools) > MAX_TOOLS:
-            raise RequestError(f"Invalid 'tools': array too long. Expected an array with maximum length {MAX_TOOLS}, "
-                               f"but got an array with length {len(tools)} instead.", "tools", "array_above_max_length")
+            raise _too_long("tools", MAX_TOOLS, len(tools))
         for i, tool in enumerate(tools):
             _function_named(tool, f"tools[{i}]")
     choice = body.get("tool_choice")
