@@ -568,6 +568,11 @@ def test_pdf_citation_opens_the_rendered_page_with_the_passage_highlighted(page,
     choose_collection(page, "manuals")
     ask(page, "Who is the founder of Huawei?")
     assert cited_sources(page)[0] == "huawei.pdf"
+    # the two chats are told apart in the list by their collections
+    page.click("#chats input")
+    listed = page.locator("ul[role=listbox] li").all_inner_texts()
+    assert any(t.endswith(" · manuals") for t in listed) and any(not t.endswith(" · manuals") and " · " in t for t in listed)
+    page.keyboard.press("Escape")
     assert "huawei.pdf · p. " in page.inner_text("#chat")
     page.locator("#chat a.cite").first.click()
     page.wait_for_selector("#article img.pdf-img")
@@ -634,6 +639,11 @@ def test_two_collections_answer_from_their_own_folders(page, server):
     assert "Ren Zhengfei" not in page.inner_text("#chat")  # a new chat for the other folder
     ask(page, "Who is the founder of Huawei?")
     assert cited_sources(page)[0] == "huawei.pdf"
+    # the two chats are told apart in the list by their collections
+    page.click("#chats input")
+    listed = page.locator("ul[role=listbox] li").all_inner_texts()
+    assert any(t.endswith(" · manuals") for t in listed) and any(not t.endswith(" · manuals") and " · " in t for t in listed)
+    page.keyboard.press("Escape")
     # the corpus tab lists the chosen collection's files
     page.click("button[role=tab]:has-text('Corpus')")
     table = page.inner_text("#corpus-table")
@@ -675,7 +685,8 @@ def test_chat_survives_a_reload_and_belongs_to_its_browser(browser, server):
     page.wait_for_selector("body[data-rag-ready]", state="attached")
     page.wait_for_function("() => document.querySelector('#chat').innerText.includes('Ren Zhengfei')", timeout=30_000)
     assert "Who is the founder of Huawei?" in page.inner_text("#chat")
-    assert page.input_value("#chats input") == "Who is the founder of Huawei?"
+    folder = page.input_value("#collection input")  # the server has two collections: each chat names its own
+    assert page.input_value("#chats input") == f"Who is the founder of Huawei? · {folder}"
     page.screenshot(path=str(ARTIFACTS / "chat_after_reload.png"), full_page=True)
     # its citations still open the document
     page.locator("#chat a.cite").first.click()
@@ -686,7 +697,7 @@ def test_chat_survives_a_reload_and_belongs_to_its_browser(browser, server):
     page.click("text=Rename or delete this chat")
     page.fill("#chat-title input, #chat-title textarea", "Huawei's founder")
     page.click("#rename-chat")
-    page.wait_for_function("() => document.querySelector('#chats input').value === \"Huawei's founder\"")
+    page.wait_for_function("v => document.querySelector('#chats input').value === v", arg=f"Huawei's founder · {folder}")
 
     # another browser sees none of it
     other = browser.new_context(viewport={"width": 1366, "height": 900})
@@ -699,7 +710,15 @@ def test_chat_survives_a_reload_and_belongs_to_its_browser(browser, server):
     assert stranger.locator("ul[role=listbox] li", has_text="Huawei's founder").count() == 0
     other.close()
 
-    # deleted, it is gone after a reload too
+    # deleted, it can be brought back once
+    page.click("#delete-chat")
+    page.wait_for_function("() => !document.querySelector('#chat').innerText.includes('Ren Zhengfei')")
+    assert "Huawei's founder" in page.inner_text("#undo-delete")
+    page.click("#undo-delete")
+    page.wait_for_function("() => document.querySelector('#chat').innerText.includes('Ren Zhengfei')", timeout=30_000)
+    page.wait_for_function("v => document.querySelector('#chats input').value === v", arg=f"Huawei's founder · {folder}")
+    page.wait_for_selector("#undo-delete", state="hidden")
+    # deleted again and not brought back, it is gone after a reload too
     page.click("#delete-chat")
     page.wait_for_function("() => !document.querySelector('#chat').innerText.includes('Ren Zhengfei')")
     page.reload()

@@ -19,7 +19,7 @@ def test_chats_outlive_the_server_and_stay_with_their_browser(tmp_path):
     chat = store.add_turn(ALICE, None, "Who is the founder of Huawei?", "Ren Zhengfei [1]", {"answer": "Ren Zhengfei"}, "corpus")
     assert store.add_turn(ALICE, chat, "And his daughter?", "Meng Wanzhou [1]", {"answer": "Meng Wanzhou"}) == chat
     restarted = ChatStore(tmp_path / "chats.sqlite3")  # a new process opens the same file
-    assert restarted.list(ALICE) == [(chat, "Who is the founder of Huawei?")]
+    assert restarted.list(ALICE) == [(chat, "Who is the founder of Huawei?", "")]  # the last turn's collection
     assert [q for q, _, _ in restarted.turns(ALICE, chat)] == ["Who is the founder of Huawei?", "And his daughter?"]
     # another browser sees nothing, cannot read, rename, delete or append to it
     assert restarted.list(BOB) == [] and restarted.turns(BOB, chat) == []
@@ -28,8 +28,45 @@ def test_chats_outlive_the_server_and_stay_with_their_browser(tmp_path):
     assert restarted.rename(ALICE, chat, "  Huawei's   founder ") and restarted.list(ALICE)[0][1] == "Huawei's founder"
     assert restarted.list("not-an-id") == [] and restarted.add_turn("../x", None, "q", "a", {}) is None
     assert restarted.delete(ALICE, chat) and restarted.list(ALICE) == [] and restarted.turns(ALICE, chat) == []
-    with sqlite3.connect(tmp_path / "chats.sqlite3") as db:  # its turns went with it
+    other = restarted.add_turn(ALICE, chat, "q", "a", {})
+    assert other != chat  # a deleted chat takes no more turns: a new one is made
+    # deleted, it can be brought back (by its browser only), whole
+    assert not restarted.undelete(BOB, chat) and restarted.undelete(ALICE, chat)
+    assert [q for q, _, _ in restarted.turns(ALICE, chat)] == ["Who is the founder of Huawei?", "And his daughter?"]
+    # deleting another chat makes the earlier deletion final: its turns go with it
+    assert restarted.delete(ALICE, chat) and restarted.delete(ALICE, other) and not restarted.undelete(ALICE, chat)
+    with sqlite3.connect(tmp_path / "chats.sqlite3") as db:
         assert db.execute("SELECT COUNT(*) FROM turns WHERE chat = ?", (chat,)).fetchone()[0] == 0
+    assert restarted.undelete(ALICE, other)
+
+
+def test_a_deleted_chat_comes_back_only_for_a_while(tmp_path, monkeypatch):
+    import ui.chats
+
+    store = ChatStore(tmp_path / "chats.sqlite3")
+    chat = store.add_turn(ALICE, None, "Who is the founder of Huawei?", "Ren Zhengfei [1]", {}, "corpus")
+    assert store.delete(ALICE, chat)
+    monkeypatch.setattr(ui.chats.time, "time", lambda: 10**10)  # long after: gone for good when the store opens
+    assert not ChatStore(tmp_path / "chats.sqlite3").undelete(ALICE, chat)
+    with sqlite3.connect(tmp_path / "chats.sqlite3") as db:
+        assert db.execute("SELECT COUNT(*) FROM chats").fetchone()[0] == 0
+
+
+def test_a_plain_text_citation_marks_its_sentence_not_its_paragraph(tmp_path):
+    """A .txt file holds a paragraph on one line: the cited sentence is marked, not the whole line (issue 24)."""
+    import re
+
+    from ui.render import document_html
+
+    page = tmp_path / "notes.txt"
+    page.write_text("Harbour notes\n\nThe ferry left at noon. It carried ninety passengers to the island."
+                    " The return trip was cancelled.\nA second paragraph.\n")
+    html = document_html(page, "notes.txt", 3, 3, 0, "It carried ninety passengers to the island")
+    assert re.findall(r"<mark class='cited'>(.*?)</mark>", html) == ["It carried ninety passengers to the island."]
+    assert "The ferry left at noon. <mark" in html
+    # a quote not found in the cited lines: the lines are marked whole, as before
+    html = document_html(page, "notes.txt", 3, 3, 0, "words from elsewhere entirely")
+    assert re.findall(r"<mark class='cited'>(.*?)</mark>", html)[0].startswith("The ferry left at noon.")
 
 
 def test_chats_are_bounded_and_a_failed_write_changes_nothing(tmp_path):

@@ -43,6 +43,7 @@ log = logging.getLogger("rag.ui")
 
 UPLOAD_TYPES = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx")
 EMPTY_STATE = {"history": [], "answers": [], "chat": None}
+NO_UNDO = (gr.update(visible=False), None)  # the undo button hidden, no deleted chat to bring back
 PROGRESS_EVERY_S = 0.5
 RAW_QUESTION_FACTOR = 10  # the chat trims a question over max_question_chars (with a notice); 10× that is refused
 
@@ -202,7 +203,11 @@ class App:
     # ---- chats: kept per browser (ui/chats.py) -----------------------------------------------------
 
     def chat_choices(self, browser: str | None) -> list[tuple[str, str]]:
-        return [(title, chat_id) for chat_id, title in self.chats.list(browser)] if valid_browser(browser) else []
+        """(label, id) of the browser's chats: the title, and the collection it was asked of where the server
+        has several (chats of different collections told apart in the list)."""
+        several = len(self.service.names()) > 1
+        return [(f"{title} · {collection}" if several and collection else title, chat_id)
+                for chat_id, title, collection in self.chats.list(browser)]
 
     def restore(self, browser: str | None, chat_id: str | None, show_passages: bool = False):
         """A stored chat as the page shows it: (chat messages, state, sources, collection)."""
@@ -233,10 +238,10 @@ class App:
         return messages, state, sources, collection, (self._chat_title(browser, chat_id))
 
     def _chat_title(self, browser, chat_id) -> str:
-        return next((title for title, cid in self.chat_choices(browser) if cid == chat_id), "")
+        return next((title for cid, title, _ in self.chats.list(browser) if cid == chat_id), "")
 
     def new_chat(self):
-        return [], dict(EMPTY_STATE), render.sources_html(None, False), gr.update(value=None), ""
+        return [], dict(EMPTY_STATE), render.sources_html(None, False), gr.update(value=None), "", NO_UNDO
 
     def rename_chat(self, browser: str | None, state: dict, title: str):
         chat_id = state.get("chat")
@@ -245,9 +250,22 @@ class App:
         return gr.update(choices=self.chat_choices(browser), value=chat_id)
 
     def delete_chat(self, browser: str | None, state: dict):
-        if state.get("chat"):
-            self.chats.delete(browser, state["chat"])
-        return [], dict(EMPTY_STATE), render.sources_html(None, False), gr.update(choices=self.chat_choices(browser), value=None), ""
+        """Delete the open chat, offering to bring it back (ui/chats.py keeps it until another is deleted)."""
+        chat_id = state.get("chat")
+        title = self._chat_title(browser, chat_id) if chat_id else ""
+        undo = NO_UNDO
+        if chat_id and self.chats.delete(browser, chat_id):
+            undo = (gr.update(value=f"↶ Undo: bring back “{title}”", visible=True), chat_id)
+        return ([], dict(EMPTY_STATE), render.sources_html(None, False), gr.update(choices=self.chat_choices(browser), value=None),
+                "", *undo)
+
+    def undo_delete(self, browser: str | None, chat_id: str | None, show_passages: bool):
+        """The chat deleted last, back in the list and open; nothing changes when it can no longer come back."""
+        if not chat_id or not self.chats.undelete(browser, chat_id):
+            return gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip(), *NO_UNDO
+        messages, state, sources, collection = self.restore(browser, chat_id, show_passages)
+        return (messages, state, sources, collection, gr.update(choices=self.chat_choices(browser), value=chat_id),
+                self._chat_title(browser, chat_id), *NO_UNDO)
 
     # ---- collections and the words the page uses for them --------------------------------------------
 
@@ -512,6 +530,8 @@ def build(app: App) -> gr.Blocks:
                     chats = gr.Dropdown(choices=[], value=None, label="Your chats (kept in this browser)", scale=4,
                                         elem_id="chats", allow_custom_value=False)
                     new = gr.Button("New chat", size="sm", scale=1, min_width=90, elem_id="new-chat")
+                undo = gr.Button("Undo", size="sm", visible=False, elem_id="undo-delete")
+                deleted = gr.State(None)  # the chat this tab deleted last, while it can come back
                 chat = gr.Chatbot(label="Chat", height=460, render_markdown=False, buttons=[], latex_delimiters=[],
                                   elem_id="chat", placeholder=f"Answers come only from the {noun}, with the file and place they rest on.")
                 with gr.Row():
@@ -585,11 +605,14 @@ def build(app: App) -> gr.Blocks:
                     ).then(app.collection_view, collection, view, concurrency_id="index", concurrency_limit=1
                     ).then(None, collection, None, js=title_js)
         examples.input(lambda q: (q or "", gr.update(value=None)), examples, [box, examples], queue=False)
-        new.click(app.new_chat, None, [chat, state, sources, chats, chat_title], queue=False)
+        new.click(app.new_chat, None, [chat, state, sources, chats, chat_title, undo, deleted], queue=False)
         rename.click(app.rename_chat, [browser, state, chat_title], chats, queue=False)
-        delete.click(app.delete_chat, [browser, state], [chat, state, sources, chats, chat_title], queue=False)
+        delete.click(app.delete_chat, [browser, state], [chat, state, sources, chats, chat_title, undo, deleted], queue=False)
         # the chat box's own clear icon deletes the stored chat too: otherwise a reload brings it back
-        chat.clear(app.delete_chat, [browser, state], [chat, state, sources, chats, chat_title], queue=False)
+        chat.clear(app.delete_chat, [browser, state], [chat, state, sources, chats, chat_title, undo, deleted], queue=False)
+        undo.click(app.undo_delete, [browser, deleted, show_passages],
+                   [chat, state, sources, collection, chats, chat_title, undo, deleted], queue=False
+                   ).then(app.collection_view, collection, view, concurrency_id="index", concurrency_limit=1)
         collection.input(
             app.choose_collection, collection, [*view, chat, state, sources, chats], concurrency_id="index", concurrency_limit=1,
         ).then(None, collection, None, js=title_js)

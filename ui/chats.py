@@ -22,12 +22,13 @@ MAX_TURNS = 200  # per chat: older turns are dropped
 MAX_TEXT = 20_000  # characters of one stored message (question or answer's text)
 MAX_ANSWER_JSON = 200_000  # characters of one stored answer record (citations, passages)
 MAX_TITLE = 80
+UNDO_S = 600  # a deleted chat can be brought back for this long, or until the browser deletes another one
 BROWSER_ID = re.compile(r"^[0-9a-f]{32}$")
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS chats (
     id TEXT PRIMARY KEY, browser TEXT NOT NULL, title TEXT NOT NULL, collection TEXT NOT NULL DEFAULT '',
-    created REAL NOT NULL, updated REAL NOT NULL);
+    created REAL NOT NULL, updated REAL NOT NULL, deleted REAL);
 CREATE INDEX IF NOT EXISTS chats_browser ON chats (browser, updated);
 CREATE TABLE IF NOT EXISTS turns (
     chat TEXT NOT NULL REFERENCES chats (id) ON DELETE CASCADE, n INTEGER NOT NULL,
@@ -46,6 +47,9 @@ class ChatStore:
         self._lock = threading.Lock()
         with self._db() as db:
             db.executescript(SCHEMA)
+            if "deleted" not in {row[1] for row in db.execute("PRAGMA table_info(chats)")}:  # a file from before undo
+                db.execute("ALTER TABLE chats ADD COLUMN deleted REAL")
+            db.execute("DELETE FROM chats WHERE deleted < ?", (time.time() - UNDO_S,))
 
     @contextmanager
     def _db(self):
@@ -59,12 +63,13 @@ class ChatStore:
             finally:
                 db.close()
 
-    def list(self, browser: str) -> list[tuple[str, str]]:
-        """(id, title) of the browser's chats, the latest first."""
+    def list(self, browser: str) -> list[tuple[str, str, str]]:
+        """(id, title, collection) of the browser's chats, the latest first."""
         if not valid_browser(browser):
             return []
         with self._db() as db:
-            return db.execute("SELECT id, title FROM chats WHERE browser = ? ORDER BY updated DESC", (browser,)).fetchall()
+            return db.execute("SELECT id, title, collection FROM chats WHERE browser = ? AND deleted IS NULL"
+                              " ORDER BY updated DESC", (browser,)).fetchall()
 
     def turns(self, browser: str, chat: str) -> list[tuple[str, str, dict]]:
         """(question, answer's text, answer record) of one of the browser's chats, in order."""
@@ -73,14 +78,15 @@ class ChatStore:
         with self._db() as db:
             rows = db.execute(
                 "SELECT t.question, t.answer, t.record FROM turns t JOIN chats c ON c.id = t.chat"
-                " WHERE c.id = ? AND c.browser = ? ORDER BY t.n", (chat, browser)).fetchall()
+                " WHERE c.id = ? AND c.browser = ? AND c.deleted IS NULL ORDER BY t.n", (chat, browser)).fetchall()
         return [(q, a, json.loads(r)) for q, a, r in rows]
 
     def collection(self, browser: str, chat: str) -> str:
         if not valid_browser(browser) or not chat:
             return ""
         with self._db() as db:
-            row = db.execute("SELECT collection FROM chats WHERE id = ? AND browser = ?", (chat, browser)).fetchone()
+            row = db.execute("SELECT collection FROM chats WHERE id = ? AND browser = ? AND deleted IS NULL",
+                             (chat, browser)).fetchone()
         return row[0] if row else ""
 
     def add_turn(self, browser: str, chat: str | None, question: str, answer: str, record: dict,
@@ -98,7 +104,8 @@ class ChatStore:
             except ValueError:
                 record_json = "{}"
         with self._db() as db:
-            owned = chat and db.execute("SELECT 1 FROM chats WHERE id = ? AND browser = ?", (chat, browser)).fetchone()
+            owned = chat and db.execute("SELECT 1 FROM chats WHERE id = ? AND browser = ? AND deleted IS NULL",
+                                        (chat, browser)).fetchone()
             if not owned:
                 chat = uuid.uuid4().hex
                 db.execute("INSERT INTO chats (id, browser, title, collection, created, updated) VALUES (?, ?, ?, ?, ?, ?)",
@@ -117,13 +124,25 @@ class ChatStore:
         if not valid_browser(browser) or not chat or not title:
             return False
         with self._db() as db:
-            return db.execute("UPDATE chats SET title = ? WHERE id = ? AND browser = ?", (title, chat, browser)).rowcount == 1
+            return db.execute("UPDATE chats SET title = ? WHERE id = ? AND browser = ? AND deleted IS NULL",
+                              (title, chat, browser)).rowcount == 1
 
     def delete(self, browser: str, chat: str) -> bool:
+        """Hide the chat from its browser, to be brought back by `undelete` until the browser deletes another chat
+        or UNDO_S pass; then it is deleted with its turns (the chat deleted before this one is, now)."""
         if not valid_browser(browser) or not chat:
             return False
         with self._db() as db:
-            return db.execute("DELETE FROM chats WHERE id = ? AND browser = ?", (chat, browser)).rowcount == 1
+            db.execute("DELETE FROM chats WHERE browser = ? AND deleted IS NOT NULL", (browser,))
+            return db.execute("UPDATE chats SET deleted = ? WHERE id = ? AND browser = ? AND deleted IS NULL",
+                              (time.time(), chat, browser)).rowcount == 1
+
+    def undelete(self, browser: str, chat: str) -> bool:
+        if not valid_browser(browser) or not chat:
+            return False
+        with self._db() as db:
+            return db.execute("UPDATE chats SET deleted = NULL WHERE id = ? AND browser = ? AND deleted >= ?",
+                              (chat, browser, time.time() - UNDO_S)).rowcount == 1
 
 
 def _title(text: str) -> str:

@@ -104,8 +104,9 @@ def dropped_cell(meta: dict) -> str:
 EXTRACTED = (".pdf", ".docx")
 
 
-def article_html(path: Path, source: str, start_line: int, end_line: int, page: int = 0) -> str:
-    """The whole file, line-numbered, with the cited lines marked (the page scrolls the mark into view).
+def article_html(path: Path, source: str, start_line: int, end_line: int, page: int = 0, quote: str = "") -> str:
+    """The whole file, line-numbered, with the cited sentence marked (the cited lines whole when the quote is not
+    found in them; the page scrolls the mark into view).
 
     A PDF is shown as its extracted text, page by page (lines are numbered within each page, as citations
     give them); a Word file as its extracted text. Other files are shown as they are on disk (HTML as source).
@@ -116,8 +117,8 @@ def article_html(path: Path, source: str, start_line: int, end_line: int, page: 
         text = path.read_text(encoding="utf-8", errors="replace")
     except OSError as e:
         return f"<div class='declined'>Cannot open {escape(source)}: {escape(e.strerror or str(e))}</div>"
-    rows = [_line_row(n, line, start_line <= n <= end_line) for n, line in enumerate(text.split("\n"), 1)]
-    return f"<div class='article-title'>{escape(source)} · {_lines(start_line, end_line)}</div><div class='article'>{''.join(rows)}</div>"
+    rows = _marked_rows(text.split("\n"), start_line, end_line, quote)
+    return f"<div class='article-title'>{escape(source)} · {_lines(start_line, end_line)}</div><div class='article'>{rows}</div>"
 
 
 def _lines(start: int, end: int) -> str:
@@ -129,6 +130,27 @@ def _line_row(n: int, line: str, cited: bool) -> str:
     if cited:
         body = f"<mark class='cited'>{body}</mark>"
     return f"<div class='line'><span class='ln'>{n}</span><span class='tx'>{body}</span></div>"
+
+
+def _marked_rows(lines: list[str], start_line: int, end_line: int, quote: str) -> str:
+    """Numbered rows of `lines` with the quote marked where it stands in the cited lines (a line holds several
+    sentences in a plain-text file: the cited one is marked, not its paragraph); the cited lines whole when the
+    quote is not found there."""
+    from ui.pdfview import find_passage
+
+    lines = [line.rstrip("\r").replace("\r", " ") for line in lines]  # one line break per line, as citations count
+    lo, hi, found = find_passage("\n".join(lines), start_line, end_line, quote) if start_line else (0, 0, False)
+    rows, at = [], 0
+    for n, line in enumerate(lines, 1):
+        s, e = at, at + len(line)
+        at = e + 1
+        a, b = max(s, lo), min(e, hi)
+        if not found or a >= b or (a == s and b == e):
+            rows.append(_line_row(n, line, (start_line <= n <= end_line) if not found else a < b))
+            continue
+        body = escape(line[: a - s]) + f"<mark class='cited'>{escape(line[a - s : b - s])}</mark>" + escape(line[b - s :])
+        rows.append(f"<div class='line'><span class='ln'>{n}</span><span class='tx'>{body}</span></div>")
+    return "".join(rows)
 
 
 def _extracted_html(path: Path, source: str, start_line: int, end_line: int, page: int) -> str:
@@ -165,7 +187,7 @@ def document_html(path: Path, source: str, start_line: int = 0, end_line: int = 
             return formatted_html(path, source, start_line, end_line, quote)
     except (OSError, ValueError) as e:
         return f"<div class='declined'>Cannot show {escape(source)}: {escape(str(e))}</div>"
-    return article_html(path, source, start_line, end_line, page)
+    return article_html(path, source, start_line, end_line, page, quote)
 
 
 def pdf_page_html(path: Path, source: str, start_line: int, end_line: int, page: int, quote: str, show_page: int = 0) -> str:
@@ -185,7 +207,7 @@ def pdf_page_html(path: Path, source: str, start_line: int, end_line: int, page:
         nav.append(f"<a class='pg' href='#page-{view.page + 1}'>Next ›</a>")
     if page and not cited_here:
         nav.append(f"<a class='pg' href='#page-{page}'>Back to the cited page {page}</a>")
-    rows = "".join(_line_row(n, line, cited_here and start_line <= n <= end_line) for n, line in enumerate(view.lines, 1))
+    rows = _marked_rows(view.lines, start_line, end_line, quote) if cited_here else _marked_rows(view.lines, 0, 0, "")
     where = f"page {view.page} of {view.pages}" + (f", {_lines(start_line, end_line)} highlighted" if cited_here else "")
     return (f"<div class='article-title'>{escape(source)} · {where}</div><div class='pdf-nav'>{' '.join(nav)}</div>"
             f"<div class='pdf-view' data-page='{view.page}'><div class='pdf-page'>"
