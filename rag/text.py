@@ -76,6 +76,22 @@ def covered(term: str, among: set[str]) -> bool:
     return len(term) >= 4 and any(len(t) >= 4 and (t.startswith(term) or term.startswith(t)) for t in among)
 
 
+_CAPITALISED_RUN = re.compile(r"[A-Z][\w'’-]*(?:\s+(?:(?:of|the|and|for|de|du|la|&)\s+)*[A-Z][\w'’-]*)+")
+_MINOR = {"of", "the", "and", "for", "de", "du", "la", "&"}
+
+
+def acronyms(text: str, longest: int = 6) -> set[str]:
+    """The acronyms a text spells out: the initials of each run of capitalised words ("European Space Agency":
+    ESA, and its parts ES, SA), so that "the ESA study" is found in a text that never abbreviates it."""
+    found = set()
+    for run in _CAPITALISED_RUN.finditer(text):
+        initials = "".join(w[0] for w in run.group(0).split() if w.lower() not in _MINOR).upper()
+        for i in range(len(initials)):
+            for j in range(i + 2, min(len(initials), i + longest) + 1):
+                found.add(initials[i:j])
+    return found
+
+
 def coverage(asked: set[str], found: set[str], weight=None) -> float:
     """idf-weighted share of the asked terms that the found terms cover (1.0 when nothing is asked)."""
     if not asked:

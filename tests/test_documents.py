@@ -111,3 +111,45 @@ def test_the_articles_by_an_author_are_listed_with_a_cited_sentence_each(folder)
     assert name in listed.answer
     ran = folder[0].answer(f"What did {record['site']} publish?", use_llm=False)
     assert not ran.refused and name in [c.source for c in ran.citations]
+
+
+PARAPHRASED = (  # a page named in other words than its title and lead use: (question, page by place, field)
+    ("Who wrote the piece on the state's top prosecutor looking into the office-sharing startup?", 5, "author"),
+    ("Who wrote the story about Volkswagen's odd electric estate car concept?", 0, "author"),
+    ("Summarize the article on the hockey winger who found his scoring touch again", 9, "summary"),
+)
+NEAR_MISSES = (  # a page of the folder on the same topic, but with a name it does not hold: not that page
+    "Who wrote the article about the Wild beating the Bruins?",
+    "Which site ran the piece on Tim Cook's chat with Jeff Bezos?",
+)
+
+
+@needs_web
+@pytest.mark.parametrize("question, i, field", PARAPHRASED)
+def test_an_article_described_in_other_words_is_found(folder, question, i, field):
+    """The title and lead share few words with the description: the document is the one whose title and lead
+    mean what it says, clearly nearer than any other (issue 23: "declines of questions whose answer uses other
+    words")."""
+    pipeline, records, _ = folder
+    name = _pages()[i].name
+    answer = pipeline.answer(question, use_llm=False)
+    assert not answer.refused, answer.answer
+    assert {c.source for c in answer.citations} == {name}
+    if field == "author":
+        assert answer.short == records[name]["author"]
+
+
+@needs_web
+@pytest.mark.parametrize("question", NEAR_MISSES)
+def test_an_article_naming_what_no_page_says_is_declined(folder, question):
+    answer = folder[0].answer(question, use_llm=False)
+    assert answer.refused and "no document in this folder is about" in answer.answer.lower(), answer.answer
+
+
+def test_names_of_a_description_and_the_acronyms_a_text_spells():
+    from rag.engine.about import names_in
+
+    assert names_in("the Wild beating the Bruins in November 2019") == ["Wild", "Bruins", "November", "2019"]
+    assert names_in("how import duties work and who pays for them") == []
+    assert {"ESA", "AP"} <= text.acronyms("The European Space Agency said, the Associated Press reported.")
+    assert "ESA" not in text.acronyms("the european space agency")
