@@ -2,7 +2,8 @@
 author, publication date and site of 40 pages of ../shared/web-articles/, labelled from the page alone by a
 reader who never saw the code).
 
-    .venv/bin/python docs/score_metadata.py        # from the project's root
+    .venv/bin/python docs/score_metadata.py        # from the project's root: the test labels
+    .venv/bin/python docs/score_metadata.py tests/eval/web-metadata-dev.jsonl   # 30 other pages, for development
 
 An author is right when a name of the label is among the names found; a date when it is the same day (and,
 apart, within one day: pages show a local date, their metadata often a UTC one); a site when one name holds
@@ -32,7 +33,8 @@ def names(s: str | None) -> set[str]:
 
 
 def main() -> None:
-    labels = [json.loads(line) for line in LABELS.read_text(encoding="utf-8").splitlines() if line.strip()]
+    path = Path(sys.argv[1]) if len(sys.argv) > 1 else LABELS
+    labels = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
     out = subprocess.run([str(Path(sys.executable).parent / "rag"), "parse", "--json",
                           *(str(PAGES / f"{r['key']}.html") for r in labels)], capture_output=True, text=True, check=True)
     found = {Path(d["source"]).stem: d for d in map(json.loads, out.stdout.splitlines())}

@@ -26,3 +26,19 @@ def test_an_author_field_holds_names_only():
             checked += 1
             assert not any(w in author.lower().split() for w in ("is", "published", "updated", "reporter")), author
     assert checked >= 20
+
+
+def test_an_author_field_loses_its_label_and_the_date_words_after_the_names():
+    from rag.index.parse.meta import author_names
+
+    assert author_names("Jeff Foust Monday; November") == "Jeff Foust"
+    assert author_names("Текст: Лида Буслаева") == "Лида Буслаева"
+    assert author_names("Mike Wuerthele; Malcolm Owen Monday; November") == "Mike Wuerthele; Malcolm Owen"
+    assert author_names("Andrew June") == "Andrew June"  # a two-word name keeps a surname that is a month
+
+
+def test_a_byline_in_no_meta_tag_is_read_from_the_page():
+    page = ("<html><head><title>Tariffs explained</title></head><body><nav><p>By Ann Other on Friday</p></nav>"
+            "<h1>A guide to tariffs</h1><p class='meta'>By <a href='/staff/jl'>Louis Jacobson</a> on Monday, "
+            "November 18th, 2019 at 11:04 a.m.</p><p>Tariffs are taxes on imports, paid by the importer.</p></body></html>")
+    assert html_meta(page, lxml.html.fromstring(page)).author == "Louis Jacobson"  # the byline under the headline

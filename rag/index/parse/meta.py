@@ -39,6 +39,38 @@ _SENTENCE_VERB = re.compile(r"\b(?:is|are|was|were|said|says|has|have|had|will|w
 # what trafilatura's author field sometimes carries past the names: "Phil Helsel is a reporter", "… wire services Published"
 _AUTHOR_TAIL = re.compile(r"\s+(?:(?:is|was)\s+an?\b|(?:published|updated|posted)\b).*$", re.I)
 _MONTHS = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"]
+# a byline's label before the names, in the languages of saved pages ("Text: Jane Doe", "Por Juan Pérez")
+_AUTHOR_LABEL = re.compile(r"^(?:by|text|texto|testo|texte|текст|автор|author|autor|auteur|por|par|von|di|door|av|af)"
+                           r"\b[:\s]+(?=\S)", re.I)
+# what a page's date leaves in trafilatura's author field: "Jeff Foust Monday; November"
+_AUTHOR_DATE_WORD = re.compile(rf"(?:\s+|^)(?:(?:mon|tue|tues|wed|thu|thur|thurs|fri|sat|sun)[a-z]*\.?|{_MONTH})$", re.I)
+
+
+_BYLINE_DATE = re.compile(r"\s+(?:on|at|updated|published|posted)\b\s*", re.I)
+_HEADLINE = "h1"
+
+
+def visible(root) -> tuple[str, str]:
+    """(names, date) of the first byline and dateline a reader sees under the page's headline ("By Jane Doe on
+    Monday, November 18th, 2019"; "Nov 19, 2019, 10:31 pm CST"), or before it when none follows. The page shows
+    its own local date; meta tags often hold a UTC one, a day off."""
+    names, when, after = ["", ""], ["", ""], False
+    for el in root.iter():
+        if not isinstance(el.tag, str):
+            continue
+        if el.tag == _HEADLINE:
+            after = True
+            continue
+        if el.tag not in ("p", "div", "span", "address", "li", "time") or len(el) > 6:
+            continue
+        line = " ".join(el.text_content()[:400].split())
+        who = byline(line)
+        at = dateline(_BYLINE_DATE.split(line, maxsplit=1)[-1] if who else line)
+        names[after] = names[after] or who
+        when[after] = when[after] or at
+        if after and names[1] and when[1]:
+            break
+    return names[1] or names[0], when[1] or when[0]
 
 
 def byline(text: str) -> str:
@@ -49,7 +81,9 @@ def byline(text: str) -> str:
     m = _BYLINE.match(_EMAIL.sub(" ", text).strip())
     if not m:
         return ""
-    names = re.split(r"\s*(?:,|;|\band\b|&)\s*", m.group("names").strip(" ,;-–—"), flags=re.I)
+    # "By Jane Doe on Monday, November 18th, 2019 at 11:04 a.m.": the names end where the date begins
+    names = _BYLINE_DATE.split(m.group("names"), maxsplit=1)[0]
+    names = re.split(r"\s*(?:,|;|\band\b|&)\s*", names.strip(" ,;-–—"), flags=re.I)
     names = [n for n in names if n and all(_NAME_WORD.match(w) for w in n.split())]
     # "By the way, …" or "By 2030 the …" are sentences: every name word must be capitalized
     return "; ".join(names) if names and names[0][:1].isupper() else ""
@@ -113,8 +147,24 @@ def html_meta(raw: str, root) -> DocMeta:
     if md is None:
         return DocMeta(language=language)
     published = iso_date(md.date or "") or ""
-    author = _AUTHOR_TAIL.sub("", _one_line(md.author))
-    return DocMeta(_one_line(md.title), author, published, _one_line(md.sitename), language)
+    site = _one_line(md.sitename).strip(" _-–|·:") or (md.hostname or "").removeprefix("www.")
+    shown_by, shown_on = visible(root)
+    if shown_on and (not published or abs(date.fromisoformat(shown_on) - date.fromisoformat(published)).days <= 1):
+        published = shown_on  # the day the page shows, where its meta tags give the same moment in UTC
+    return DocMeta(_one_line(md.title), author_names(md.author) or shown_by, published, site, language)
+
+
+def author_names(found: str | None) -> str:
+    """trafilatura's author field as names: without a label before them or date words, times and roles after."""
+    names = []
+    for name in _one_line(found).split(";"):
+        name = _AUTHOR_TAIL.sub("", _AUTHOR_LABEL.sub("", name.strip()))
+        # a trailing weekday or month after a full name ("Andrew June" keeps his), or a piece that is only one
+        while (len(name.split()) > 2 or len(name.split()) == 1) and (cut := _AUTHOR_DATE_WORD.sub("", name)) != name:
+            name = cut
+        if name.strip():
+            names.append(name.strip())
+    return "; ".join(names)
 
 
 def pdf_meta(info: dict, title: str) -> DocMeta:
