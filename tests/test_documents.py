@@ -117,10 +117,12 @@ PARAPHRASED = (  # a page named in other words than its title and lead use: (que
     ("Who wrote the piece on the state's top prosecutor looking into the office-sharing startup?", 5, "author"),
     ("Who wrote the story about Volkswagen's odd electric estate car concept?", 0, "author"),
     ("Summarize the article on the hockey winger who found his scoring touch again", 9, "summary"),
+    ("Summarize the Italian post about Black Friday bargains for nostalgic collectors", 6, "summary"),  # its language
 )
 NEAR_MISSES = (  # a page of the folder on the same topic, but with a name it does not hold: not that page
     "Who wrote the article about the Wild beating the Bruins?",
     "Which site ran the piece on Tim Cook's chat with Jeff Bezos?",
+    "Summarize the Spanish post about Black Friday bargains for nostalgic collectors",  # the page is in Italian
 )
 
 
@@ -151,5 +153,6 @@ def test_names_of_a_description_and_the_acronyms_a_text_spells():
 
     assert names_in("the Wild beating the Bruins in November 2019") == ["Wild", "Bruins", "November", "2019"]
     assert names_in("how import duties work and who pays for them") == []
+    assert names_in("the Czech-born model and a Tokyo-based firm") == []  # they describe, not name
     assert {"ESA", "AP"} <= text.acronyms("The European Space Agency said, the Associated Press reported.")
     assert "ESA" not in text.acronyms("the european space agency")

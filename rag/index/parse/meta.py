@@ -40,8 +40,11 @@ _SENTENCE_VERB = re.compile(r"\b(?:is|are|was|were|said|says|has|have|had|will|w
 _AUTHOR_TAIL = re.compile(r"\s+(?:(?:is|was)\s+an?\b|(?:published|updated|posted)\b).*$", re.I)
 _MONTHS = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"]
 # a byline's label before the names, in the languages of saved pages ("Text: Jane Doe", "Por Juan Pérez")
-_AUTHOR_LABEL = re.compile(r"^(?:by|text|texto|testo|texte|текст|автор|author|autor|auteur|por|par|von|di|door|av|af)"
-                           r"\b[:\s]+(?=\S)", re.I)
+_AUTHOR_LABEL = re.compile(r"^(?:(?:analysis|opinion|commentary|review|story|words|photos?)\s+by|by|text|texto|testo|"
+                           r"texte|текст|автор|author|autor|auteur|por|par|von|di|door|av|af)\b[:\s]+(?=\S)", re.I)
+# a piece of the author field that is a role, not a name ("CNN Editor-at-large", "Staff Writer")
+_AUTHOR_ROLE = re.compile(r"\b(?:editor|reporter|correspondent|writer|columnist|contributor|staff|producer|"
+                          r"analyst|editor-at-large)\b", re.I)
 # what a page's date leaves in trafilatura's author field: "Jeff Foust Monday; November"
 _AUTHOR_DATE_WORD = re.compile(rf"(?:\s+|^)(?:(?:mon|tue|tues|wed|thu|thur|thurs|fri|sat|sun)[a-z]*\.?|{_MONTH})$", re.I)
 
@@ -164,7 +167,8 @@ def author_names(found: str | None) -> str:
             name = cut
         if name.strip():
             names.append(name.strip())
-    return "; ".join(names)
+    people = [n for n in names if not _AUTHOR_ROLE.search(n)]
+    return "; ".join(people or names)  # a role beside names is dropped; a desk's byline alone is kept
 
 
 def pdf_meta(info: dict, title: str) -> DocMeta:
