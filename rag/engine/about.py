@@ -26,7 +26,7 @@ from rag.engine.select import Sentence, answerable, split_sentences
 
 _NOUN = (r"(?:article|stor(?:y|ie)|piece|post|blog\s+post|report|news\s+story|document|paper|op-?ed|essay|column|"
          r"editorial|interview|review|feature|write-?up|item|round-?up|explainer|preview|recap|rundown|fact-?check|"
-         r"announcement|thread|update|entr(?:y|ie)|guide|message|news|recipe|(?:road\s+)?test|(?:press\s+)?release|"
+         r"announcement|thread|update|entr(?:y|ie)|guide|message|news|recipe|road\s+test|(?:press\s+)?release|"
          r"letter|memo|newsletter|tutorial|profile|obituar(?:y|ie)|list|analys[ie]s|wrap)s?")
 _DOC = rf"(?:the\s+|that\s+|this\s+|an?\s+)?{_NOUN}"
 # how people ask for a document's metadata; `doc` is the document as they name it ("the AP preview of the debate")
@@ -77,6 +77,7 @@ SIMILAR_MIN = 0.30  # cosine of the description to a document's title and lead f
 # import duties" for a piece on tariffs; on the dev folder the documents asked for scored 0.31-0.79, the nearest
 # document of a description naming none 0.14-0.49) ...
 SIMILAR_MARGIN = 0.10  # ... and clearly nearer than the next one: the document meant, not one of several alike
+PARAPHRASE_CANDIDATES = 8  # the documents retrieval and titles rank first: a paraphrase is looked for among these
 NAMES_MISSING_MAX = 0.25  # at most this share of the names, numbers and months a description gives may be missing
 # from the document: "the story on the Eagles' reunion tour" is not the one on another band's ("Eagles" is in none
 # of it), while one name of four ("the AP preview of the November debate in Atlanta") may be the reader's own
@@ -305,11 +306,11 @@ class Documents:
         """The names (numbers, months) are in the document, its title or metadata, but for NAMES_MISSING_MAX of
         them; an acronym counts where the words it stands for are ("ESA": the European Space Agency), a language
         where the document is written in it ("the Italian post")."""
-        language = (self.meta(source).get("language") or "").split("-")[0].lower()
+        meta = self.meta(source)
+        language = (meta.get("language") or "").split("-")[0].lower()
         names = [n for n in names if not (language and LANGUAGES.get(n.lower()) == language)]
         if not names:
             return True
-        meta = self.meta(source)
         said = " ".join([self.title(source), meta.get("author") or "", meta.get("site") or "",
                          *(c.text for c in self.chunks.get(source, []))])
         have, acronyms = text.terms(said), text.acronyms(said)
@@ -372,7 +373,6 @@ class Documents:
         return Composed(f"{len(sources)} document{plural}:\n{items}", "", [x.citation() for x in leads], "list"), ""
 
 
-PARAPHRASE_CANDIDATES = 8  # the documents retrieval and titles rank first: a paraphrase is looked for among these
 _NAME = re.compile(r"(?<![\w'’])(?:[A-Z][\w'’.&-]*|\d[\w.,/:-]*)")
 _MONTHS = re.compile(r"\b(?:january|february|march|april|may|june|july|august|september|october|november|december)\b", re.I)
 
