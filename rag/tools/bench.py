@@ -653,6 +653,8 @@ def bench_pgvector(centres: np.ndarray, sizes: list[int], url: str, queries: int
                          f" WITH (m = {HNSW_M}, ef_construction = {HNSW_EF_CONSTRUCTION})")
             build = time.perf_counter() - t
             size_mb = conn.execute("SELECT pg_total_relation_size('rag_bench_vectors')").fetchone()[0] / 2**20
+            index_mb = conn.execute("SELECT pg_indexes_size('rag_bench_vectors')").fetchone()[0] / 2**20
+            build_memory = conn.execute("SHOW maintenance_work_mem").fetchone()[0]
             # the store's ef_search, and the ones around it: the recall each buys, and its latency
             for mode, ef in [("hnsw", e) for e in sorted({HNSW_EF_SEARCH // 2, HNSW_EF_SEARCH, HNSW_EF_SEARCH * 2})] + [("exact", 0)]:
                 lat, found = [], np.zeros((queries, 10), dtype=np.int64)
@@ -670,6 +672,7 @@ def bench_pgvector(centres: np.ndarray, sizes: list[int], url: str, queries: int
                 recall = float(np.mean([len(set(found[i]) & set(truth[i])) / 10 for i in range(queries)]))
                 rows.append({"passages": n, "index": f"pgvector {mode}" + (f" ef_search {ef}" if ef else ""), "load_s": round(load, 1),
                              "build_s": round(build, 1) if mode == "hnsw" else 0.0, "size_mb": round(size_mb, 1),
+                             "index_mb": round(index_mb, 1), "build_memory": build_memory,
                              "search_ms": _stats(lat), "recall@10": round(recall, 3)})
             conn.execute("DROP TABLE rag_bench_vectors")
             faiss.omp_set_num_threads(os.cpu_count() or 2)
@@ -804,10 +807,14 @@ def store_markdown(r: dict) -> str:
     lines = [f"# The index in PostgreSQL: pgvector beside FAISS, and API workers ({r['created_at']}, "
              f"{r['machine']['cpus']} CPUs)", ""]
     if r.get("vectors"):
-        lines += ["| passages | index | load s | build s | size MB | search p50 ms | recall@10 |", "|---|---|---|---|---|---|---|"]
+        lines += ["| passages | index | load s | build s (memory) | size MB (index) | search p50 ms | search p95 ms | recall@10 |",
+                  "|---|---|---|---|---|---|---|---|"]
         for row in r["vectors"]:
-            lines.append(f"| {row['passages']:,} | {row['index']} | {row['load_s']} | {row['build_s']} | {row['size_mb']} | "
-                         f"{row['search_ms'].get('p50')} | {row['recall@10']} |")
+            memory = f" ({row['build_memory']})" if row.get("build_memory") and row["build_s"] else ""
+            index = f" ({row['index_mb']})" if row.get("index_mb") else ""
+            lines.append(f"| {row['passages']:,} | {row['index']} | {row['load_s']} | {row['build_s']}{memory} | "
+                         f"{row['size_mb']}{index} | {row['search_ms'].get('p50')} | {row['search_ms'].get('p95')} | "
+                         f"{row['recall@10']} |")
         lines.append("")
     if r.get("api_workers"):
         lines += ["| API workers | clients | answered | refused | answers/s | latency p50 ms |", "|---|---|---|---|---|---|"]
