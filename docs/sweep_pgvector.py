@@ -22,7 +22,7 @@ from pgvector.psycopg import register_vector
 from rag.config import Settings
 from rag.engine.pipeline import Pipeline
 from rag.index.pg import build_settings
-from rag.tools.bench import _embedded_pg, _stats, synthetic_vectors
+from rag.tools.bench import _embedded_pg, pg_load_vectors, pg_search, synthetic_vectors
 
 QUERIES = 100
 
@@ -38,10 +38,7 @@ def main(n: int, settings: list[dict]) -> None:
             conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
             register_vector(conn)
             conn.execute(f"CREATE TABLE v (id int PRIMARY KEY, embedding vector({dim}) NOT NULL)")
-            with conn.cursor() as cur, cur.copy("COPY v (id, embedding) FROM STDIN WITH (FORMAT BINARY)") as copy:
-                copy.set_types(["int4", "vector"])
-                for i, vector in enumerate(data):
-                    copy.write_row((i, vector))
+            pg_load_vectors(conn, "v", data)
             for s in settings:
                 half = bool(s.get("halfvec"))
                 column, ops = (f"(embedding::halfvec({dim}))", "halfvec_ip_ops") if half else ("embedding", "vector_ip_ops")
@@ -54,17 +51,10 @@ def main(n: int, settings: list[dict]) -> None:
                              f" WITH (m = {s['m']}, ef_construction = {s['ef_construction']})")
                 build = time.perf_counter() - t
                 for ef in s["ef_search"]:
-                    latency, recall = [], []
-                    for i in range(QUERIES):
-                        t = time.perf_counter()
-                        with conn.transaction():
-                            conn.execute(f"SET LOCAL hnsw.ef_search = {int(ef)}")
-                            ids = [r[0] for r in conn.execute(f"SELECT id FROM v ORDER BY {order} LIMIT 10", (q[i],))]
-                        latency.append((time.perf_counter() - t) * 1000)
-                        recall.append(len(set(ids) & set(truth[i])) / 10)
+                    latency, recall = pg_search(conn, f"SELECT id FROM v ORDER BY {order} LIMIT 10", q, truth,
+                                                f"SET LOCAL hnsw.ef_search = {int(ef)}")
                     print(json.dumps({**s, "ef_search": ef, "passages": n, "build_s": round(build, 1),
-                                      "search_ms": _stats(latency), "recall@10": round(float(np.mean(recall)), 3)}),
-                          flush=True)
+                                      "search_ms": latency, "recall@10": round(recall, 3)}), flush=True)
     finally:
         server.cleanup()
 

@@ -23,6 +23,7 @@ of rag.text.tokens, so a question gets the same lexical scores as from the files
 from __future__ import annotations
 
 import logging
+import os
 import re
 import threading
 from collections import Counter
@@ -45,23 +46,22 @@ FLAT_MAX = 50_000  # as rag/index/files.py: below this many chunks the dense sea
 # ef_search 500 and 32 ms); the graph builds in 12-14 minutes there. docs/scaling.md has the sweep.
 HNSW_M, HNSW_EF_CONSTRUCTION = 24, 64
 HNSW_EF_SEARCH = 300
+BM25_K1, BM25_B = 1.5, 0.75  # bm25s's defaults, as the files back-end uses them
+
+CHUNK_COLUMNS = ("chunk_id", "source", "title", "heading", "text", "start_line", "end_line", "start_char", "end_char",
+                 "hash", "doc_sha", "paragraph", "kind", "page")
 
 
 def build_settings(n: int, dim: int) -> list[str]:
     """SET commands for building an HNSW index over n vectors at once: pgvector builds the graph in memory when
     maintenance_work_mem holds it (about the vectors plus 2·m neighbour ids each; on disk, and several times slower,
     otherwise), and in parallel with max_parallel_maintenance_workers (the leader works too)."""
-    import os
-
     need = n * (4 * dim + 8 * 2 * HNSW_M + 64) * 1.5
     memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     mb = int(min(max(need, 2**30), memory / 2) / 2**20)
     return [f"SET maintenance_work_mem = '{mb}MB'",
             f"SET max_parallel_maintenance_workers = {max(0, (os.cpu_count() or 1) - 1)}"]
-BM25_K1, BM25_B = 1.5, 0.75  # bm25s's defaults, as the files back-end uses them
 
-CHUNK_COLUMNS = ("chunk_id", "source", "title", "heading", "text", "start_line", "end_line", "start_char", "end_char",
-                 "hash", "doc_sha", "paragraph", "kind", "page")
 
 SCHEMA = """
 CREATE EXTENSION IF NOT EXISTS vector;

@@ -616,6 +616,30 @@ def _embedded_pg(say=print):
     return server, server.get_uri()
 
 
+def pg_load_vectors(conn, table: str, data: np.ndarray) -> float:
+    """The vectors into `table` (id int, embedding vector) by binary COPY, row i with id i; seconds taken."""
+    t = time.perf_counter()
+    with conn.cursor() as cur, cur.copy(f"COPY {table} (id, embedding) FROM STDIN WITH (FORMAT BINARY)") as copy:
+        copy.set_types(["int4", "vector"])
+        for i, v in enumerate(data):
+            copy.write_row((i, v))
+    return time.perf_counter() - t
+
+
+def pg_search(conn, select: str, q: np.ndarray, truth: np.ndarray, setting: str) -> tuple[dict, float]:
+    """Latency and recall@10 against `truth` of `select` (a query with one vector parameter that returns ten ids)
+    for each query vector, each in a transaction that first runs `setting` (a SET LOCAL)."""
+    lat, found = [], np.zeros((len(q), 10), dtype=np.int64)
+    for i in range(len(q)):
+        t = time.perf_counter()
+        with conn.transaction():
+            conn.execute(setting)
+            ids = [r[0] for r in conn.execute(select, (q[i],)).fetchall()]
+        lat.append((time.perf_counter() - t) * 1000)
+        found[i, : len(ids)] = ids
+    return _stats(lat), float(np.mean([len(set(found[i]) & set(truth[i])) / 10 for i in range(len(q))]))
+
+
 def bench_pgvector(centres: np.ndarray, sizes: list[int], url: str, queries: int = 100, say=print) -> list[dict]:
     """Synthetic passages (as bench_scale) in a pgvector table with an HNSW index, beside FAISS HNSW on the same
     vectors: build time, size on disk, query p50 and recall@10 against exact search."""
@@ -640,12 +664,7 @@ def bench_pgvector(centres: np.ndarray, sizes: list[int], url: str, queries: int
             say(f"pgvector: {n:,} passages …")
             conn.execute("DROP TABLE IF EXISTS rag_bench_vectors")
             conn.execute(f"CREATE TABLE rag_bench_vectors (id int PRIMARY KEY, embedding vector({dim}) NOT NULL)")
-            t = time.perf_counter()
-            with conn.cursor() as cur, cur.copy("COPY rag_bench_vectors (id, embedding) FROM STDIN WITH (FORMAT BINARY)") as copy:
-                copy.set_types(["int4", "vector"])
-                for i, v in enumerate(data):
-                    copy.write_row((i, v))
-            load = time.perf_counter() - t
+            load = pg_load_vectors(conn, "rag_bench_vectors", data)
             for setting in build_settings(n, dim):  # the graph built in memory, by every core
                 conn.execute(setting)
             t = time.perf_counter()
@@ -657,23 +676,13 @@ def bench_pgvector(centres: np.ndarray, sizes: list[int], url: str, queries: int
             build_memory = conn.execute("SHOW maintenance_work_mem").fetchone()[0]
             # the store's ef_search, and the ones around it: the recall each buys, and its latency
             for mode, ef in [("hnsw", e) for e in sorted({HNSW_EF_SEARCH // 2, HNSW_EF_SEARCH, HNSW_EF_SEARCH * 2})] + [("exact", 0)]:
-                lat, found = [], np.zeros((queries, 10), dtype=np.int64)
-                for i in range(queries):
-                    t = time.perf_counter()
-                    with conn.transaction():
-                        if mode == "exact":
-                            conn.execute("SET LOCAL enable_indexscan = off")
-                        else:
-                            conn.execute(f"SET LOCAL hnsw.ef_search = {ef}")
-                        ids = [r[0] for r in conn.execute(
-                            "SELECT id FROM rag_bench_vectors ORDER BY embedding <#> %s LIMIT 10", (q[i],)).fetchall()]
-                    lat.append((time.perf_counter() - t) * 1000)
-                    found[i, : len(ids)] = ids
-                recall = float(np.mean([len(set(found[i]) & set(truth[i])) / 10 for i in range(queries)]))
+                setting = "SET LOCAL enable_indexscan = off" if mode == "exact" else f"SET LOCAL hnsw.ef_search = {ef}"
+                latency, recall = pg_search(conn, "SELECT id FROM rag_bench_vectors ORDER BY embedding <#> %s LIMIT 10",
+                                            q, truth, setting)
                 rows.append({"passages": n, "index": f"pgvector {mode}" + (f" ef_search {ef}" if ef else ""), "load_s": round(load, 1),
                              "build_s": round(build, 1) if mode == "hnsw" else 0.0, "size_mb": round(size_mb, 1),
                              "index_mb": round(index_mb, 1), "build_memory": build_memory,
-                             "search_ms": _stats(lat), "recall@10": round(recall, 3)})
+                             "search_ms": latency, "recall@10": round(recall, 3)})
             conn.execute("DROP TABLE rag_bench_vectors")
             faiss.omp_set_num_threads(os.cpu_count() or 2)
             t = time.perf_counter()

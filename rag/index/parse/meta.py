@@ -44,7 +44,7 @@ _AUTHOR_LABEL = re.compile(r"^(?:(?:analysis|opinion|commentary|review|story|wor
                            r"texte|текст|автор|author|autor|auteur|por|par|von|di|door|av|af)\b[:\s]+(?=\S)", re.I)
 # a piece of the author field that is a role, not a name ("CNN Editor-at-large", "Staff Writer")
 _AUTHOR_ROLE = re.compile(r"\b(?:editor|reporter|correspondent|writer|columnist|contributor|staff|producer|"
-                          r"analyst|editor-at-large)\b", re.I)
+                          r"analyst)\b", re.I)
 # what a page's date leaves in trafilatura's author field: "Jeff Foust Monday; November"
 _AUTHOR_DATE_WORD = re.compile(rf"(?:\s+|^)(?:(?:mon|tue|tues|wed|thu|thur|thurs|fri|sat|sun)[a-z]*\.?|{_MONTH})$", re.I)
 
