@@ -72,14 +72,17 @@ eval: setup $(GITDOC) eval-folders
 	$(BIN)/rag eval --questions tests/eval/documents.jsonl --corpus tests/eval/folders/web-news --index build/index-web-news \
 		--variant default --reports reports/documents
 
-# The question corpus of tests/qa/: ten folders of different genres and formats, split by folder (train / dev /
-# test, rag/tools/questions.py). Reports per folder and per question form land in reports/qa/.
+# The question corpus of tests/qa/: 40 folders of different genres and formats, split by folder (train / dev /
+# test, rag/tools/questions.py). The engine with and without the reader on the eight test folders, reported per
+# folder and per question form, with the reliability plot of the answers' confidence: reports/qa/.
 eval-folders: setup
-	$(BIN)/rag eval --folder all --variant extractive --variant first-stage --reports reports/qa
+	$(BIN)/rag eval --folder test --variant extractive --variant no-reader --plots --reports reports/qa
 
-# Rebuild the trained evidence ranker and answerability score (rag/weights/, sha256 in models.txt) on CPU.
+# Rebuild the trained evidence ranker and answerability score, then the reader that reads the ranker's candidates
+# (rag/weights/, sha256 in models.txt), on CPU (a CUDA GPU is used when there is one).
 train: setup
 	$(BIN)/rag train
+	$(BIN)/rag train --reader
 
 bench: setup
 	$(BIN)/rag bench

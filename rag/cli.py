@@ -233,9 +233,10 @@ def models_cmd(verify):
 @click.option("--k", type=click.IntRange(1, 20))
 @click.option("--folder", "folders", multiple=True,
               help="A folder of tests/qa/ (repeatable), or train, dev, test, all: each with its own index, reported per folder.")
+@click.option("--plots", is_flag=True, help="Also draw the reliability of the answers' confidence (reliability.png).")
 @common_options
 @friendly_errors
-def eval_cmd(questions_file, out_file, reports_dir, compare, variants, split, k, folders, corpus, index, store, verbose):
+def eval_cmd(questions_file, out_file, reports_dir, compare, variants, split, k, folders, plots, corpus, index, store, verbose):
     """Answer a fixed question set and score retrieval, answers, citations, refusals and latency."""
     _setup_logging(verbose)
     from rag.tools.eval import DEFAULT_QUESTIONS, VARIANTS, evaluate, evaluate_folders, print_table
@@ -252,12 +253,12 @@ def eval_cmd(questions_file, out_file, reports_dir, compare, variants, split, k,
                 chosen.append(f)
             else:
                 raise InputError(f"unknown folder {f!r} (known: {', '.join(qa.SPLITS)}, or train, dev, test, all)")
-        evaluate_folders(list(dict.fromkeys(chosen)), names, reports_dir)
+        evaluate_folders(list(dict.fromkeys(chosen)), names, reports_dir, plots=plots)
         click.echo((reports_dir / "folders.md").read_text())
         click.echo(f"reports: {reports_dir}/<folder>/eval.md, {reports_dir / 'folders.md'}")
         return
     settings = _settings(corpus, index, None, k, False, store)
-    report = evaluate(settings, questions_file or DEFAULT_QUESTIONS, names, reports_dir, out_file, progress=True, split=split)
+    report = evaluate(settings, questions_file or DEFAULT_QUESTIONS, names, reports_dir, out_file, progress=True, split=split, plots=plots)
     print_table(report)
     click.echo(f"reports: {reports_dir / 'eval.md'}, {reports_dir / 'eval.json'}, {reports_dir / 'eval.png'}")
 
@@ -272,10 +273,14 @@ def eval_cmd(questions_file, out_file, reports_dir, compare, variants, split, k,
 @click.option("--compare", "compare_folders", multiple=True,
               help="Train nothing: print first-choice precision and MRR of the first stage and of the trained ranker on these folders.")
 @click.option("--keep-ranker", is_flag=True, help="Keep the ranker in --out; refit only the answerability score and thresholds.")
+@click.option("--reader", "reader_only", is_flag=True,
+              help="Train only the reader (question and sentence read together; it decides), from the corpus and the teacher's grades.")
+@click.option("--max-questions", type=click.IntRange(0), default=0, help="With --reader: train on this many questions (0: all; for the learning curve).")
 @click.option("-v", "--verbose", is_flag=True)
 @friendly_errors
-def train_cmd(out_dir, epochs, qa_dir, train_folders, dev_folders, compare_folders, keep_ranker, verbose):
-    """Rebuild the evidence ranker and the answerability score from the question corpus (CPU, about 30 minutes)."""
+def train_cmd(out_dir, epochs, qa_dir, train_folders, dev_folders, compare_folders, keep_ranker, reader_only, max_questions, verbose):
+    """Rebuild the evidence ranker and the answerability score from the question corpus (CPU, about 30 minutes);
+    with --reader, the reader instead."""
     _setup_logging(verbose)
     from rag.tools import questions as qa
     from rag.engine import rerank
@@ -285,6 +290,21 @@ def train_cmd(out_dir, epochs, qa_dir, train_folders, dev_folders, compare_folde
         click.echo(json.dumps(train.compare(list(compare_folders), out_dir or rerank.WEIGHTS_DIR), indent=1))
         return
 
+    if reader_only:
+        from rag.tools import train_reader
+
+        cfg = train_reader.ReaderConfig(max_questions=max_questions)
+        if epochs != 1.0:
+            cfg.epochs = max(1, round(epochs))
+        out = out_dir or rerank.WEIGHTS_DIR
+        report = train_reader.run(out, cfg, list(train_folders) or None, list(dev_folders) or None, qa_dir or qa.QA_DIR,
+                                  (qa_dir or qa.QA_DIR) / "grades", echo=lambda m: click.echo(m, err=True))
+        if out.resolve() == rerank.WEIGHTS_DIR.resolve():
+            from rag.config import Settings
+
+            train.record_models(Settings().models_file, out)
+        click.echo(json.dumps(report, indent=1))
+        return
     report = train.run(out_dir or rerank.WEIGHTS_DIR, train.Config(epochs=epochs), list(train_folders) or None,
                        list(dev_folders) or None, qa_dir or qa.QA_DIR, echo=lambda m: click.echo(m, err=True),
                        keep_ranker=keep_ranker)

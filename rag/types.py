@@ -132,6 +132,7 @@ class Answer:
     query: str = ""  # what was actually searched (after follow-up rewriting)
     short: str = ""  # a factoid's short answer (or "Yes"/"No"), "" when the answer is the evidence itself
     form: str = ""  # the question's form (rag/engine/query.py FORMS)
+    confidence: float | None = None  # p that the documents answer it (the reader's, calibrated); None: not decided by a model
 
     def to_dict(self) -> dict:
         return {

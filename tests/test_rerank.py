@@ -102,7 +102,7 @@ def test_the_shipped_models_match_models_txt():
     from rag.models import locate, read_models, verify
 
     specs = [s for s in read_models(Settings().models_file) if s.role == "rerank"]
-    assert len(specs) == 2 and all(s.sha256 for s in specs)
+    assert len(specs) == 4 and all(s.sha256 for s in specs)
     for spec in specs:
         verify(spec, locate(spec, Settings().models_file))
     assert (rerank.WEIGHTS_DIR / rerank.RANKER_FILE).stat().st_size < 30 * 1024 * 1024

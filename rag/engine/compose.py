@@ -166,11 +166,12 @@ _YEAR = re.compile(r"(1[5-9]|20)\d\d")
 
 
 def factoid(query: Query, best: Sentence, choose: Callable[[str, str, list[str]], str] | None,
-            choose_from: int, context_words: int, vocabulary, sure: bool = True) -> Composed:
+            choose_from: int, context_words: int, vocabulary, sure: bool = True, hint: str = "") -> Composed:
     """Short answer + its sentence. The candidate nearest to the question's words is the short answer; when
-    several are equally near, the model (if any) picks one of them; otherwise, when nothing is bound to the
-    question's words, or when the ranker is not `sure` of the sentence, the sentence alone answers (a wrong short
-    answer is worse than the sentence alone)."""
+    several are equally near, the one inside the reader's span (`hint`) wins, else the model (if any) picks one
+    of them; otherwise, when nothing of the asked type (a count, a date, a name) is bound to the question's
+    words, or when the ranker is not `sure` of the sentence, the sentence alone answers (a wrong short answer is
+    worse than the sentence alone)."""
     quote = marked([best])
     if not query.expects or not sure:
         return quote
@@ -179,6 +180,9 @@ def factoid(query: Query, best: Sentence, choose: Callable[[str, str, list[str]]
         return quote
     tied = [span for span, d in found if d == found[0][1]]
     chosen, mode = tied[0], "extracted"
+    hinted = [span for span in tied if hint and (span in hint or hint in span)]
+    if len(tied) > 1 and len(hinted) == 1:
+        tied = hinted
     if len(tied) > 1:
         if choose is None:
             return quote  # equally near, and no model to tell them apart

@@ -99,6 +99,7 @@ def features(query: Query, found: Evidence, vocabulary, passage_terms, gate_pass
 class Verdict:
     reason: str = ""  # why the documents are taken not to answer; "" when they may
     evidence: list[Sentence] = field(default_factory=list)  # best first, what compose() reads
+    confidence: float | None = None  # p that the documents answer it (None: nothing decided it)
 
     @property
     def declined(self) -> bool:
@@ -123,31 +124,57 @@ class Decider:
         s = self.settings
         return self.model.short_threshold if s.short_threshold is None else s.short_threshold
 
+    def sure(self, best: Sentence) -> bool:
+        """Is the best sentence sure enough for a short answer in front of it? With the reader: its p(answers)
+        reaches the short-answer threshold chosen on the dev folders; else the evidence score does."""
+        if not self.settings.rerank:
+            return True
+        if best.answer_p >= 0:
+            from rag.engine.reader import load_reader
+
+            t = self.settings.short_threshold
+            return best.answer_p >= (float(load_reader(self.settings.ranker_dir).settings["short_threshold"]) if t is None else t)
+        return best.score >= self.short_threshold
+
     def features(self, query: Query, found: Evidence) -> dict[str, float]:
+        if found.answerability is not None:  # taken before the reader re-scored the candidates
+            return found.answerability
         return features(query, found, self.vocabulary, self.passage_terms, self.settings.gate_passages)
 
     def decide(self, query: Query, found: Evidence) -> Verdict:
-        if reason := self.decline_reason(query, found):
-            return Verdict(reason)
+        p = self.answerability(query, found) if found.ranked and self.settings.rerank else None
+        confidence = p[0] if p else None
+        if reason := self.decline_reason(query, found, p):
+            return Verdict(reason, confidence=confidence)
         evidence = found.ranked
         if query.form == "factoid" and query.expects in ("number", "time"):
             # the answer must be a number or date bound to the question's words: the best sentence holding one
             stating = [x for x in evidence[: self.settings.bound_from] if compose.bound(query, x.text, self.vocabulary)]
             if not stating:
-                return Verdict(f"no retrieved sentence states a {query.expects} for what the question asks")
+                return Verdict(f"no retrieved sentence states a {query.expects} for what the question asks", confidence=confidence)
             evidence = [stating[0], *(x for x in evidence if x is not stating[0])]
-        return Verdict("", evidence)
+        return Verdict("", evidence, confidence)
 
-    def decline_reason(self, query: Query, found: Evidence) -> str:
-        """Why the documents are taken not to answer ("" when they may): the trained answerability score, from
-        what the ranker and the retrieval say, is below the threshold chosen on the dev folders."""
+    def answerability(self, query: Query, found: Evidence) -> tuple[float, float]:
+        """(p, threshold): p that the documents answer the question and the decline threshold chosen for it on the
+        dev folders. The ten-feature model's p; with the reader, a logistic regression (fitted on the dev folders)
+        over the log-odds of the reader's best p(this sentence answers) and of the ten-feature model's p."""
+        model = self.model
+        p, threshold = model.probability(self.features(query, found)), model.threshold
+        if found.ranked and found.ranked[0].answer_p >= 0:  # the reader read the candidates
+            from rag.engine.reader import load_reader
+
+            p, threshold = load_reader(self.settings.ranker_dir).decide(max(x.answer_p for x in found.ranked), p)
+        return p, (threshold if self.settings.decline_threshold is None else self.settings.decline_threshold)
+
+    def decline_reason(self, query: Query, found: Evidence, answerability: tuple[float, float] | None = None) -> str:
+        """Why the documents are taken not to answer ("" when they may): the reader's (or, without it, the
+        ten-feature model's) p that they answer is below the threshold chosen on the dev folders."""
         if not found.ranked:
             return "nothing retrieved states anything that could answer it"
         if not self.settings.rerank:
             return ""
-        model = self.model
-        p = model.probability(self.features(query, found))
-        threshold = model.threshold if self.settings.decline_threshold is None else self.settings.decline_threshold
+        p, threshold = answerability or self.answerability(query, found)
         if p >= threshold:
             return ""
         if query.unknown:

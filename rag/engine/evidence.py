@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from rag import text
+from rag.engine import reader as reader_mod
 from rag.engine import rerank
 from rag.engine.query import Query, analyze
 from rag.engine.retrieve import Retriever
@@ -28,10 +29,13 @@ class Evidence:
     first: list[Sentence]  # the usable ones by meaning + key terms (score = cosine + weight * coverage)
     ranked: list[Sentence]  # the best of those by the trained ranker (score = the evidence mix's logit), best first
     timings: dict[str, float]
+    answerability: dict[str, float] | None = None  # the question's answerability features, taken before the reader
 
 
 class EvidenceRanker:
     """The rank stage over one index generation; sentence vectors are remembered for as long as it lives."""
+
+    STATES_MAX = 2000  # token vectors kept for the reader (about 30 KB a sentence)
 
     def __init__(self, retriever: Retriever, embedder, settings, vocabulary: text.Vocabulary):
         self.retriever = retriever
@@ -39,6 +43,7 @@ class EvidenceRanker:
         self.settings = settings
         self.vocabulary = vocabulary
         self._vectors: dict[tuple[str, int, int], np.ndarray] = {}  # sentence vectors, valid for this index only
+        self._states: dict[str, object] = {}  # token vectors for the reader, by text
 
     @property
     def ranker(self) -> rerank.Ranker:
@@ -56,13 +61,54 @@ class EvidenceRanker:
         usable = [x for x in pool if answerable(x, code_ok=query.howto)]
         first = rank(query, qv, usable, self.sentence_vectors(usable), s.sentence_lexical_weight, self.vocabulary) if usable else []
         stages["select"] = (time.perf_counter() - t1) * 1000
-        ranked = first
+        ranked, asked = first, None
         if s.rerank and first:
             t1 = time.perf_counter()
             ranked = self.rerank(query, first[: s.rerank_top])
             stages["rerank"] = (time.perf_counter() - t1) * 1000
+            if (model := self.reader) is not None:
+                t1 = time.perf_counter()
+                ranked, asked = self.read(model, query, ranked, qv, hits)
+                stages["read"] = (time.perf_counter() - t1) * 1000
         stages["retrieve"] = (time.perf_counter() - t0) * 1000
-        return Evidence(qv, hits, pool, first, ranked, stages)
+        return Evidence(qv, hits, pool, first, ranked, stages, asked)
+
+    @property
+    def reader(self) -> reader_mod.Reader | None:
+        """The trained reader, when there is one, the settings use it and the embedder gives token vectors (the
+        ONNX backends do; the torch backend does not, and answers without the reader)."""
+        s = self.settings
+        if not (s.reader and s.rerank and (s.ranker_dir / reader_mod.READER_FILE).is_file()):
+            return None
+        if not hasattr(self.embedder.impl, "encode_with_states"):
+            return None
+        return reader_mod.load_reader(s.ranker_dir)
+
+    def read(self, model: reader_mod.Reader, query: Query, ranked: list[Sentence], qv: np.ndarray,
+             hits: list[Hit]) -> tuple[list[Sentence], dict[str, float]]:
+        """The reader's p(answers) for the best `reader_top`, which it orders (the rest follow as they were), and
+        the question's answerability features as the ranker's order gave them (the reader read them too)."""
+        from rag.engine.decide import features as decide_features  # decide reads Evidence: imported here, not at the top
+
+        top, rest = ranked[: self.settings.reader_top], ranked[self.settings.reader_top:]
+        question = self.token_states([query.search])[0]
+        asked = decide_features(query, Evidence(qv, hits, [], [], ranked, {}), self.vocabulary, self.passage_terms,
+                                self.settings.gate_passages)
+        rows = [reader_mod.feature_row(rerank.candidate_features(x), x.score, asked) for x in top]
+        readings = model.read(question, self.token_states([x.text for x in top]), rows)
+        read = [replace(x, score=r.logit, answer_p=r.probability, span=r.span) for x, r in zip(top, readings)]
+        read.sort(key=lambda x: -x.score)
+        return read + rest, asked
+
+    def token_states(self, texts: list[str]) -> list:
+        """Each text's word pieces and token vectors (rag.index.embed.TokenStates), remembered a while."""
+        missing = list(dict.fromkeys(t for t in texts if t not in self._states))
+        if len(self._states) + len(missing) > self.STATES_MAX:
+            self._states.clear()  # and this call's texts are all computed again
+            missing = list(dict.fromkeys(texts))
+        if missing:
+            self._states.update(zip(missing, self.embedder.encode_with_states(missing)[1]))
+        return [self._states[t] for t in texts]
 
     def rerank(self, query: Query, top: list[Sentence]) -> list[Sentence]:
         """The trained ranker's score (a bi-encoder: question and sentence with its heading, embedded apart), mixed

@@ -183,6 +183,7 @@ class Pipeline:
         result = Answer(question, "", False, [], found.timings, [self.evidence.passage(h) for h in found.hits[: k or s.k]],
                         notes=notes, query=query.search, form=query.form)
         verdict = self.decider.decide(query, found)  # decide
+        result.confidence = verdict.confidence
         if verdict.declined:
             return _refuse(result, verdict.reason, t0, query)
         evidence = verdict.evidence
@@ -207,9 +208,11 @@ class Pipeline:
             return compose.yes_no(query, best, self.vocabulary, s.yesno_coverage)
         if query.form in ("explanatory", "summary"):
             return compose.gathered(evidence, s.gather_margin, self.evidence.reading_order(evidence[0]))
-        sure = not s.rerank or evidence[0].score >= self.decider.short_threshold
+        sure = self.decider.sure(evidence[0])
         choose = partial(self.generator.choose, noun=s.corpus_noun) if use_llm else None
-        return compose.factoid(query, best, choose, s.choose_from, s.choose_context_words, self.vocabulary, sure)
+        span = evidence[0].span
+        hint = evidence[0].text[span[0]:span[1]] if span else ""  # the reader's short answer: breaks a tie
+        return compose.factoid(query, best, choose, s.choose_from, s.choose_context_words, self.vocabulary, sure, hint)
 
     def _document(self, question: str, asked: DocumentQuestion, notes: list[str], t0: float) -> Answer:
         """A question about a document named loosely (rag/engine/about.py): the document is picked and checked

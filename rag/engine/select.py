@@ -32,6 +32,8 @@ class Sentence:
     first: float = 0.0  # the first stage's score (dense + weight * overlap)
     trained: float = 0.0  # the trained ranker's score (20 × cosine of its own vectors)
     rank: int = 0  # place in the first stage's order (0 = best)
+    answer_p: float = -1.0  # the reader's p(this sentence answers the question); -1: not read
+    span: tuple[int, int] | None = None  # the reader's short answer in `text` (character offsets)
 
     def citation(self) -> Citation:
         c = self.chunk

@@ -16,6 +16,7 @@ import json
 import logging
 import os
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -114,6 +115,17 @@ class Embedder:
     def encode_query(self, text: str) -> np.ndarray:
         return self.encode([text])[0]
 
+    def encode_with_states(self, texts: list[str]) -> tuple[np.ndarray, list]:
+        """Unit vectors and each text's (word-piece ids, token vectors): what the reader reads. The ONNX backends
+        give both from one run; the torch backend has no token vectors (the reader is then not used)."""
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32), []
+        impl = self.impl
+        if not hasattr(impl, "encode_with_states"):
+            raise ModelError("the reader needs the ONNX embedding backend (embed_backend=onnx or onnx-int8)")
+        vectors, states = impl.encode_with_states(list(texts), self.batch_size)
+        return np.asarray(vectors, dtype=np.float32), states
+
     def dictionary(self) -> frozenset[str]:
         """The whole words of the model's WordPiece vocabulary (~20k common English words): a question word that
         neither this nor the corpus knows is a specific name (rag/engine/query.py)."""
@@ -171,6 +183,15 @@ class _TorchEncoder:
         )
 
 
+@dataclass(frozen=True)
+class TokenStates:
+    """A text as the encoder saw it: its word pieces, their character offsets, their output vectors."""
+
+    ids: np.ndarray
+    offsets: np.ndarray  # (n, 2)
+    vectors: np.ndarray  # (n, dim) float16
+
+
 class OnnxEncoder:
     def __init__(self, path: Path, model_file: Path):
         import onnxruntime as ort
@@ -199,7 +220,13 @@ class OnnxEncoder:
         self.dim = int(self.session.get_outputs()[0].shape[-1])
 
     def encode(self, texts, batch_size):
+        return self.encode_with_states(texts, batch_size, keep_states=False)[0]
+
+    def encode_with_states(self, texts, batch_size, keep_states: bool = True):
+        """(vectors, states): the pooled vectors, and with `keep_states` each text's (word-piece ids, token
+        vectors as float16) as well, from the same run: the reader (rag/engine/reader.py) reads the tokens."""
         encodings = self.tokenizer.encode_batch(texts)
+        states: list = [None] * len(texts)
         # longest first, as sentence-transformers does: batches of similar length waste little on padding
         order = np.argsort([-len(e.ids) for e in encodings], kind="stable")
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
@@ -219,7 +246,12 @@ class OnnxEncoder:
             if self.normalize:
                 vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
             out[rows] = vectors
-        return out
+            if keep_states:
+                for r, i in enumerate(rows):
+                    n = len(encodings[i].ids)
+                    states[i] = TokenStates(np.asarray(encodings[i].ids, dtype=np.int64),
+                                            np.asarray(encodings[i].offsets, dtype=np.int32), hidden[r, :n].astype(np.float16))
+        return out, states
 
 
 def onnx_export(path: Path, cache_dir: Path, int8: bool = False, weights_sha256: str = "") -> Path:

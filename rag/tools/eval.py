@@ -22,6 +22,8 @@ from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from rag.config import ROOT, Settings
 from rag.errors import InputError
 from rag.engine.prompts import MODEL_NOT_FOUND
@@ -137,6 +139,7 @@ class Record:
     form: str
     timings_ms: dict
     passages: list[dict]  # the retrieved passages, best first: source, text
+    confidence: float | None = None  # the answer's p that the documents answer it (None: no model decided)
 
     def public(self) -> dict:
         return {k: getattr(self, k) for k in ("id", "question", "answer", "refused", "citations", "timings_ms")}
@@ -154,7 +157,8 @@ def run(answerer, questions: list[Question], progress=None) -> list[Record]:
         passages = [{"source": p.source, "text": p.text} for p in a.passages]
         records.append(
             Record(q.id, q.question, q.kind, q.split, a.answer, a.refused, a.mode,
-                   [c.to_dict() for c in a.citations], a.short, a.form, {k: round(v, 1) for k, v in a.timings_ms.items()}, passages)
+                   [c.to_dict() for c in a.citations], a.short, a.form, {k: round(v, 1) for k, v in a.timings_ms.items()}, passages,
+                   None if a.confidence is None else round(a.confidence, 4))
         )
         if progress:
             progress()
@@ -214,6 +218,7 @@ def aggregate(questions: list[Question], records: list[Record], k: int) -> dict:
     by_id = {q.id: q for q in questions}
     groups: dict[str, list[dict]] = defaultdict(list)
     timings: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+    confidences: dict[str, list[tuple[float, bool]]] = defaultdict(list)
     for r in records:
         q = by_id[r.id]
         if not q.scored:
@@ -221,6 +226,8 @@ def aggregate(questions: list[Question], records: list[Record], k: int) -> dict:
         sc = score_one(q, r, k)
         for g in {q.kind, "all", f"split:{q.split}"} | ({"core"} if q.kind in CORE_KINDS else set()):
             groups[g].append(sc)
+            if r.confidence is not None:
+                confidences[g].append((r.confidence, q.answerable))
             for stage, ms in r.timings_ms.items():
                 timings[g][stage].append(ms)
     out = {}
@@ -229,11 +236,54 @@ def aggregate(questions: list[Question], records: list[Record], k: int) -> dict:
         for name in METRICS:
             vals = [row[name] for row in rows if row.get(name) is not None]
             m[name] = round(sum(vals) / len(vals), 3) if vals else None
+        m["ece"] = calibration(confidences[g])[0] if g in ("all",) or g.startswith("split:") else None
         m["latency_ms"] = {
             stage: {"p50": round(percentile(v, 0.5), 1), "p95": round(percentile(v, 0.95), 1)} for stage, v in timings[g].items()
         }
         out[g] = m
     return out
+
+
+def calibration(pairs: list[tuple[float, bool]], bins: int = 10) -> tuple[float | None, list[dict]]:
+    """Expected calibration error of the answers' confidence (p that the documents answer the question) against
+    whether the folder does answer it, and the reliability bins (mean p, share answerable, n) it is read from."""
+    if not pairs:
+        return None, []
+    p = np.asarray([c for c, _ in pairs], dtype=float)
+    y = np.asarray([float(a) for _, a in pairs])
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    rows, total = [], 0.0
+    for lo, hi in zip(edges[:-1], edges[1:]):
+        inside = (p >= lo) & ((p < hi) | (hi == 1.0))
+        if inside.any():
+            rows.append({"p": round(float(p[inside].mean()), 3), "answerable": round(float(y[inside].mean()), 3), "n": int(inside.sum())})
+            total += inside.mean() * abs(p[inside].mean() - y[inside].mean())
+    return round(float(total), 3), rows
+
+
+def reliability(pairs_by_variant: dict[str, list[tuple[float, bool]]], path: Path, title: str = "") -> None:
+    """The reliability plot (`rag eval --plots`): per variant, the share of questions the folder answers against
+    the confidence given, in ten bins; a calibrated confidence lies on the diagonal."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5, 5))
+    ax.plot([0, 1], [0, 1], color="grey", linestyle=":", label="calibrated")
+    for name, pairs in pairs_by_variant.items():
+        ece, rows = calibration(pairs)
+        if rows:
+            ax.plot([r["p"] for r in rows], [r["answerable"] for r in rows], marker="o", label=f"{name} (ECE {ece:.3f}, n {len(pairs)})")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.set_xlabel("confidence: p that the documents answer it")
+    ax.set_ylabel("share of questions the documents answer")
+    ax.set_title(title or "rag eval: reliability of the answer's confidence")
+    ax.legend(loc="upper left", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
 
 
 # ---- the naive baseline, for comparison ---------------------------------------------------------
@@ -270,6 +320,7 @@ VARIANTS = {
     "default": {},
     "dense-only": {"hybrid": False},
     "extractive": {"use_llm": False},
+    "no-reader": {"reader": False, "use_llm": False},  # extractive, without the reader: the mix orders, the ten-feature model declines
     "first-stage": {"rerank": False, "use_llm": False},  # ranked by meaning + key terms only, nothing declined, no model
     "generate": {"answer_style": "generate"},
     "naive": None,  # NaiveBaseline
@@ -298,7 +349,7 @@ def build_answerers(settings: Settings, names: list[str]):
 TABLE_COLUMNS = [
     ("n", "n"), ("right", "right"), ("facts", "facts"), ("correct", "correct"), ("f1", "F1"), ("words", "words"), ("recall@1", "R@1"), ("recall@3", "R@3"), ("recall@k", "R@k"),
     ("mrr", "MRR"), ("citation_precision", "cit.prec"), ("citation_recall", "cit.rec"), ("support", "support"),
-    ("declined", "declined"), ("wrongly_declined", "wrongly decl."),
+    ("declined", "declined"), ("wrongly_declined", "wrongly decl."), ("ece", "ECE"),
 ]
 GROUP_ORDER = ["fact", "paraphrase", "quote", "core", "multi", "factoid", "definition", "yesno", "why", "how", "summary",
                "listing", "followup", "doc-author", "doc-date", "doc-site", "doc-summary", "doc-listing", "unanswerable",
@@ -379,16 +430,24 @@ def qa_questions(folder: str, qa_dir: Path | None = None) -> list[Question]:
     return [Question(**{k: v for k, v in r.items() if k in known}) for r in qa.load(folder, qa_dir or qa.QA_DIR)]
 
 
-def evaluate_folders(folders: list[str], variants: list[str], out_dir: Path, progress: bool = True) -> dict:
-    """`rag eval --folder`: each tests/qa/ folder with its own index, reported per folder and per question form,
-    then the folders of each split together."""
+def evaluate_folders(folders: list[str], variants: list[str], out_dir: Path, progress: bool = True, plots: bool = False) -> dict:
+    """`rag eval --folder`: each tests/qa/ folder with its own index, reported per folder and per question form;
+    with `plots`, the reliability of the answers' confidence over all the folders (reliability.png)."""
     from rag.tools.train import folder_settings
 
     summary: dict = {}
     for folder in folders:
         rep = evaluate(folder_settings(folder, use_llm=True), Path(f"tests/qa/{folder}.jsonl"), variants, out_dir / folder,
-                       progress=progress, questions=qa_questions(folder))
+                       progress=progress, questions=qa_questions(folder), plots=plots)
         summary[folder] = {v: r["metrics"] for v, r in rep["variants"].items()}
+    if plots:
+        pairs: dict[str, list[tuple[float, bool]]] = defaultdict(list)
+        for folder in folders:
+            for line in (out_dir / folder / "eval_questions.jsonl").read_text(encoding="utf-8").splitlines():
+                r = json.loads(line)
+                if r.get("confidence") is not None:
+                    pairs[r["variant"]].append((r["confidence"], r["kind"] != "unanswerable"))
+        reliability(dict(pairs), out_dir / "reliability.png", f"reliability over {len(folders)} folders")
     (out_dir / "folders.json").write_text(json.dumps(summary, indent=1))
     (out_dir / "folders.md").write_text(folders_markdown(summary))
     return summary
@@ -401,8 +460,8 @@ FOLDER_COLUMNS = [("n", "n"), ("right", "right and cited"), ("declined", "declin
 def folders_markdown(summary: dict) -> str:
     from rag.tools.questions import SPLITS
 
-    lines = ["| folder | split | variant | answerable n | " + " | ".join(h for _, h in FOLDER_COLUMNS[1:]) + " | p50 ms |",
-             "|---" * (len(FOLDER_COLUMNS) + 4) + "|"]
+    lines = ["| folder | split | variant | answerable n | " + " | ".join(h for _, h in FOLDER_COLUMNS[1:]) + " | ECE | p50 ms |",
+             "|---" * (len(FOLDER_COLUMNS) + 5) + "|"]
     for folder, variants in summary.items():
         for v, m in variants.items():
             answerable = {k: val for k, val in m.items() if k not in ("unanswerable",)}
@@ -410,7 +469,7 @@ def folders_markdown(summary: dict) -> str:
             un = m.get("unanswerable", {})
             p50 = m.get("all", {}).get("latency_ms", {}).get("total", {}).get("p50", 0)
             lines.append(f"| {folder} | {SPLITS.get(folder, '?')} | {v} | {a['n']} | {_fmt(a['right'])} | {_fmt(un.get('declined'))} | "
-                         f"{_fmt(a['wrongly_declined'])} | {_fmt(a['f1'])} | {_fmt(a['words'])} | {p50:.0f} |")
+                         f"{_fmt(a['wrongly_declined'])} | {_fmt(a['f1'])} | {_fmt(a['words'])} | {_fmt(m.get('all', {}).get('ece'))} | {p50:.0f} |")
     return "\n".join(lines) + "\n"
 
 
@@ -425,7 +484,8 @@ def _answerable_metrics(groups: dict) -> dict:
 
 
 def evaluate(settings: Settings, questions_path: Path, variants: list[str], out_dir: Path, out_jsonl: Path | None = None,
-             progress: bool = True, split: str | None = None, questions: list[Question] | None = None) -> dict:
+             progress: bool = True, split: str | None = None, questions: list[Question] | None = None,
+             plots: bool = False) -> dict:
     from rich.progress import Progress
 
     questions = [q for q in (questions or load_questions(questions_path)) if split is None or q.split == split]
@@ -452,6 +512,10 @@ def evaluate(settings: Settings, questions_path: Path, variants: list[str], out_
     (out_dir / "eval.json").write_text(json.dumps(report, indent=1, ensure_ascii=False))
     (out_dir / "eval.md").write_text(markdown(report))
     chart(report, out_dir / "eval.png")
+    if plots:
+        answerable = {q.id: q.answerable for q in questions}
+        reliability({name: [(r.confidence, answerable[r.id]) for r in records if r.confidence is not None]
+                     for name, records in per_question.items()}, out_dir / "reliability.png")
     with open(out_dir / "eval_questions.jsonl", "w", encoding="utf-8") as f:
         for name, records in per_question.items():
             for r in records:

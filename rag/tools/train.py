@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from rag.tools import questions
-from rag.engine import decide, rerank
+from rag.engine import decide, reader, rerank
 from rag.engine.decide import FEATURES
 from rag.config import ROOT, TEXT_VERSION, Settings
 from rag.models import sha256_file
@@ -45,6 +45,7 @@ BUILD_DIR = ROOT / "build"
 HARD_NEGATIVES = 6  # per gold sentence: the first stage's best non-gold candidates (and the batch's others)
 MAX_TOKENS = 128  # a candidate longer than this many word pieces is cut (its start says what it is)
 SEED = 13
+POOLS_VERSION = 2  # what a cached pool holds (2: each candidate's sentence as well)
 
 
 @dataclass
@@ -84,7 +85,8 @@ def folder_settings(folder: str, qa_dir: Path = questions.QA_DIR, **changes) -> 
                                 "use_llm": False, **changes})
 
 
-def _query(pipeline, record: dict):
+def record_query(pipeline, record: dict):
+    """A record's question as the engine understands it (after its follow-up history)."""
     history = [(h, "") for h in record.get("history", [])]
     return analyze(record["question"], history, pipeline.vocabulary, pipeline.embedder.dictionary())
 
@@ -99,7 +101,7 @@ def pools(folder: str, embedder, ranked_by: str = "first", ranker_dir: Path = re
             sha256_file(qa_dir / f"{folder}.jsonl"),
             sorted((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in (qa_dir / "folders" / folder).iterdir()),
             [sha256_file(ROOT / "rag" / m) for m in ("engine/pipeline.py", "engine/select.py", "engine/query.py", "engine/retrieve.py", "index/chunk.py", "index/clean.py")],
-            TEXT_VERSION]).encode()).hexdigest()[:16]
+            TEXT_VERSION, POOLS_VERSION]).encode()).hexdigest()[:16]
         cache = BUILD_DIR / "train" / "pools" / f"{folder}-{key}.json"
         if cache.is_file():
             return json.loads(cache.read_text())
@@ -113,17 +115,19 @@ def pools(folder: str, embedder, ranked_by: str = "first", ranker_dir: Path = re
 def _pools(folder: str, embedder, ranked_by: str, ranker_dir: Path, qa_dir: Path) -> list[dict]:
     from rag.engine.pipeline import Pipeline
 
-    settings = folder_settings(folder, qa_dir, rerank=ranked_by == "ranker", ranker_dir=ranker_dir)
+    # the reader reads these pools: they hold the engine's order before it (its own scores would feed back)
+    settings = folder_settings(folder, qa_dir, rerank=ranked_by == "ranker", ranker_dir=ranker_dir, reader=False)
     pipeline = Pipeline(settings, embedder=embedder, progress=False)
     out = []
     for rec in questions.load(folder, qa_dir):
-        query = _query(pipeline, rec)
+        query = record_query(pipeline, rec)
         found = pipeline.evidence.gather(query)
         ranked = found.ranked if ranked_by == "ranker" else found.first[: pipeline.settings.rerank_top]
         out.append({
             "id": rec["id"], "folder": folder, "kind": rec["kind"], "question": query.search,
             "answerable": rec["kind"] != "unanswerable", "evidence": rec.get("evidence", []),
             "candidates": [{"text": rerank.pair_text(x.text, x.chunk.heading, x.chunk.kind), "source": x.chunk.source,
+                            "sentence": x.text, "heading": x.chunk.heading,
                             "page": x.chunk.page, "gold": is_gold(x.text, rec.get("evidence", [])), "score": x.score,
                             "features": rerank.candidate_features(x) if ranked_by == "ranker" else {}}
                            for x in ranked],
@@ -271,7 +275,7 @@ def fit_answerability(dev: list[dict], cfg: Config, mix: rerank.Mix) -> rerank.A
 def record_models(models_file: Path, out_dir: Path) -> None:
     """Write the sha256 of the trained files into models.txt's `rerank` lines (atomically)."""
     lines = models_file.read_text(encoding="utf-8").splitlines()
-    wanted = {name: sha256_file(out_dir / name) for name in (rerank.RANKER_FILE, rerank.ANSWERABILITY_FILE)
+    wanted = {name: sha256_file(out_dir / name) for name in (rerank.RANKER_FILE, rerank.ANSWERABILITY_FILE, reader.READER_FILE, reader.READER_SETTINGS)
               if (out_dir / name).is_file()}
     out = []
     for line in lines:
