@@ -56,7 +56,7 @@ class Settings:
     rerank_top: int = 32  # first-stage best sentences the trained ranker re-scores (its cost grows with this)
     ranker_dir: Path = ROOT / "rag" / "weights"
     reader: bool = True  # the reader (rag/engine/reader.py) re-reads the best candidates and decides, when it is trained
-    reader_top: int = 20  # the ranked candidates the reader reads (about 1 ms each)
+    reader_top: int = 20  # the ranked candidates the reader reads (their token vectors are most of its cost)
     gate_passages: int = 3  # the answerability score reads key-term coverage over this many best passages
     decline_threshold: float | None = None  # None: the trained one (rag/weights/answerability.json)
     short_threshold: float | None = None  # None: the trained one

@@ -28,8 +28,9 @@ from tests.test_ui import _free_port
 pytestmark = pytest.mark.skipif(importlib.util.find_spec("sse_starlette") is None,
                                 reason="needs llama-cpp-python[server] (pip install -e '.[dev]')")
 
-# two candidate names equally near the question's words, so the model breaks the tie (it is asked nothing else)
-MODEL_NEEDED = "In which city was the wireless industry conference held last month?"
+# two candidate names equally near the question's words ("U.S", "Richard Grenell") and neither inside the reader's
+# span, so the model breaks the tie (it is asked nothing else)
+MODEL_NEEDED = "who was the US ambassador in germany that wrote the warning letter to berlin"
 
 
 def _models_file(folder, url: str, model_id: str = "smol"):
@@ -113,7 +114,8 @@ def test_served_model_answers_the_dev_questions_as_the_in_process_one(pipeline, 
         if (here.answer, here.refused, here.citations, here.mode, here.notes) != (there.answer, there.refused, there.citations, there.mode, there.notes):
             differ.append((q.id, here.answer, there.answer))
     assert not differ
-    assert compared >= 2, "too few questions reached the model to compare anything"
+    # since the reader (issue 22) its span breaks most ties: one question of the two sets still reaches the model
+    assert compared >= 1, "no question reached the model to compare anything"
 
 
 def test_served_model_generates_as_the_in_process_one(pipeline, remote):

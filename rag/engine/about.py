@@ -274,7 +274,7 @@ class Documents:
         if not topic:
             return Picked(candidates[0])
         query = analyze(topic, (), self.vocabulary, self.dictionary)
-        found = self.evidence.gather(query)
+        found = self.evidence.gather(query, read=False)  # is the topic in the folder at all (the ten-feature score)
         best_hit: dict[str, float] = {}
         for h in found.hits:
             best_hit[h.chunk.source] = max(best_hit.get(h.chunk.source, h.score), h.score)
@@ -296,7 +296,10 @@ class Documents:
         """The candidate whose title and lead mean what the description says, in other words: near enough to it
         and clearly nearer than the next candidate; None when no candidate is."""
         about = [" ".join([self.title(s), *(x.text for x in self.lead(s))]) for s in candidates]
-        sims = self.evidence.embedder.encode(about) @ self.evidence.embedder.encode_query(topic)
+        # each embedded alone: int8 vectors depend a little on the batch they are made in (its activations'
+        # scale), so a description's similarity must not depend on which other candidates came with it
+        vectors = np.stack([self.evidence.embedder.encode([a])[0] for a in about]) if about else np.zeros((0, 1))
+        sims = vectors @ self.evidence.embedder.encode_query(topic) if about else np.zeros(0)
         order = np.argsort(-sims)
         runner_up = float(sims[order[1]]) if len(order) > 1 else 0.0
         best = float(sims[order[0]]) if len(order) else 0.0

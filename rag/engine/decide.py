@@ -17,20 +17,13 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from rag import text
 from rag.engine import compose
+from rag.engine.answerability import FEATURES, features  # noqa: F401 (FEATURES: what the model's weights are for)
 from rag.engine.evidence import Evidence
 from rag.engine.query import Query
 from rag.engine.rerank import ANSWERABILITY_FILE, WEIGHTS_DIR, sigmoid, verified
 from rag.engine.select import Sentence
 from rag.errors import ModelError
-
-# The features, in the order the model stores its weights; `rag train` fits on exactly these.
-FEATURES = ("logit1", "margin", "logit_mean3", "dense1", "overlap1", "passage_cov", "top_cov", "unknown", "hit1", "n_terms")
-TOP_LOGITS = 3  # the best few evidence scores the features summarise
-NO_LOGIT = -10.0  # stands for a missing evidence score: far below any real one
-TERMS_CAP = 10  # a question's number of key terms, capped: more than ten says nothing more
-
 
 @dataclass(frozen=True)
 class Answerability:
@@ -70,29 +63,6 @@ class Answerability:
 @lru_cache(maxsize=4)
 def load_answerability(directory: Path = WEIGHTS_DIR) -> Answerability:
     return Answerability.load(directory / ANSWERABILITY_FILE)
-
-
-def features(query: Query, found: Evidence, vocabulary, passage_terms, gate_passages: int) -> dict[str, float]:
-    """What the answerability score reads: how sure the ranker is of its best sentence and by how much, and how
-    much of the question the best passages speak of. `passage_terms(chunk)`: the words a passage speaks of."""
-    ranked, hits = found.ranked, found.hits
-    logits = [x.score for x in ranked[:TOP_LOGITS]] or [NO_LOGIT]
-    best = ranked[0] if ranked else None
-    asked = set(query.terms)
-    passage = passage_terms(best.chunk) if best else set()
-    top = set().union(*(passage_terms(h.chunk) for h in hits[:gate_passages])) if hits else set()
-    return {
-        "logit1": logits[0],
-        "margin": logits[0] - (logits[1] if len(logits) > 1 else NO_LOGIT),
-        "logit_mean3": sum(logits) / len(logits),
-        "dense1": max((x.dense for x in ranked[:TOP_LOGITS]), default=0.0),
-        "overlap1": best.overlap if best else 0.0,
-        "passage_cov": text.coverage(asked, passage, vocabulary),
-        "top_cov": text.coverage(asked, top, vocabulary),
-        "unknown": float(bool(query.unknown)),
-        "hit1": hits[0].score if hits else 0.0,
-        "n_terms": min(len(asked), TERMS_CAP) / TERMS_CAP,
-    }
 
 
 @dataclass
@@ -139,7 +109,7 @@ class Decider:
     def features(self, query: Query, found: Evidence) -> dict[str, float]:
         if found.answerability is not None:  # taken before the reader re-scored the candidates
             return found.answerability
-        return features(query, found, self.vocabulary, self.passage_terms, self.settings.gate_passages)
+        return features(query, found.ranked, found.hits, self.vocabulary, self.passage_terms, self.settings.gate_passages)
 
     def decide(self, query: Query, found: Evidence) -> Verdict:
         p = self.answerability(query, found) if found.ranked and self.settings.rerank else None

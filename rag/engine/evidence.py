@@ -14,6 +14,7 @@ import numpy as np
 
 from rag import text
 from rag.engine import reader as reader_mod
+from rag.engine.answerability import features as answerability_features
 from rag.engine import rerank
 from rag.engine.query import Query, analyze
 from rag.engine.retrieve import Retriever
@@ -49,7 +50,9 @@ class EvidenceRanker:
     def ranker(self) -> rerank.Ranker:
         return rerank.load_ranker(self.settings.ranker_dir)
 
-    def gather(self, query: Query, k: int | None = None) -> Evidence:
+    def gather(self, query: Query, k: int | None = None, read: bool = True) -> Evidence:
+        """Retrieve, select, rank; then the reader reads the best, unless `read` is off (a document's topic is not
+        a question the reader could judge an answer to)."""
         s = self.settings
         t0 = time.perf_counter()
         stages: dict[str, float] = {}
@@ -66,7 +69,7 @@ class EvidenceRanker:
             t1 = time.perf_counter()
             ranked = self.rerank(query, first[: s.rerank_top])
             stages["rerank"] = (time.perf_counter() - t1) * 1000
-            if (model := self.reader) is not None:
+            if read and (model := self.reader) is not None:
                 t1 = time.perf_counter()
                 ranked, asked = self.read(model, query, ranked, qv, hits)
                 stages["read"] = (time.perf_counter() - t1) * 1000
@@ -88,12 +91,9 @@ class EvidenceRanker:
              hits: list[Hit]) -> tuple[list[Sentence], dict[str, float]]:
         """The reader's p(answers) for the best `reader_top`, which it orders (the rest follow as they were), and
         the question's answerability features as the ranker's order gave them (the reader read them too)."""
-        from rag.engine.decide import features as decide_features  # decide reads Evidence: imported here, not at the top
-
         top, rest = ranked[: self.settings.reader_top], ranked[self.settings.reader_top:]
         question = self.token_states([query.search])[0]
-        asked = decide_features(query, Evidence(qv, hits, [], [], ranked, {}), self.vocabulary, self.passage_terms,
-                                self.settings.gate_passages)
+        asked = answerability_features(query, ranked, hits, self.vocabulary, self.passage_terms, self.settings.gate_passages)
         rows = [reader_mod.feature_row(rerank.candidate_features(x), x.score, asked) for x in top]
         readings = model.read(question, self.token_states([x.text for x in top]), rows)
         read = [replace(x, score=r.logit, answer_p=r.probability, span=r.span) for x, r in zip(top, readings)]

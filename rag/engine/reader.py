@@ -16,8 +16,9 @@ starting from nothing.
 
 Why not a full cross-encoder (the six MiniLM layers over "[CLS] question [SEP] sentence [SEP]"): on the two
 cores this runs on, one pair takes 57 ms (fp32, 96 tokens), so 20 candidates would take over a second per
-question against a 300 ms budget, and training on 10,000 questions would take hours per epoch. The interaction
-layers reuse vectors that are computed anyway and cost about 1 ms per candidate.
+question against a 300 ms budget, and training on 10,000 questions would take hours per epoch. The reader runs
+the same encoder once per text (the index keeps pooled vectors only, so the candidates' token vectors are
+computed again: most of the read stage's 18-101 ms p50 on the test folders) and its own two layers on top.
 
 Trained by `rag train --reader` (rag/tools/train_reader.py); shipped as ONNX int8 in rag/weights/ with its sha256
 in models.txt (role `rerank`, checked at every load); reader.json beside it holds the temperature and thresholds chosen on dev folders.
@@ -33,6 +34,8 @@ from pathlib import Path
 
 import numpy as np
 
+from rag.engine.answerability import FEATURES
+from rag.engine.rerank import MIX_FEATURES, verified
 from rag.errors import ModelError
 
 READER_FILE = "reader-int8.onnx"
@@ -72,9 +75,6 @@ def feature_row(candidate: dict[str, float], mix_logit: float, question: dict[st
     (rag/engine/rerank.py: the trained ranker's score, the first stage's), the evidence mix's logit, and the
     question's answerability features (rag/engine/decide.py: how well the best passages cover its terms, an
     unknown name). The reader learns a correction to them by reading."""
-    from rag.engine.decide import FEATURES
-    from rag.engine.rerank import MIX_FEATURES
-
     return [*(float(candidate[n]) for n in MIX_FEATURES), float(mix_logit), *(float(question[n]) for n in FEATURES)]
 
 
@@ -101,8 +101,6 @@ class Reading:
 class Reader:
     def __init__(self, directory: Path):
         import onnxruntime as ort
-
-        from rag.engine.rerank import verified
 
         model = directory / READER_FILE
         if not model.is_file():
