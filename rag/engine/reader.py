@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from rag.engine.answerability import FEATURES
-from rag.engine.rerank import MIX_FEATURES, verified
+from rag.engine.rerank import MIX_FEATURES, sigmoid, verified
 from rag.errors import ModelError
 
 READER_FILE = "reader-int8.onnx"
@@ -169,10 +169,6 @@ def _softmax(x: np.ndarray) -> np.ndarray:
 def log_odds(p: float) -> float:
     p = min(max(p, 1e-6), 1 - 1e-6)
     return math.log(p / (1 - p))
-
-
-def sigmoid(x: float) -> float:
-    return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, x))))
 
 
 @lru_cache(maxsize=4)

@@ -365,17 +365,12 @@ def choose_threshold(exs: list[Example], logits: list[np.ndarray], temperature: 
     return round(best, 3)
 
 
-def ece(exs: list[Example], logits: list[np.ndarray], temperature: float, bins: int = 10) -> float:
+def ece(exs: list[Example], logits: list[np.ndarray], temperature: float) -> float:
     """Expected calibration error of p(best candidate answers) against whether the question is answerable."""
-    p = np.asarray([reader_mod.sigmoid(float(np.max(z)) / temperature) if len(z) else 0.0 for z in logits])
-    y = np.asarray([float(ex.answerable) for ex in exs])
-    edges = np.linspace(0, 1, bins + 1)
-    total = 0.0
-    for lo, hi in zip(edges[:-1], edges[1:]):
-        m = (p >= lo) & ((p < hi) | (hi == 1.0))
-        if m.any():
-            total += m.mean() * abs(p[m].mean() - y[m].mean())
-    return round(float(total), 4)
+    from rag.tools.eval import calibration
+
+    return calibration([(reader_mod.sigmoid(float(np.max(z)) / temperature) if len(z) else 0.0, ex.answerable)
+                        for ex, z in zip(exs, logits)])[0]
 
 
 def export(model, cfg: ReaderConfig, out_dir: Path, settings: dict) -> Path:
@@ -423,6 +418,7 @@ def fit_decision(exs: list[Example], logits: list[np.ndarray], temperature: floa
     from sklearn.linear_model import LogisticRegression
 
     from rag.engine.decide import FEATURES, load_answerability
+    from rag.tools.eval import calibration
 
     model = load_answerability()
     y = np.asarray([ex.answerable for ex in exs])
@@ -439,15 +435,10 @@ def fit_decision(exs: list[Example], logits: list[np.ndarray], temperature: floa
             threshold = float(t)
     declined, wrong = float(np.mean(p[~y] < threshold)), float(np.mean(p[y] < threshold))
     prec = np.sum(p[~y] < threshold) / max(1, np.sum(p < threshold))
-    edges, ece_ = np.linspace(0, 1, 11), 0.0
-    for lo, hi in zip(edges[:-1], edges[1:]):
-        m = (p >= lo) & ((p < hi) | (hi == 1.0))
-        if m.any():
-            ece_ += m.mean() * abs(p[m].mean() - y[m].mean())
     return {"weights": [round(float(w), 4) for w in fit.coef_[0]], "bias": round(float(fit.intercept_[0]), 4),
             "threshold": round(threshold, 3), "dev_declined": round(declined, 3), "dev_wrongly_declined": round(wrong, 3),
             "dev_decline_f1": round(float(2 * prec * declined / (prec + declined)) if prec + declined else 0.0, 3),
-            "dev_ece": round(float(ece_), 4)}
+            "dev_ece": calibration(list(zip(p.tolist(), y.tolist())))[0]}
 
 
 def choose_short_threshold(exs: list[Example], logits: list[np.ndarray], temperature: float, precision: float) -> float:
