@@ -234,9 +234,11 @@ def models_cmd(verify):
 @click.option("--folder", "folders", multiple=True,
               help="A folder of tests/qa/ (repeatable), or train, dev, test, all: each with its own index, reported per folder.")
 @click.option("--plots", is_flag=True, help="Also draw the reliability of the answers' confidence (reliability.png).")
+@click.option("--documents", is_flag=True,
+              help="With --folder: the folders' questions about a document or section as a whole (tests/qa/documents/).")
 @common_options
 @friendly_errors
-def eval_cmd(questions_file, out_file, reports_dir, compare, variants, split, k, folders, plots, corpus, index, store, verbose):
+def eval_cmd(questions_file, out_file, reports_dir, compare, variants, split, k, folders, plots, documents, corpus, index, store, verbose):
     """Answer a fixed question set and score retrieval, answers, citations, refusals and latency."""
     _setup_logging(verbose)
     from rag.tools.eval import DEFAULT_QUESTIONS, VARIANTS, evaluate, evaluate_folders, print_table
@@ -248,12 +250,12 @@ def eval_cmd(questions_file, out_file, reports_dir, compare, variants, split, k,
         chosen = []
         for f in folders:
             if f in ("train", "dev", "test", "all"):
-                chosen += qa.folders(None if f == "all" else f)
+                chosen += qa.folders(None if f == "all" else f, documents)
             elif f in qa.SPLITS:
                 chosen.append(f)
             else:
                 raise InputError(f"unknown folder {f!r} (known: {', '.join(qa.SPLITS)}, or train, dev, test, all)")
-        evaluate_folders(list(dict.fromkeys(chosen)), names, reports_dir, plots=plots)
+        evaluate_folders(list(dict.fromkeys(chosen)), names, reports_dir, plots=plots, documents=documents)
         click.echo((reports_dir / "folders.md").read_text())
         click.echo(f"reports: {reports_dir}/<folder>/eval.md, {reports_dir / 'folders.md'}")
         return

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import date
 
 import numpy as np
 
@@ -23,22 +24,33 @@ from rag import text
 from rag.engine.compose import Composed, marked
 from rag.engine.query import analyze
 from rag.engine.select import Sentence, answerable, split_sentences
+from rag.index.clean import TRAIL_SEPARATOR
+from rag.index.parse.meta import credits
+from rag.types import Citation
 
 _NOUN = (r"(?:article|stor(?:y|ie)|piece|post|blog\s+post|report|news\s+story|document|paper|op-?ed|essay|column|"
          r"editorial|interview|review|feature|write-?up|item|round-?up|explainer|preview|recap|rundown|fact-?check|"
          r"announcement|thread|update|entr(?:y|ie)|guide|message|news|recipe|road\s+test|(?:press\s+)?release|"
-         r"letter|memo|newsletter|tutorial|profile|obituar(?:y|ie)|list|analys[ie]s|wrap)s?")
+         r"letter|memo|newsletter|tutorial|profile|obituar(?:y|ie)|list|analys[ie]s|wrap|how-?to|instructions|"
+         r"guidelines?|notes|manual|handbook|faq|readme|paper|policy|page|documentation|docs|primer|walkthrough|"
+         r"overview|introduction|intro|chapter|note|notice|one)s?")
 _DOC = rf"(?:the\s+|that\s+|this\s+|an?\s+)?{_NOUN}"
 # how people ask for a document's metadata; `doc` is the document as they name it ("the AP preview of the debate")
 _ASKS = (
-    ("author", re.compile(r"^(?:who\s+(?:wrote|authored|penned|put\s+together|(?:is|was|'s|’s)\s+the\s+(?:author|writer)\s+of)|"
+    ("author", re.compile(r"^(?:who\s+(?:wrote|authored|penned|signed|put\s+together|(?:is|was|'s|’s)\s+the\s+(?:author|writer)\s+of)|"
                           r"who[’']s\s+the\s+(?:author|writer)\s+of|"
                           r"(?:which|what)\s+(?:writer|reporter|journalist|author|person|blogger)\s+(?:wrote|authored|penned|put\s+together)|"
                           r"whose\s+(?:name|byline)\s+is\s+(?:on|under|at\s+the\s+top\s+of))\s+(?P<doc>.+)$", re.I)),
     ("author", re.compile(r"^(?P<doc>.+?)\s*[-–—,:;]\s*who\s+(?:wrote|authored)\s+(?:it|this|that)$", re.I)),
+    ("author", re.compile(r"^(?:who|which\s+(?:reporter|writer|journalist))\s+wrote\s+up\s+(?P<topic>.+)$", re.I)),
+    ("author", re.compile(rf"^whose\s+{_NOUN}\s+(?:is|are|was|were)\s+(?P<doc>.+)$", re.I)),
+    ("author", re.compile(r"^by\s+whom\s+(?:is|are|was|were)\s+(?P<doc>.+?)\s+(?:written|authored|signed|put\s+together)$", re.I)),
     ("published", re.compile(r"^when\s+(?:was|were)\s+(?P<doc>.+?)\s+(?:published|written|posted|released|put\s+(?:up|out)|out|run)$", re.I)),
     ("published", re.compile(r"^when\s+did\s+(?P<doc>.+?)\s+(?:come\s+out|appear|run|go\s+(?:up|online)|get\s+published)$", re.I)),
-    ("published", re.compile(r"^(?:what|which)\s+(?:date|day)\s+is\s+(?P<doc>.+?)\s+from$", re.I)),
+    ("published", re.compile(r"^(?:what|which)\s+(?:date|day|year|month)\s+(?:is|was|are|were)\s+(?P<doc>.+?)\s+from$", re.I)),
+    ("published", re.compile(r"^when\s+(?:is|was|are|were)\s+(?P<doc>.+?)\s+dated$", re.I)),
+    ("published", re.compile(r"^what\s+(?:date|year)\s+does\s+(?P<doc>.+?)\s+(?:carry|bear|give|show|have)$", re.I)),
+    ("published", re.compile(r"^(?:what|which)\s+(?:date|day)\s+(?:is|was)\s+(?:on|given\s+(?:on|for)|shown\s+on)\s+(?P<doc>.+)$", re.I)),
     ("published", re.compile(r"^when\s+did\s+(?P<owner>\S.*?)\s+(?:put\s+(?:up|out)|publish|post|run)\s+(?:its|their|his|her|the)\s+"
                              r"(?P<doc>.+)$", re.I)),
     ("published", re.compile(r"^(?:(?:what\s+is|what[’']s)\s+the\s+)?(?:publication\s+|publishing\s+)?date\s+of\s+(?P<doc>.+)$", re.I)),
@@ -59,17 +71,47 @@ _SUMMARIZE = (
     re.compile(r"^(?:(?:can|could|would)\s+you\s+|please\s+)*(?:summari[sz]e|sum\s+up|recap|"
                r"(?:give\s+(?:me\s+)?|what\s+(?:are|were)\s+)?(?:a\s+|the\s+)?(?:short\s+)?(?:summary|gist|tl;?\s?dr|overview|rundown|"
                r"main\s+points|key\s+points)\s+of|tl;?\s?dr:?(?:\s+of)?)\s+(?P<doc>.+?)(?:,?\s+please)?$", re.I),
-    re.compile(r"^what(?:'s|’s|\s+is|\s+was)\s+(?P<doc>.+?)\s+(?:basically\s+|really\s+)?(?:about|saying)$", re.I),
-    re.compile(r"^what\s+does\s+(?P<doc>.+?)\s+(?:basically\s+|really\s+)?(?:say|argue)(?:\s+about\s+(?P<focus>.+))?$", re.I),
+    re.compile(r"^what(?:'s|’s|\s+is|\s+was|\s+are|\s+were)\s+(?P<doc>.+?)\s+(?:basically\s+|really\s+)?(?:about|saying)$", re.I),
+    re.compile(r"^what\s+(?:does|do|did)\s+(?P<doc>.+?)\s+(?:basically\s+|really\s+)?(?:say|argue|describe|cover|explain)"
+               r"(?:\s+about\s+(?P<focus>.+))?$", re.I),
 )
 # "which articles are by Jane Doe", "which stories did Reuters publish", "what did the Guardian publish"
 _LIST_BY = (
-    re.compile(rf"^(?:(?:which|what)\s+{_NOUN}\s+(?:are|were|is|was)\s+|list\s+(?:the\s+|all\s+)?{_NOUN}\s+)"
+    re.compile(rf"^(?:(?:which|what)\s+(?:(?:ones?\s+)?of\s+(?:the|these|those|my|our)\s+)?{_NOUN}\s+(?:are|were|is|was)\s+|"
+               rf"list\s+(?:the\s+|all\s+)?{_NOUN}\s+)"
                rf"(?P<how>by|from|written\s+by|published\s+by)\s+(?P<name>.+)$", re.I),
     re.compile(rf"^(?:which|what)\s+(?:{_NOUN}\s+)?(?:did|does|has|have)\s+(?P<name>.+?)\s+"
                rf"(?P<how>write|written|publish|published|run|post|posted)$", re.I),
 )
 _MARKERS = re.compile(r"\s*\b(?P<m>by|from|in|about|on|regarding|concerning|covering)\s+", re.I)
+
+# "what does the section on Y say", "summarize the chapter about X", "the part of the install guide about Y",
+# "the contributing guide's part on Y", "its section on Y"
+_SECTION_NOUN = r"(?:sub-?)?(?:section|chapter|part|appendix|passage|bit|paragraph)s?\b"
+_SECTION = rf"(?:the\s+|this\s+|that\s+|a\s+|its\s+|their\s+|(?:the\s+)?[^?]{{1,80}}?(?:'s|’s)\s+)?{_SECTION_NOUN}"
+_SECTION_ASKS = (
+    re.compile(rf"^(?:(?:can|could|would)\s+you\s+|please\s+)*(?:summari[sz]e|sum\s+up|recap|explain|"
+               rf"(?:give\s+(?:me\s+)?|what\s+(?:are|were|is)\s+)?(?:a\s+|the\s+)?(?:short\s+|quick\s+)?(?:summary|gist|tl;?\s?dr|"
+               rf"overview|rundown|main\s+points?|key\s+points?|upshot)\s+of|tl;?\s?dr:?(?:\s+of)?)\s+(?P<sec>{_SECTION}.+?)"
+               rf"(?:,?\s+please)?$", re.I),
+    re.compile(rf"^what(?:'s|’s|\s+is|\s+was)\s+(?P<sec>{_SECTION}.+?)\s+(?:basically\s+|really\s+|all\s+)?about$", re.I),
+    re.compile(rf"^what\s+(?:does|do|did)\s+(?P<sec>{_SECTION}.+?)\s+(?:basically\s+|really\s+)?"
+               rf"(?:say|cover|explain|describe|discuss|tell\s+(?:me|us)|recommend|advise|argue|deal\s+with|go\s+over)"
+               rf"(?:\s+about\s+(?P<focus>.+))?$", re.I),
+    re.compile(rf"^what(?:'s|’s|\s+is|\s+are)\s+(?:in|covered\s+in|said\s+in)\s+(?P<sec>{_SECTION}.+)$", re.I),
+    # "what does the pull request howto advise in its section on sending it"
+    re.compile(rf"^what\s+(?:does|do|did)\s+(?P<doc>.+?)\s+(?:say|advise|recommend|explain|cover|suggest|tell\s+(?:me|us))\s+"
+               rf"(?:in|under)\s+(?P<sec>{_SECTION}.+)$", re.I),
+)
+# "In the debugging howto, what is the part on X about?": the document named first, then the question
+_IN_DOCUMENT = re.compile(rf"^(?:in|from|within)\s+(?P<doc>(?:the|this|that|your|my)\s+[^,]*?\b{_NOUN}\b[^,]*?),\s*(?P<q>.+)$", re.I)
+# "what does the contribution guide say about command-line options": a document, then the part of it asked about
+_SAYS_ABOUT = re.compile(rf"^what\s+(?:does|do|did)\s+(?P<doc>(?:the|this|that)\s+.*?\b{_NOUN}\b.*?)\s+"
+                         rf"(?:say|said|advise|recommend|tell\s+(?:me|us)|explain|suggest)\s+(?:about|on|regarding)\s+(?P<topic>.+)$", re.I)
+# what joins a section to its topic: "the section on Y", "the part about Y", "the chapter that covers Y"
+_SECTION_TOPIC = re.compile(r"^\s*(?:s\s+)?(?:(?:of|in)\s+(?P<doc>.+?)\s+)?(?:on|about|regarding|concerning|covering|for|"
+                            r"dealing\s+with|that\s+(?:covers|deals\s+with|explains|describes|discusses|is\s+about)|"
+                            r"which\s+(?:covers|deals\s+with|explains|describes|discusses)|where|with)\s+(?P<topic>.+)$", re.I)
 
 MATCH_MIN = 0.5  # idf-weighted share of the topic's terms the title and lead must hold: less, and the nearest
 # document is about something else, unless it is the one the description paraphrases (below)
@@ -86,6 +128,9 @@ LEAD_SENTENCES = 3  # a news lead says what the story is about in its first few 
 LEAD_MIN_WORDS = 8  # a shorter first statement is a caption, kicker or credit, not the lead
 SUMMARY_MAX_SENTENCES = 5  # the lead and at most four key sentences: a summary, not the article
 SUMMARY_MAX_WORDS = 160  # and short enough to read at a glance
+SECTION_SUPPORT_WEIGHT = 0.5  # retrieval's say in which of the headings naming a topic is the section meant
+SECTION_MIN_WORDS = 4  # a section's step ("Rebase your working branches.") is short but says what to do
+SECTION_AROUND = 2  # a passage without a heading: the chunks on either side of it are its section
 
 
 @dataclass(frozen=True)
@@ -115,8 +160,12 @@ class DocumentQuestion:
     nouned: bool = True  # the question calls it a document ("which articles did X write", not "what did X publish")
 
 
+_LEADING = re.compile(r"^(?:in\s+(?:a\s+nutshell|short|brief|a\s+few\s+words)|briefly|quickly|tl;?\s?dr)\s*[,:]\s*", re.I)
+
+
 def _clean(q: str) -> str:
-    return _TRAILING.sub("", " ".join(q.split()).strip().rstrip("?!. ")).strip()
+    q = _LEADING.sub("", " ".join(q.split()).strip())
+    return _TRAILING.sub("", q.rstrip("?!. ")).strip()
 
 
 def described(phrase: str) -> Described | None:
@@ -154,11 +203,40 @@ def _segment(rest: str, pieces: list, i: int) -> str:
     return rest[pieces[i].end(): end]
 
 
+def section_described(phrase: str, document: str = "") -> Described | None:
+    """"the section on Y" -> Described(topic="Y"); "the part of the install guide about Y" and "the install
+    guide's part on Y" -> topic "Y", with the document's words as a hint; None when the phrase names no topic."""
+    m = re.match(rf"^(?P<pre>.*?)\b{_SECTION_NOUN}", phrase.strip(), re.I)
+    if not m:
+        return None
+    owner = re.sub(r"^(?:the|this|that|its|their|a)\b\s*|(?:'s|’s)\s*$", "", m.group("pre").strip(), flags=re.I).strip()
+    if not (t := _SECTION_TOPIC.match(phrase.strip()[m.end():])):
+        return None
+    hint = " ".join(w for w in (document, owner, t.group("doc") or "") if w and w.lower() not in ("its", "their"))
+    return Described(topic=t.group("topic").strip(" ,"), hint=_strip_article(hint))
+
+
+def _strip_article(phrase: str) -> str:
+    return re.sub(r"^(?:the|this|that|your|my)\s+", "", phrase.strip(), flags=re.I)
+
+
 def document_question(question: str) -> DocumentQuestion | None:
     """What a question about a document (not its content) asks, or None."""
-    q = _clean(question)
+    q, document = _clean(question), ""
+    if m := _IN_DOCUMENT.match(q):
+        q, document = m.group("q"), m.group("doc")
+    for pattern in _SECTION_ASKS:
+        if (m := pattern.match(q)) and (d := section_described(m.group("sec"), m.groupdict().get("doc") or document)):
+            focus = m.groupdict().get("focus") or ""
+            return DocumentQuestion("section", Described(f"{d.topic} {focus}".strip(), hint=d.hint))
+    if m := _SAYS_ABOUT.match(q):  # the part of a named document about a topic: a section of it
+        return DocumentQuestion("section", Described(m.group("topic"), hint=_strip_article(m.group("doc"))))
+    if document:  # "In the X guide, who wrote it" is rare; the question reads on as if the document came last
+        q = f"{q} in {document}"
     for field, pattern in _ASKS:
-        doc = m.group("doc") if (m := pattern.match(q)) else ""
+        if (m := pattern.match(q)) and m.groupdict().get("topic"):  # "who wrote up X": the write-up of X, no noun
+            return DocumentQuestion(field, Described(topic=m.group("topic")))
+        doc = m.group("doc") if m else ""
         if m and m.groupdict().get("owner"):  # "when did comwrap put up its announcement": comwrap's announcement
             doc = f"{m.group('owner')}'s {doc}"
         if m and (d := described(doc)) is not None and (d.topic or d.hint or d.by or d.site):
@@ -183,12 +261,15 @@ def byline(meta: dict) -> str:
 
 
 def metadata_answer(field: str, value: str, title: str) -> str:
-    named = f"“{title}”" if title else "The article"
+    named = f"“{title}”" if title else "The document"
     if field == "author":
         return f"{value} wrote {named}."
     if field == "site":
         return f"{named} was published by {value}."
-    return f"{named} was published on {value}."
+    if re.fullmatch(r"\d{4}-\d\d-\d\d", value):  # an ISO date is also said the way people write it
+        day = date.fromisoformat(value)
+        return f"{named} was published on {day.day} {day.strftime('%B %Y')} ({value})."
+    return f"{named} is dated {value}."
 
 
 def name_matches(name: str, value: str) -> bool:
@@ -208,6 +289,7 @@ class Picked:
     reason: str = ""  # why no document matches; "" when one does
     found: object = None  # the Evidence retrieval gathered for the topic (shown as the answer's passages)
     query: object = None
+    heading: str = ""  # a section: its heading trail ("Chapter › Section"); "" for a whole document
 
 
 class Documents:
@@ -220,6 +302,7 @@ class Documents:
         self.vocabulary = vocabulary
         self.dictionary = dictionary
         self.chunks: dict[str, list] = {}
+        self._credited: dict[str, list[str]] = {}
         for c in data.chunks:
             self.chunks.setdefault(c.source, []).append(c)
 
@@ -236,6 +319,10 @@ class Documents:
         chunks = self.chunks.get(source) or []
         return self.meta(source).get("title") or (chunks[0].title if chunks else "")
 
+    def named_as(self, source: str) -> str:
+        """What a person may call a document by: its title and its file name's words ("adduser NEWS Debian")."""
+        return f"{self.title(source)} {re.sub(r'[-_.]+', ' ', source.rsplit('/', 1)[-1].rsplit('.', 1)[0])}"
+
     def sentences(self, source: str) -> list[Sentence]:
         """The document's statements, in reading order."""
         return [x for c in self.chunks.get(source, []) if c.kind == "text" for x in split_sentences(c) if answerable(x)]
@@ -245,11 +332,24 @@ class Documents:
         return [x for x in self.sentences(source) if len(x.text.split()) >= LEAD_MIN_WORDS][:LEAD_SENTENCES]
 
     def by_name(self, name: str, fields: tuple[str, ...]) -> list[str]:
-        return sorted(s for s in self.chunks if any(name_matches(name, self.meta(s).get(f) or "") for f in fields))
+        """The documents whose metadata (or, for an author, a credit in the text) carries the name."""
+        def named(s: str, f: str) -> bool:
+            if name_matches(name, self.meta(s).get(f) or ""):
+                return True
+            return f == "author" and any(name_matches(name, who) for who in self.credited(s))
+
+        return sorted(s for s in self.chunks if any(named(s, f) for f in fields))
+
+    def credited(self, source: str) -> list[str]:
+        """Every name a credit in the document's text gives (sign-offs, "Written by", copyright lines)."""
+        if source not in self._credited:
+            self._credited[source] = [n for c in self.chunks.get(source, []) for names, _, _, _ in credits(c.text)
+                                      for n in names.split("; ") if n]
+        return self._credited[source]
 
     def matches(self, source: str, topic_terms: set[str]) -> bool:
         """The topic's key terms are in the document's title and lead: it really is the document about it."""
-        said = text.terms(" ".join([self.title(source), self.meta(source).get("site") or "",
+        said = text.terms(" ".join([self.named_as(source), self.meta(source).get("site") or "",
                                     *(x.text for x in self.lead(source))]))
         return text.coverage(topic_terms, said, self.vocabulary) >= MATCH_MIN
 
@@ -266,9 +366,13 @@ class Documents:
                     break
             else:
                 topic = f"{d.hint} {topic}".strip()
-        for name, fields in ((d.by, ("author", "site")), (d.site, ("site",))):
-            if name:
-                candidates = [s for s in candidates if s in self.by_name(name, fields)]
+        if d.by:
+            candidates = [s for s in candidates if s in self.by_name(d.by, ("author", "site"))]
+        if d.site:  # "from X", "in X": a site when one is, else words that name the document ("in the git notes")
+            if sited := [s for s in candidates if s in self.by_name(d.site, ("site",))]:
+                candidates = sited
+            else:
+                topic = f"{topic} {d.site}".strip()
         if not candidates:
             return Picked(reason=f"no document in this folder is {d.named}")
         if not topic:
@@ -281,7 +385,7 @@ class Documents:
         terms = set(query.terms)
 
         def score(s: str) -> float:
-            title = text.coverage(terms, text.terms(self.title(s)), self.vocabulary) if terms else 0.0
+            title = text.coverage(terms, text.terms(self.named_as(s)), self.vocabulary) if terms else 0.0
             return best_hit.get(s, 0.0) + TITLE_WEIGHT * title
 
         source = max(candidates, key=score)
@@ -314,21 +418,80 @@ class Documents:
         names = [n for n in names if not (language and LANGUAGES.get(n.lower()) == language)]
         if not names:
             return True
-        said = " ".join([self.title(source), meta.get("author") or "", meta.get("site") or "",
+        said = " ".join([self.named_as(source), meta.get("author") or "", meta.get("site") or "",
                          *(c.text for c in self.chunks.get(source, []))])
         have, acronyms = text.terms(said), text.acronyms(said)
         found = sum(1 for name in names if name.upper() in acronyms
                     or all(text.covered(t, have) for t in text.terms(name)))
         return (len(names) - found) / len(names) <= NAMES_MISSING_MAX
 
+    def section(self, d: Described) -> Picked:
+        """The section a description names ("the chapter on Y"): the heading whose words, with its document's
+        title, hold the topic's terms, retrieval over the topic breaking ties; else the heading over the passage
+        retrieval finds for the topic, if the topic is in the folder at all."""
+        query = analyze(d.topic, (), self.vocabulary, self.dictionary)
+        found = self.evidence.gather(query, read=False)
+        terms = set(query.terms) | (set(text.terms(d.hint)) if d.hint else set())
+        support: dict[tuple[str, str], float] = {}
+        top = max((h.score for h in found.hits), default=0.0) or 1.0
+        for h in found.hits:
+            for node in _trail(h.chunk.heading):
+                key = (h.chunk.source, node)
+                support[key] = max(support.get(key, 0.0), h.score / top)
+        best, best_score = None, 0.0
+        for source in sorted(self.chunks):
+            for node in dict.fromkeys(n for c in self.chunks[source] for n in _trail(c.heading)):
+                named = text.coverage(terms, text.terms(f"{self.named_as(source)} {node}"), self.vocabulary) if terms else 0.0
+                score = named + SECTION_SUPPORT_WEIGHT * support.get((source, node), 0.0)
+                # the shallowest heading that names the topic as well: the whole chapter, not its first subsection
+                if named >= MATCH_MIN and score > best_score + 1e-9:
+                    best, best_score = (source, node), score
+        if best is None and found.hits and not self.decider.decide(query, found).declined:
+            chunk = found.hits[0].chunk  # no heading names it, but a passage does: the section around that passage
+            best = (chunk.source, chunk.heading)
+        if best is None or not self.holds(best[0], names_in(d.topic)):
+            return Picked(reason=f"no section of these documents is about {d.topic}", found=found, query=query)
+        return Picked(best[0], found=found, query=query, heading=best[1])
+
     # ---- answers --------------------------------------------------------------------------------------
+
+    def section_summary(self, picked: Picked, topic: str) -> tuple[Composed | None, str]:
+        """The section's first statement and its key sentences, cited; a section without a heading is the
+        passage retrieval found and the statements around it."""
+        source, node = picked.source, picked.heading
+        if node:
+            chunks = [c for c in self.chunks.get(source, []) if c.heading == node or c.heading.startswith(node + TRAIL_SEPARATOR)]
+        else:
+            around = picked.found.hits[0].chunk
+            ordinal = [c.id for c in self.chunks[source]].index(around.id)
+            chunks = self.chunks[source][max(0, ordinal - SECTION_AROUND): ordinal + SECTION_AROUND + 1]
+        sentences = [x for c in chunks if c.kind == "text" for x in split_sentences(c) if answerable(x)]
+        name = node.split(TRAIL_SEPARATOR)[-1] if node else ""
+        where = f"“{name}” in {source}" if name else source
+        if not sentences:
+            return None, f"{where} holds no statements to summarize, only code or tables"
+        # under a heading: its first statements in order; a passage without one: what is nearest the topic
+        out = self._summarize(sentences, sentences[:1], topic, in_order=True) if node else \
+            self._summarize(sentences, [], topic, lead_first=False)
+        out.answer = f"{where}: {out.answer}"
+        return out, ""
 
     def summary(self, source: str, topic: str) -> Composed:
         """The lead and the key sentences (nearest the document's centroid and the topic), at most
         SUMMARY_MAX_SENTENCES, in reading order, each cited."""
-        sentences = self.sentences(source)
-        lead = self.lead(source)[:1] or sentences[:1]
-        if len(sentences) > 1:
+        out = self._summarize(self.sentences(source), self.lead(source)[:1], topic)
+        title = self.title(source)
+        out.answer = (f"“{title}” ({source}): " if title else f"{source}: ") + out.answer
+        return out
+
+    def _summarize(self, sentences: list[Sentence], lead: list[Sentence], topic: str, in_order: bool = False,
+                   lead_first: bool = True) -> Composed:
+        """The lead and key sentences: nearest the centroid and the topic, or with `in_order` (a section, whose
+        steps and points come in the order they matter) its first statements."""
+        lead = lead or (sentences[:1] if lead_first else [])
+        if in_order:
+            order, shortest = sentences, SECTION_MIN_WORDS
+        elif len(sentences) > 1:
             # embedded apart, not through the ranking's cache: int8 vectors depend a little on the batch they were
             # made in, so a document's sentences cached in one batch here would move other questions' rankings
             vectors = self.evidence.embedder.encode([x.text for x in sentences])
@@ -336,33 +499,56 @@ class Documents:
             weight = vectors @ (centroid / (np.linalg.norm(centroid) or 1.0))
             if topic:
                 weight = weight + vectors @ self.evidence.embedder.encode_query(topic)
-            order = [sentences[i] for i in np.argsort(-weight)]
+            order, shortest = [sentences[i] for i in np.argsort(-weight)], LEAD_MIN_WORDS
         else:
-            order = sentences
+            order, shortest = sentences, LEAD_MIN_WORDS
         chosen, words = list(lead), sum(len(x.text.split()) for x in lead)
         for x in order:
             n = len(x.text.split())
             if len(chosen) >= SUMMARY_MAX_SENTENCES:
                 break
-            if x in chosen or n < LEAD_MIN_WORDS or words + n > SUMMARY_MAX_WORDS:
+            if x in chosen or n < shortest or words + n > SUMMARY_MAX_WORDS or text_of(x) in map(text_of, chosen):
                 continue
             chosen.append(x)
             words += n
         chosen.sort(key=lambda x: x.start_char)
         out = marked(chosen)
-        title = self.title(source)
-        out.answer = (f"“{title}” ({source}): " if title else f"{source}: ") + out.answer
         out.mode = "summary"
         return out
 
+    def credit(self, source: str, field: str) -> tuple[str, Citation] | None:
+        """The first credit in the document's text that names its author or date (a sign-off, "Written by", a
+        copyright or a signature line), with its citation; None when there is none."""
+        for c in self.chunks.get(source, []):
+            for names, when, start, end in credits(c.text):
+                value = names if field == "author" else when
+                if value:
+                    first = c.start_line + c.text.count("\n", 0, start)
+                    quote = " ".join(c.text[start:end].split())
+                    return value, Citation(source, first, first + c.text.count("\n", start, end), quote, c.title, c.page,
+                                           c.heading)
+        return None
+
     def field(self, source: str, field: str, topic: str) -> tuple[Composed | None, str]:
-        """A metadata answer cited to the document's lead; (None, why) when its metadata does not say."""
-        value = self.meta(source).get(field)
-        if not value:
-            return None, f"{source}, the document about {topic}, does not say {FIELD_WORDS[field]}"
-        cited = (self.lead(source) or self.sentences(source))[:1]
-        return Composed(metadata_answer(field, value, self.title(source)), value, [x.citation() for x in cited],
-                        "metadata"), ""
+        """A metadata answer cited to the document's lead, else a credit in its text cited to where it stands;
+        (None, why) when neither says. A PDF's or Word file's own date is when the file was made, not the
+        document: it is said, but as the file's, and the question is declined."""
+        value, title = self.meta(source).get(field), self.title(source)
+        file_dated = field == "published" and source.lower().endswith((".pdf", ".docx"))
+        if value and field != "site" and not file_dated:
+            cited = (self.lead(source) or self.sentences(source))[:1]
+            return Composed(metadata_answer(field, value, title), value, [x.citation() for x in cited], "metadata"), ""
+        if field != "site" and (found := self.credit(source, field)):
+            value, cited = found
+            return Composed(metadata_answer(field, value, title), value, [cited], "metadata"), ""
+        if value and field == "site":
+            cited = (self.lead(source) or self.sentences(source))[:1]
+            return Composed(metadata_answer(field, value, title), value, [x.citation() for x in cited], "metadata"), ""
+        why = f"{source}, the document about {topic}, does not say {FIELD_WORDS[field]}" if topic else \
+            f"{source} does not say {FIELD_WORDS[field]}"
+        if value and file_dated:
+            why += f" (its file properties say the file was made on {value})"
+        return None, why
 
     def listing(self, d: Described) -> tuple[Composed | None, str]:
         """Every document by the author or from the site named, with its lead sentence cited."""
@@ -397,6 +583,12 @@ def names_in(description: str) -> list[str]:
     found = [w for w in found if not re.search(r"-[a-z]+$", w)]
     found += [m.group(0) for m in _MONTHS.finditer(description) if not m.group(0)[0].isupper()]
     return list(dict.fromkeys(w for w in found if text.terms(w)))
+
+
+def _trail(heading: str) -> list[str]:
+    """"A › B › C" -> ["A", "A › B", "A › B › C"]: the sections a chunk is in, widest first."""
+    parts = heading.split(TRAIL_SEPARATOR) if heading else []
+    return [TRAIL_SEPARATOR.join(parts[: n + 1]) for n in range(len(parts))]
 
 
 def text_of(x: Sentence) -> str:

@@ -218,19 +218,23 @@ class Pipeline:
         """A question about a document named loosely (rag/engine/about.py): the document is picked and checked
         to match the description first; then its metadata, its summary, or the documents by an author or site."""
         d, docs = asked.described, self.documents
-        form = asked.asks if asked.asks in ("summary", "listing") else "metadata"
+        form = asked.asks if asked.asks in ("summary", "section", "listing") else "metadata"
         result = Answer(question, "", False, [], {}, [], notes=notes, query=d.topic or d.by or d.site, form=form)
         if asked.asks == "listing":
             composed, why = docs.listing(d)
         else:
-            picked = docs.pick(d)
+            picked = docs.section(d) if asked.asks == "section" else docs.pick(d)
             if picked.found is not None:
                 result.timings_ms = picked.found.timings
                 result.passages = [self.evidence.passage(h) for h in picked.found.hits[: self.settings.k]]
             if picked.reason:
                 return _refuse(result, picked.reason, t0, picked.query, say=True)
-            composed, why = ((docs.summary(picked.source, d.topic or d.hint), "") if asked.asks == "summary"
-                             else docs.field(picked.source, asked.asks, d.topic))
+            if asked.asks == "section":
+                composed, why = docs.section_summary(picked, d.topic)
+            elif asked.asks == "summary":
+                composed, why = docs.summary(picked.source, d.topic or d.hint), ""
+            else:
+                composed, why = docs.field(picked.source, asked.asks, d.topic)
         if composed is None:
             return _refuse(result, why, t0, say=True)
         return _finish(result, composed, t0)

@@ -24,7 +24,8 @@ _EXPLAIN = re.compile(
     r"^what (causes|caused|happens|happened|led to)\b",
     re.I,
 )
-_DOC = r"(articles?|pieces?|stor(?:y|ies)|pages?|documents?|reports?|posts?|essays?|op-?eds?|docs?|texts?)"  # what a document is called
+_DOC = (r"(articles?|pieces?|stor(?:y|ies)|pages?|documents?|reports?|posts?|essays?|op-?eds?|docs?|texts?|guides?|papers?|"
+        r"manuals?|tutorials?|chapters?|notes?|faqs?|memos?)")  # what a document is called
 _SUMMARY = re.compile(
     r"\b(summari[sz]e|summary|sum up|overview|gist|tl;?dr|main (points?|ideas?|arguments?)|key (points?|takeaways?)|"
     rf"what (is|are) (the |this |that )?{_DOC} about|"
@@ -34,9 +35,10 @@ _SUMMARY = re.compile(
 )
 _DOCUMENT_NOUNS = re.compile(rf"\b{_DOC}\b", re.I)
 _LISTING = re.compile(
-    rf"^(in )?(which|what) ({_DOC}|files?|sources?)\b\s*"
-    r"(do |does |did )?(mentions?|discuss(es)?|talks? about|refers? to|covers?|quotes?|names?|cites?|deals? with|"
-    r"(is|are) about)\s+(?P<topic>.+)$",
+    rf"^(in )?(which|what)( (ones? )?of (the|these|those|my|our|your|all( the)?))?( [\w.-]+){{0,3}}? ({_DOC}|files?|sources?)\b\s*"
+    r"(here |in (this|the|my|our|your) ([\w-]+ )?folder )?(do |does |did )?(mentions?|discuss(es)?|talks? about|refers? to|covers?|quotes?|names?|"
+    r"cites?|deals? with|(is|are) about|(say|says|said) (anything|something) (about|on)|contains?|explains?|describes?)"
+    r"\s+(?P<topic>.+)$",
     re.I,
 )
 _DEFINE = re.compile(

@@ -105,6 +105,18 @@ def contains_alias(text: str, aliases: list[str]) -> bool:
     return any(re.search(rf"(?<!\w){re.escape(normalize(a))}", t) for a in aliases if normalize(a))
 
 
+def says_alias(text: str, aliases: list[str], dates: bool = False) -> bool:
+    """contains_alias, and with `dates` also a calendar date of the gold written another way ("2013-07-28" for
+    "Sun, 28 Jul 2013"): a date question's answer may spell the day as the metadata does."""
+    if contains_alias(text, aliases):
+        return True
+    if not dates:
+        return False
+    from rag.index.parse.meta import dates_in
+
+    return bool(dates_in(text) & {d for a in aliases for d in dates_in(a)})
+
+
 def token_f1(prediction: str, gold: str) -> float:
     p, g = normalize(prediction).split(), normalize(gold).split()
     common = sum((Counter(p) & Counter(g)).values())
@@ -188,10 +200,10 @@ def score_one(q: Question, r: Record, k: int) -> dict:
             s["f1"] = float(correct)
             s["right"] = float(correct)
         else:
-            facts = [not r.refused and contains_alias(r.answer, aliases) for aliases in q.must_have]
+            facts = [not r.refused and says_alias(r.answer, aliases, q.kind == "doc-date") for aliases in q.must_have]
             s["facts"] = sum(facts) / len(facts) if facts else None
             s["right"] = float(not r.refused and all(facts) and cited_gold)
-            correct = not r.refused and contains_alias(r.answer, q.answers or [a for f in q.facts for a in f])
+            correct = not r.refused and says_alias(r.answer, q.answers or [a for f in q.facts for a in f], q.kind == "doc-date")
             if q.kind == "yesno" and q.answers:  # does an opening Yes/No, where given, agree with the gold?
                 s["polarity"] = None if not r.short else float(normalize(r.short) == normalize(q.answers[0]))
             elif q.answers:
@@ -352,7 +364,7 @@ TABLE_COLUMNS = [
     ("declined", "declined"), ("wrongly_declined", "wrongly decl."), ("ece", "ECE"),
 ]
 GROUP_ORDER = ["fact", "paraphrase", "quote", "core", "multi", "factoid", "definition", "yesno", "why", "how", "summary",
-               "listing", "followup", "doc-author", "doc-date", "doc-site", "doc-summary", "doc-listing", "unanswerable",
+               "listing", "followup", "doc-author", "doc-date", "doc-site", "doc-summary", "doc-section", "doc-listing", "unanswerable",
                "split:dev", "split:test", "all"]
 
 
@@ -422,23 +434,27 @@ def chart(report: dict, path: Path) -> None:
     plt.close(fig)
 
 
-def qa_questions(folder: str, qa_dir: Path | None = None) -> list[Question]:
-    """A tests/qa/ folder's checked records as eval questions (split: the folder's)."""
+def qa_questions(folder: str, qa_dir: Path | None = None, documents: bool = False) -> list[Question]:
+    """A tests/qa/ folder's checked records as eval questions (split: the folder's); with `documents`, its
+    questions about documents and sections as a whole (tests/qa/documents/)."""
     from rag.tools import questions as qa
 
     known = set(Question.__dataclass_fields__)
-    return [Question(**{k: v for k, v in r.items() if k in known}) for r in qa.load(folder, qa_dir or qa.QA_DIR)]
+    return [Question(**{k: v for k, v in r.items() if k in known}) for r in qa.load(folder, qa_dir or qa.QA_DIR, documents)]
 
 
-def evaluate_folders(folders: list[str], variants: list[str], out_dir: Path, progress: bool = True, plots: bool = False) -> dict:
+def evaluate_folders(folders: list[str], variants: list[str], out_dir: Path, progress: bool = True, plots: bool = False,
+                     documents: bool = False) -> dict:
     """`rag eval --folder`: each tests/qa/ folder with its own index, reported per folder and per question form;
-    with `plots`, the reliability of the answers' confidence over all the folders (reliability.png)."""
+    with `plots`, the reliability of the answers' confidence over all the folders (reliability.png); with
+    `documents`, the folders' document-level questions instead."""
     from rag.tools.train import folder_settings
 
     summary: dict = {}
     for folder in folders:
-        rep = evaluate(folder_settings(folder, use_llm=True), Path(f"tests/qa/{folder}.jsonl"), variants, out_dir / folder,
-                       progress=progress, questions=qa_questions(folder), plots=plots)
+        path = Path("tests/qa") / ("documents" if documents else "") / f"{folder}.jsonl"
+        rep = evaluate(folder_settings(folder, use_llm=True), path, variants, out_dir / folder,
+                       progress=progress, questions=qa_questions(folder, documents=documents), plots=plots)
         summary[folder] = {v: r["metrics"] for v, r in rep["variants"].items()}
     if plots:
         pairs: dict[str, list[tuple[float, bool]]] = defaultdict(list)

@@ -14,7 +14,14 @@ Each folder of tests/qa/folders/ has its questions in tests/qa/<folder>.jsonl, o
     history   earlier questions, for a follow-up
     partial   (optional) true when the evidence answers only part of the question
     near      (optional, unanswerable) the sentence the near miss was written against, verbatim from `near_source`
-    miss      (optional, unanswerable) how it misses: attribute | sibling | premise | omitted | offtopic
+    miss      (optional, unanswerable) how it misses: attribute | sibling | premise | omitted | offtopic | absent
+              (absent: the document or section the question names is not in the folder)
+
+tests/qa/documents/<folder>.jsonl holds questions about a document or a section as a whole, over the same folders and
+in the same format, with the kinds doc-author | doc-date | doc-site (who wrote it, when it came out, which site or
+publisher ran it: the evidence is where the page shows it), doc-summary | doc-section (what a document, or one of its
+sections, is about: `facts` its key points), doc-listing (which documents say X: every one in `sources`, a quote
+from each) and unanswerable.
 
 The checker reads the files with general libraries only (lxml, pypdfium2, python-docx), never with the engine's
 own parsers, so a record cannot be shaped by what the engine extracts. It adds `lines` (the line range of each
@@ -41,8 +48,11 @@ from rag.config import ROOT
 
 QA_DIR = ROOT / "tests" / "qa"
 FOLDERS_DIR = QA_DIR / "folders"
-MISSES = ("attribute", "sibling", "premise", "omitted", "offtopic")
+MISSES = ("attribute", "sibling", "premise", "omitted", "offtopic", "absent")
 KINDS = ("factoid", "definition", "yesno", "why", "how", "summary", "listing", "followup", "unanswerable")
+# Questions about a document or a section as a whole (tests/qa/documents/<folder>.jsonl, over the same folders)
+DOC_KINDS = ("doc-author", "doc-date", "doc-site", "doc-summary", "doc-section", "doc-listing")
+DOCUMENTS_DIR = QA_DIR / "documents"
 
 # Split by folder (genre and format apart), fixed before any model was trained or setting chosen.
 SPLITS = {
@@ -165,8 +175,8 @@ def check(record: dict, folder: Path) -> Checked:
     for key in ("id", "question", "kind"):
         if not isinstance(r.get(key), str) or not r[key].strip():
             errors.append(f"{key} missing")
-    if r.get("kind") not in KINDS:
-        errors.append(f"kind {r.get('kind')!r} is not one of {', '.join(KINDS)}")
+    if r.get("kind") not in KINDS + DOC_KINDS:
+        errors.append(f"kind {r.get('kind')!r} is not one of {', '.join(KINDS + DOC_KINDS)}")
     for key in ("answers", "sources", "evidence", "history", "facts", "pages"):
         r.setdefault(key, [])
         if not isinstance(r[key], list):
@@ -246,10 +256,10 @@ def folder_of(set_file: Path) -> Path:
     return FOLDERS_DIR / set_file.stem
 
 
-def load(folder: str, qa_dir: Path = QA_DIR) -> list[dict]:
-    """The checked records of one folder (qa_dir/<folder>.jsonl over qa_dir/folders/<folder>/), each with its
-    folder and split; a record the checker rejects is left out."""
-    path = qa_dir / f"{folder}.jsonl"
+def load(folder: str, qa_dir: Path = QA_DIR, documents: bool = False) -> list[dict]:
+    """The checked records of one folder (qa_dir/<folder>.jsonl over qa_dir/folders/<folder>/, or with `documents`
+    qa_dir/documents/<folder>.jsonl), each with its folder and split; a record the checker rejects is left out."""
+    path = qa_dir / ("documents" if documents else "") / f"{folder}.jsonl"
     out = []
     for line in path.read_text(encoding="utf-8").splitlines():
         if line.strip():
@@ -259,8 +269,9 @@ def load(folder: str, qa_dir: Path = QA_DIR) -> list[dict]:
     return out
 
 
-def folders(split: str | None = None) -> list[str]:
-    return [f for f, s in SPLITS.items() if (split is None or s == split) and (QA_DIR / f"{f}.jsonl").exists()]
+def folders(split: str | None = None, documents: bool = False) -> list[str]:
+    where = DOCUMENTS_DIR if documents else QA_DIR
+    return [f for f, s in SPLITS.items() if (split is None or s == split) and (where / f"{f}.jsonl").exists()]
 
 
 def main(argv: list[str]) -> int:
@@ -273,7 +284,7 @@ def main(argv: list[str]) -> int:
             text = body[0] if len(body) == 1 else "".join(f"\n=== page {n} ===\n{t}" for n, t in enumerate(body, 1))
             (out / (p.name + ".txt")).write_text(text, encoding="utf-8")
         return 0
-    files = [Path(a) for a in argv[1:]] or sorted(QA_DIR.glob("*.jsonl"))
+    files = [Path(a) for a in argv[1:]] or sorted(QA_DIR.glob("*.jsonl")) + sorted(DOCUMENTS_DIR.glob("*.jsonl"))
     bad = total = 0
     for f in files:
         ids = set()

@@ -49,6 +49,12 @@ _AUTHOR_ROLE = re.compile(r"\b(?:editor|reporter|correspondent|writer|columnist|
 _AUTHOR_DATE_WORD = re.compile(rf"(?:\s+|^)(?:(?:mon|tue|tues|wed|thu|thur|thurs|fri|sat|sun)[a-z]*\.?|{_MONTH})$", re.I)
 
 
+# what a file's properties say when nobody set them: its generator's template or the account that saved it. A
+# template's own author comes with the template's own dates (python-docx's: 2013-12-23), no more the document's
+PLACEHOLDER_AUTHORS = {"python-docx", "microsoft office user", "windows user", "user", "owner", "author", "unknown",
+                       "administrator"}
+TEMPLATE_AUTHORS = {"python-docx"}
+
 _BYLINE_DATE = re.compile(r"\s+(?:on|at|updated|published|posted)\b\s*", re.I)
 _HEADLINE = "h1"
 
@@ -109,6 +115,11 @@ def iso_date(text: str) -> str:
     return ""
 
 
+def dates_in(text: str) -> set[str]:
+    """Every calendar date written in `text`, as YYYY-MM-DD."""
+    return {d for m in _DATE.finditer(text) if (d := iso_date(m.group(0)))}
+
+
 def dateline(text: str) -> str:
     """The date of a dateline or timestamp line ("Published 7:07 PM EST Jan 4, 2019"), "" when it is not one:
     a short line that is a date with at most a label, a weekday and a time around it."""
@@ -123,6 +134,30 @@ def dateline(text: str) -> str:
                   rest, flags=re.I)
     # what is left besides the date, the time, labels and separators: a dateline leaves (almost) nothing
     return found if len(re.findall(r"[^\W\d_]+", rest)) <= 2 else ""
+
+
+# credits inside a document's text, where no byline heads it: a sign-off ("-- Jane Doe <jane@example.org>  Sun, 28
+# Jul 2013 …", as Debian changelogs and NEWS files and mails end), "Written by Jane Doe", a copyright line, or a
+# signature of a name and a month ("Happy hacking! Jane Doe, August 2011")
+_SIGN_OFF = re.compile(r"^[ \t]*--[ \t]+(?P<names>[^<>\n]{2,60}?)[ \t]+<[^<>\s]+@[^<>\s]+>[ \t]*,?[ \t]*(?P<when>[^\n]*)$", re.M)
+_WRITTEN_BY = re.compile(r"\b(?:[Ww]ritten|[Mm]aintained|[Cc]ompiled|[Pp]repared|[Aa]uthored|[Ee]dited)\s+by\s+"
+                         r"(?P<names>[A-Z][^.\n;:()<>]{2,80})")
+_COPYRIGHT = re.compile(r"\b[Cc]opyright\s*(?:©|\([Cc]\))?\s*(?P<when>(?:19|20)\d\d(?:\s*[-–/,]\s*(?:19|20)?\d\d)*)\s*,?\s*"
+                        r"(?:by\s+)?(?P<names>[A-Z][^.\n;:()<>,]{2,60})")
+_SIGNATURE = re.compile(rf"(?P<names>(?:[A-Z][\w'’.-]+\s+){{1,3}}[A-Z][\w'’.-]+),\s+"
+                        rf"(?P<when>(?i:{_MONTH})\s+(?:\d{{1,2}},?\s+)?(?:19|20)\d\d)\s*$", re.M)
+
+
+def credits(text: str) -> list[tuple[str, str, int, int]]:
+    """(names, date as written, start, end) of each credit in `text`, in reading order; names or date may be ""."""
+    found = []
+    for pattern in (_SIGN_OFF, _WRITTEN_BY, _COPYRIGHT, _SIGNATURE):
+        for m in pattern.finditer(text):
+            names = byline("By " + m.group("names").strip())
+            when = (m.groupdict().get("when") or "").strip()
+            if names or when:
+                found.append((names, when, m.start(), m.end()))
+    return sorted(found, key=lambda c: c[2])
 
 
 def text_meta(lines: list[str]) -> DocMeta:
@@ -154,7 +189,8 @@ def html_meta(raw: str, root) -> DocMeta:
     shown_by, shown_on = visible(root)
     if shown_on and (not published or abs(date.fromisoformat(shown_on) - date.fromisoformat(published)).days <= 1):
         published = shown_on  # the day the page shows, where its meta tags give the same moment in UTC
-    return DocMeta(_one_line(md.title), author_names(md.author) or shown_by, published, site, language)
+    shown = root.text_content() if md.author else ""
+    return DocMeta(_one_line(md.title), as_shown(author_names(md.author), shown) or shown_by, published, site, language)
 
 
 def author_names(found: str | None) -> str:
@@ -171,6 +207,17 @@ def author_names(found: str | None) -> str:
     return "; ".join(people or names)  # a role beside names is dropped; a desk's byline alone is kept
 
 
+def as_shown(names: str, page_text: str) -> str:
+    """Each name as the page writes it: trafilatura title-cases a name and drops its digits ("rmb8090" -> "Rmb");
+    a word of the page that begins with the name, ignoring case, is the name the reader saw."""
+    out = []
+    for name in filter(None, (n.strip() for n in names.split(";"))):
+        if name not in page_text and (m := re.search(rf"(?<!\w){re.escape(name)}[\w.-]*", page_text, re.I)):
+            name = m.group(0)
+        out.append(name)
+    return "; ".join(out)
+
+
 def pdf_meta(info: dict, title: str) -> DocMeta:
     """From a PDF's document information dictionary (pypdfium2's get_metadata_dict)."""
     created = info.get("CreationDate") or info.get("ModDate") or ""
@@ -181,14 +228,19 @@ def pdf_meta(info: dict, title: str) -> DocMeta:
             published = date(*map(int, m.groups())).isoformat()
         except ValueError:
             published = ""
-    return DocMeta(title, _one_line(info.get("Author")), published)
+    author = _one_line(info.get("Author"))
+    return DocMeta(title, "" if author.lower() in PLACEHOLDER_AUTHORS else author, published)
 
 
-def docx_meta(props, title: str) -> DocMeta:
-    """From a Word file's core properties (python-docx)."""
+def docx_meta(props, title: str, first_lines: list[str] = ()) -> DocMeta:
+    """From a Word file's core properties (python-docx), but for placeholders; else a byline or dateline among
+    its first lines (its title block)."""
+    author = _one_line(props.author)
     when = props.created or props.modified
-    published = when.date().isoformat() if isinstance(when, datetime) else ""
-    return DocMeta(title, _one_line(props.author), published, "", _one_line(props.language))
+    published = when.date().isoformat() if isinstance(when, datetime) and author not in TEMPLATE_AUTHORS else ""
+    author = "" if author.lower() in PLACEHOLDER_AUTHORS else author
+    seen = text_meta(list(first_lines))
+    return DocMeta(title, author or seen.author, seen.published or published, "", _one_line(props.language))
 
 
 def _one_line(value) -> str:

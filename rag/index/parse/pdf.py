@@ -84,9 +84,10 @@ def parse_pdf(data: bytes) -> tuple[list[list[str]], list[Block], str, DocMeta]:
             blocks.append(_block(page, rows, p, offset, heading_sizes, furniture))
         offset += sum(len(line.text) + 1 for line in page) + 1  # the page's lines and the blank line between pages
     texts = [[line.text for line in page] for page in pages]
-    # the information dictionary first; a byline or dateline printed on the first page where it says nothing
+    # the author of the information dictionary first, a byline printed on the first page where it names none; a
+    # date printed on the first page before the dictionary's, which is when the file was made, not the document
     meta, seen = pdf_meta(info, title), text_meta(texts[0] if texts else [])
-    meta = replace(meta, author=meta.author or seen.author, published=meta.published or seen.published)
+    meta = replace(meta, author=meta.author or seen.author, published=seen.published or meta.published)
     return texts, blocks, title, meta
 
 

@@ -11,7 +11,7 @@ import re
 
 from rag.errors import SkipFile
 from rag.index.parse.base import CAPTION, HEADING, LIST_ITEM, PARAGRAPH, TABLE, Block, DocMeta
-from rag.index.parse.meta import docx_meta
+from rag.index.parse.meta import TOP_LINES, docx_meta
 
 _HEADING_STYLE = re.compile(r"^heading (\d)$", re.I)
 
@@ -65,4 +65,4 @@ def parse_docx(data: bytes) -> tuple[str, list[Block], str, DocMeta]:
         end = start + len(text)
         blocks.append(Block(kind, start, end, first, first + len(new) - 1, level=level))
         offset = end + 1
-    return "\n".join(lines), blocks, title, docx_meta(document.core_properties, title)
+    return "\n".join(lines), blocks, title, docx_meta(document.core_properties, title, lines[:TOP_LINES])
