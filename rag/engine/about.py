@@ -25,7 +25,7 @@ from rag.engine.compose import Composed, marked
 from rag.engine.query import analyze
 from rag.engine.select import Sentence, answerable, split_sentences
 from rag.index.clean import TRAIL_SEPARATOR
-from rag.index.parse.meta import credits
+from rag.index.parse.meta import credits, dates_in
 from rag.types import Citation
 
 _NOUN = (r"(?:article|stor(?:y|ie)|piece|post|blog\s+post|report|news\s+story|document|paper|op-?ed|essay|column|"
@@ -33,7 +33,8 @@ _NOUN = (r"(?:article|stor(?:y|ie)|piece|post|blog\s+post|report|news\s+story|do
          r"announcement|thread|update|entr(?:y|ie)|guide|message|news|recipe|road\s+test|(?:press\s+)?release|"
          r"letter|memo|newsletter|tutorial|profile|obituar(?:y|ie)|list|analys[ie]s|wrap|how-?to|instructions|"
          r"guidelines?|notes|manual|handbook|faq|readme|paper|policy|page|documentation|docs|primer|walkthrough|"
-         r"overview|introduction|intro|chapter|note|notice|one)s?")
+         r"overview|introduction|intro|chapter|note|notice|one|preprint|draft|thesis|slides|spec|specification|"
+         r"proposal|white-?paper)s?")
 _DOC = rf"(?:the\s+|that\s+|this\s+|an?\s+)?{_NOUN}"
 # how people ask for a document's metadata; `doc` is the document as they name it ("the AP preview of the debate")
 _ASKS = (
@@ -77,7 +78,8 @@ _SUMMARIZE = (
 )
 # "which articles are by Jane Doe", "which stories did Reuters publish", "what did the Guardian publish"
 _LIST_BY = (
-    re.compile(rf"^(?:(?:which|what)\s+(?:(?:ones?\s+)?of\s+(?:the|these|those|my|our)\s+)?{_NOUN}\s+(?:are|were|is|was)\s+|"
+    re.compile(rf"^(?:(?:which|what)\s+(?:(?:ones?\s+)?of\s+(?:the|these|those|my|our)\s+)?(?:[\w-]+\s+){{0,2}}?{_NOUN}\s+"
+               rf"(?:are|were|is|was)\s+|"
                rf"list\s+(?:the\s+|all\s+)?{_NOUN}\s+)"
                rf"(?P<how>by|from|written\s+by|published\s+by)\s+(?P<name>.+)$", re.I),
     re.compile(rf"^(?:which|what)\s+(?:{_NOUN}\s+)?(?:did|does|has|have)\s+(?P<name>.+?)\s+"
@@ -105,16 +107,19 @@ _SECTION_ASKS = (
 )
 # "In the debugging howto, what is the part on X about?": the document named first, then the question
 _IN_DOCUMENT = re.compile(rf"^(?:in|from|within)\s+(?P<doc>(?:the|this|that|your|my)\s+[^,]*?\b{_NOUN}\b[^,]*?),\s*(?P<q>.+)$", re.I)
+_GIVE_BRIEFLY = re.compile(r"^(?:give\s+me|tell\s+me|show\s+me|explain)\s+(?P<doc>.+?),?\s+(?:in\s+(?:a\s+nutshell|brief|short|a\s+few\s+"
+                           r"(?:words|sentences|lines))|briefly|summari[sz]ed)$", re.I)
 # "what does the contribution guide say about command-line options": a document, then the part of it asked about
 _SAYS_ABOUT = re.compile(rf"^what\s+(?:does|do|did)\s+(?P<doc>(?:the|this|that)\s+.*?\b{_NOUN}\b.*?)\s+"
                          rf"(?:say|said|advise|recommend|tell\s+(?:me|us)|explain|suggest)\s+(?:about|on|regarding)\s+(?P<topic>.+)$", re.I)
 # what joins a section to its topic: "the section on Y", "the part about Y", "the chapter that covers Y"
 _SECTION_TOPIC = re.compile(r"^\s*(?:s\s+)?(?:(?:of|in)\s+(?P<doc>.+?)\s+)?(?:on|about|regarding|concerning|covering|for|"
-                            r"dealing\s+with|that\s+(?:covers|deals\s+with|explains|describes|discusses|is\s+about)|"
+                            r"defining|explaining|describing|listing|introducing|dealing\s+with|that\s+(?:covers|deals\s+with|explains|describes|discusses|is\s+about)|"
                             r"which\s+(?:covers|deals\s+with|explains|describes|discusses)|where|with)\s+(?P<topic>.+)$", re.I)
 
 MATCH_MIN = 0.5  # idf-weighted share of the topic's terms the title and lead must hold: less, and the nearest
 # document is about something else, unless it is the one the description paraphrases (below)
+BODY_MATCH_MIN = 0.85  # ... or this share of them anywhere in the document that retrieval ranks first for the topic
 SIMILAR_MIN = 0.30  # cosine of the description to a document's title and lead for a paraphrase ("the explainer on
 # import duties" for a piece on tariffs; on the dev folder the documents asked for scored 0.31-0.79, the nearest
 # document of a description naming none 0.14-0.49) ...
@@ -128,8 +133,8 @@ LEAD_SENTENCES = 3  # a news lead says what the story is about in its first few 
 LEAD_MIN_WORDS = 8  # a shorter first statement is a caption, kicker or credit, not the lead
 SUMMARY_MAX_SENTENCES = 5  # the lead and at most four key sentences: a summary, not the article
 SUMMARY_MAX_WORDS = 160  # and short enough to read at a glance
+SUMMARY_RELEVANCE = 0.6  # how much a key sentence's centrality counts against its overlap with those chosen
 SECTION_SUPPORT_WEIGHT = 0.5  # retrieval's say in which of the headings naming a topic is the section meant
-SECTION_MIN_WORDS = 4  # a section's step ("Rebase your working branches.") is short but says what to do
 SECTION_AROUND = 2  # a passage without a heading: the chunks on either side of it are its section
 
 
@@ -223,6 +228,8 @@ def _strip_article(phrase: str) -> str:
 def document_question(question: str) -> DocumentQuestion | None:
     """What a question about a document (not its content) asks, or None."""
     q, document = _clean(question), ""
+    if m := _GIVE_BRIEFLY.match(" ".join(question.split()).rstrip("?!. ")):  # "give me the FAQ's chapter on X in a nutshell"
+        q = f"summarize {m.group('doc')}"
     if m := _IN_DOCUMENT.match(q):
         q, document = m.group("q"), m.group("doc")
     for pattern in _SECTION_ASKS:
@@ -303,6 +310,7 @@ class Documents:
         self.dictionary = dictionary
         self.chunks: dict[str, list] = {}
         self._credited: dict[str, list[str]] = {}
+        self._terms: dict[str, set[str]] = {}
         for c in data.chunks:
             self.chunks.setdefault(c.source, []).append(c)
 
@@ -322,6 +330,10 @@ class Documents:
     def named_as(self, source: str) -> str:
         """What a person may call a document by: its title and its file name's words ("adduser NEWS Debian")."""
         return f"{self.title(source)} {re.sub(r'[-_.]+', ' ', source.rsplit('/', 1)[-1].rsplit('.', 1)[0])}"
+
+    def headings(self, source: str) -> str:
+        """Its section headings, once each: what its parts are about."""
+        return " ".join(dict.fromkeys(c.heading for c in self.chunks.get(source, []) if c.heading))
 
     def sentences(self, source: str) -> list[Sentence]:
         """The document's statements, in reading order."""
@@ -349,7 +361,7 @@ class Documents:
 
     def matches(self, source: str, topic_terms: set[str]) -> bool:
         """The topic's key terms are in the document's title and lead: it really is the document about it."""
-        said = text.terms(" ".join([self.named_as(source), self.meta(source).get("site") or "",
+        said = text.terms(" ".join([self.named_as(source), self.meta(source).get("site") or "", self.headings(source),
                                     *(x.text for x in self.lead(source))]))
         return text.coverage(topic_terms, said, self.vocabulary) >= MATCH_MIN
 
@@ -391,10 +403,21 @@ class Documents:
         source = max(candidates, key=score)
         verdict = self.decider.decide(query, found)
         if (verdict.declined and source not in best_hit) or not self.matches(source, terms):
-            source = self.paraphrased(topic, sorted(candidates, key=score, reverse=True)[:PARAPHRASE_CANDIDATES])
+            ranked = sorted(candidates, key=score, reverse=True)
+            # the description's words all in one document's text, which retrieval found too: that document, though its
+            # title and lead say it otherwise ("the paper about MetaPlot" for one whose title block is not its title)
+            body = ranked[0] if not verdict.declined and self.mentions(ranked[0], terms) else None
+            source = body or self.paraphrased(topic, ranked[:PARAPHRASE_CANDIDATES])
         if source is None or not self.holds(source, names_in(topic)):
             return Picked(reason=f"no document in this folder is {d.named}", found=found, query=query)
         return Picked(source, found=found, query=query)
+
+    def mentions(self, source: str, topic_terms: set[str]) -> bool:
+        """Nearly all of the topic's key terms (idf-weighted) are somewhere in the document."""
+        if source not in self._terms:
+            self._terms[source] = text.terms(" ".join([self.named_as(source), self.headings(source),
+                                                       *(c.text for c in self.chunks.get(source, []))]))
+        return bool(topic_terms) and text.coverage(topic_terms, self._terms[source], self.vocabulary) >= BODY_MATCH_MIN
 
     def paraphrased(self, topic: str, candidates: list[str]) -> str | None:
         """The candidate whose title and lead mean what the description says, in other words: near enough to it
@@ -462,7 +485,7 @@ class Documents:
         if node:
             chunks = [c for c in self.chunks.get(source, []) if c.heading == node or c.heading.startswith(node + TRAIL_SEPARATOR)]
         else:
-            around = picked.found.hits[0].chunk
+            around = next(h.chunk for h in picked.found.hits if h.chunk.source == source)
             ordinal = [c.id for c in self.chunks[source]].index(around.id)
             chunks = self.chunks[source][max(0, ordinal - SECTION_AROUND): ordinal + SECTION_AROUND + 1]
         sentences = [x for c in chunks if c.kind == "text" for x in split_sentences(c) if answerable(x)]
@@ -470,47 +493,58 @@ class Documents:
         where = f"“{name}” in {source}" if name else source
         if not sentences:
             return None, f"{where} holds no statements to summarize, only code or tables"
-        # under a heading: its first statements in order; a passage without one: what is nearest the topic
-        out = self._summarize(sentences, sentences[:1], topic, in_order=True) if node else \
-            self._summarize(sentences, [], topic, lead_first=False)
+        # under a heading: its first statement leads; a passage without one: what is nearest the topic
+        out = self._summarize(sentences, sentences[:1] if node else [], topic)
         out.answer = f"{where}: {out.answer}"
         return out, ""
 
     def summary(self, source: str, topic: str) -> Composed:
         """The lead and the key sentences (nearest the document's centroid and the topic), at most
         SUMMARY_MAX_SENTENCES, in reading order, each cited."""
-        out = self._summarize(self.sentences(source), self.lead(source)[:1], topic)
+        sentences = self.sentences(source)
+        out = self._summarize(sentences, self.lead(source)[:1] or sentences[:1], topic)
         title = self.title(source)
         out.answer = (f"“{title}” ({source}): " if title else f"{source}: ") + out.answer
         return out
 
-    def _summarize(self, sentences: list[Sentence], lead: list[Sentence], topic: str, in_order: bool = False,
-                   lead_first: bool = True) -> Composed:
-        """The lead and key sentences: nearest the centroid and the topic, or with `in_order` (a section, whose
-        steps and points come in the order they matter) its first statements."""
-        lead = lead or (sentences[:1] if lead_first else [])
-        if in_order:
-            order, shortest = sentences, SECTION_MIN_WORDS
-        elif len(sentences) > 1:
+    def _summarize(self, sentences: list[Sentence], lead: list[Sentence], topic: str) -> Composed:
+        """The lead and key sentences, in reading order. Key sentences are chosen
+        one at a time for being central (near the centroid, and the topic) and unlike those already chosen (maximal
+        marginal relevance): a summary covers the document's several points, not its main one five times."""
+        pool = [x for x in sentences if len(x.text.split()) >= LEAD_MIN_WORDS and x not in lead]
+        chosen, words = list(lead), sum(len(x.text.split()) for x in lead)
+        if len(pool) < 2:
+            for x in pool:
+                n = len(x.text.split())
+                if len(chosen) >= SUMMARY_MAX_SENTENCES:
+                    break
+                if words + n <= SUMMARY_MAX_WORDS and text_of(x) not in map(text_of, chosen):
+                    chosen.append(x)
+                    words += n
+        else:
             # embedded apart, not through the ranking's cache: int8 vectors depend a little on the batch they were
             # made in, so a document's sentences cached in one batch here would move other questions' rankings
-            vectors = self.evidence.embedder.encode([x.text for x in sentences])
-            centroid = vectors.mean(axis=0)
-            weight = vectors @ (centroid / (np.linalg.norm(centroid) or 1.0))
+            vectors = self.evidence.embedder.encode([x.text for x in pool + chosen])
+            vectors = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-9)
+            centroid = vectors[: len(pool)].mean(axis=0)
+            relevance = vectors[: len(pool)] @ (centroid / (np.linalg.norm(centroid) or 1.0))
             if topic:
-                weight = weight + vectors @ self.evidence.embedder.encode_query(topic)
-            order, shortest = [sentences[i] for i in np.argsort(-weight)], LEAD_MIN_WORDS
-        else:
-            order, shortest = sentences, LEAD_MIN_WORDS
-        chosen, words = list(lead), sum(len(x.text.split()) for x in lead)
-        for x in order:
-            n = len(x.text.split())
-            if len(chosen) >= SUMMARY_MAX_SENTENCES:
-                break
-            if x in chosen or n < shortest or words + n > SUMMARY_MAX_WORDS or text_of(x) in map(text_of, chosen):
-                continue
-            chosen.append(x)
-            words += n
+                relevance = relevance + vectors[: len(pool)] @ self.evidence.embedder.encode_query(topic)
+            picked = list(range(len(pool), len(pool) + len(chosen)))  # the lead counts as already said
+            left = set(range(len(pool)))
+            while left and len(chosen) < SUMMARY_MAX_SENTENCES:
+                said = vectors[picked] if picked else None
+                def gain(i: int) -> float:
+                    overlap = float((said @ vectors[i]).max()) if said is not None else 0.0
+                    return SUMMARY_RELEVANCE * float(relevance[i]) - (1 - SUMMARY_RELEVANCE) * overlap
+                best = max(left, key=gain)
+                left.discard(best)
+                x, n = pool[best], len(pool[best].text.split())
+                if words + n > SUMMARY_MAX_WORDS or text_of(x) in map(text_of, chosen):
+                    continue
+                chosen.append(x)
+                picked.append(best)
+                words += n
         chosen.sort(key=lambda x: x.start_char)
         out = marked(chosen)
         out.mode = "summary"
@@ -529,12 +563,27 @@ class Documents:
                                            c.heading)
         return None
 
+    def printed(self, source: str, day: str) -> Citation | None:
+        """Where the document's text writes the day (an ISO date), if it does: the first line that does."""
+        for c in self.chunks.get(source, []):
+            for n, line in enumerate(c.text.split("\n")):
+                if day in dates_in(line):
+                    return Citation(source, c.start_line + n, c.start_line + n, " ".join(line.split()), c.title, c.page,
+                                    c.heading)
+        # a dateline the cleaner kept out of the prose as metadata (the index manifest records where it stood)
+        for start, end, _reason, shown, page in (self.files.get(source) or {}).get("dropped") or []:
+            if day in dates_in(shown):
+                return Citation(source, start, end, shown, self.title(source), page or 0)
+        return None
+
     def field(self, source: str, field: str, topic: str) -> tuple[Composed | None, str]:
         """A metadata answer cited to the document's lead, else a credit in its text cited to where it stands;
         (None, why) when neither says. A PDF's or Word file's own date is when the file was made, not the
         document: it is said, but as the file's, and the question is declined."""
         value, title = self.meta(source).get(field), self.title(source)
         file_dated = field == "published" and source.lower().endswith((".pdf", ".docx"))
+        if value and file_dated and (printed := self.printed(source, value)):  # the file's date, printed on it too
+            return Composed(metadata_answer(field, value, title), value, [printed], "metadata"), ""
         if value and field != "site" and not file_dated:
             cited = (self.lead(source) or self.sentences(source))[:1]
             return Composed(metadata_answer(field, value, title), value, [x.citation() for x in cited], "metadata"), ""

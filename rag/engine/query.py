@@ -36,8 +36,8 @@ _SUMMARY = re.compile(
 _DOCUMENT_NOUNS = re.compile(rf"\b{_DOC}\b", re.I)
 _LISTING = re.compile(
     rf"^(in )?(which|what)( (ones? )?of (the|these|those|my|our|your|all( the)?))?( [\w.-]+){{0,3}}? ({_DOC}|files?|sources?)\b\s*"
-    r"(here |in (this|the|my|our|your) ([\w-]+ )?folder )?(do |does |did )?(mentions?|discuss(es)?|talks? about|refers? to|covers?|quotes?|names?|"
-    r"cites?|deals? with|(is|are) about|(say|says|said) (anything|something) (about|on)|contains?|explains?|describes?)"
+    r"((of|in|from) (the|these|this|my|our) [\w.'’ -]{1,40}? )??(here |in (this|the|my|our|your) ([\w-]+ )?folder )?(do |does |did )?(mentions?|discuss(es)?|talks? about|refers? to|covers?|quotes?|names?|"
+    r"cites?|deals? with|(is|are) about|brings? up|touch(es)? on|(say|says|said) (anything|something) (about|on)|contains?|explains?|describes?)"
     r"\s+(?P<topic>.+)$",
     re.I,
 )

@@ -219,9 +219,9 @@ def parse_html(raw: str) -> tuple[str, list[Block], str, DocMeta, bool]:
                             links=round(links, 2), furniture=ctx.furniture))
     if not title:
         title = next((text[b.start_char : b.end_char] for b in blocks if b.kind == HEADING and b.level == 1), "")
-    meta = html_meta(raw, root) if len(raw) <= SECOND_OPINION_MAX_CHARS else DocMeta()
     title = _WS.sub(" ", title).strip()
     blocks, article = _main_blocks(raw, root, text, blocks)
+    meta = html_meta(raw, root, article) if len(raw) <= SECOND_OPINION_MAX_CHARS else DocMeta()
     return text, blocks, title, replace(meta, title=meta.title or title), article
 
 

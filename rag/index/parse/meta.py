@@ -139,10 +139,11 @@ def dateline(text: str) -> str:
 # credits inside a document's text, where no byline heads it: a sign-off ("-- Jane Doe <jane@example.org>  Sun, 28
 # Jul 2013 …", as Debian changelogs and NEWS files and mails end), "Written by Jane Doe", a copyright line, or a
 # signature of a name and a month ("Happy hacking! Jane Doe, August 2011")
-_SIGN_OFF = re.compile(r"^[ \t]*--[ \t]+(?P<names>[^<>\n]{2,60}?)[ \t]+<[^<>\s]+@[^<>\s]+>[ \t]*,?[ \t]*(?P<when>[^\n]*)$", re.M)
+_SIGN_OFF = re.compile(r"^[ \t]*(?:--[ \t]+|(?P<dated>\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4})[ \t]+)?(?P<names>[^<>\n]{2,60}?)[ \t]+"
+                       r"<[^<>\s]+@[^<>\s]+>[ \t]*,?[ \t]*(?P<when>[^\n]*)$", re.M)
 _WRITTEN_BY = re.compile(r"\b(?:[Ww]ritten|[Mm]aintained|[Cc]ompiled|[Pp]repared|[Aa]uthored|[Ee]dited)\s+by\s+"
                          r"(?P<names>[A-Z][^.\n;:()<>]{2,80})")
-_COPYRIGHT = re.compile(r"\b[Cc]opyright\s*(?:©|\([Cc]\))?\s*(?P<when>(?:19|20)\d\d(?:\s*[-–/,]\s*(?:19|20)?\d\d)*)\s*,?\s*"
+_COPYRIGHT = re.compile(r"(?:\b[Cc]opyright\s*(?:©|\([Cc]\))?|©)\s*(?P<when>(?:19|20)\d\d(?:\s*[-–/,]\s*(?:19|20)?\d\d)*)\s*,?\s*"
                         r"(?:by\s+)?(?P<names>[A-Z][^.\n;:()<>,]{2,60})")
 _SIGNATURE = re.compile(rf"(?P<names>(?:[A-Z][\w'’.-]+\s+){{1,3}}[A-Z][\w'’.-]+),\s+"
                         rf"(?P<when>(?i:{_MONTH})\s+(?:\d{{1,2}},?\s+)?(?:19|20)\d\d)\s*$", re.M)
@@ -154,10 +155,34 @@ def credits(text: str) -> list[tuple[str, str, int, int]]:
     for pattern in (_SIGN_OFF, _WRITTEN_BY, _COPYRIGHT, _SIGNATURE):
         for m in pattern.finditer(text):
             names = byline("By " + m.group("names").strip())
-            when = (m.groupdict().get("when") or "").strip()
+            when = (m.groupdict().get("when") or m.groupdict().get("dated") or "").strip()
             if names or when:
                 found.append((names, when, m.start(), m.end()))
     return sorted(found, key=lambda c: c[2])
+
+
+# where a paper's title block ends: its abstract, introduction or contents
+_BLOCK_END = re.compile(r"^(?:abstract|summary|contents|(?:1\.?\s+)?introduction)\b", re.I)
+TITLE_BLOCK_LINES = 8  # the author's name stands within this many lines above the abstract (affiliations between)
+_AFFILIATION = re.compile(r"\b(?:university|department|dept|institute|academy|college|school|laborator(?:y|ies)|cent(?:er|re)|"
+                          r"faculty|division|corporation|company|inc|ltd|gmbh|society|association|foundation|group|team|"
+                          r"project|sciences?|engineering|research)\b", re.I)
+
+
+def title_block_author(lines: list[str]) -> str:
+    """A paper's author as its first page prints it: the nearest line above the abstract or introduction that is
+    a name and nothing else ("Denis Roegel"), passing over affiliation lines (with digits, or ending in a comma)."""
+    lines = [" ".join(line.split()) for line in lines]
+    end = next((i for i, line in enumerate(lines) if _BLOCK_END.match(line)), None)
+    if end is None:
+        return ""
+    for line in reversed(lines[max(0, end - TITLE_BLOCK_LINES): end]):
+        words = line.split()
+        if (2 <= len(words) <= 4 and not re.search(r"[\d,;:@]", line) and not _AFFILIATION.search(line)
+                and all(_NAME_WORD.match(w) for w in words)
+                and sum(w[:1].isupper() for w in words) >= 2):
+            return line
+    return ""
 
 
 def text_meta(lines: list[str]) -> DocMeta:
@@ -169,8 +194,15 @@ def text_meta(lines: list[str]) -> DocMeta:
     return DocMeta(author=author, published=published)
 
 
-def html_meta(raw: str, root) -> DocMeta:
-    """<title>, meta tags, OpenGraph, JSON-LD and the visible byline, by trafilatura (dates by htmldate)."""
+# markup that states a page's publication date (OpenGraph, schema.org, Dublin Core, <meta name="date">, pubdate)
+_DATE_MARKUP = re.compile(r"published_time|datePublished|dc\.date|dcterms\.(?:date|created|issued)|pubdate|"
+                          r"name=[\"']?(?:date|publish[\w-]*date)[\"'\s>]", re.I)
+
+
+def html_meta(raw: str, root, article: bool = True) -> DocMeta:
+    """<title>, meta tags, OpenGraph, JSON-LD and the visible byline, by trafilatura (dates by htmldate). A page
+    that is not an article (documentation, a FAQ) has a publication date only where it shows one under its
+    headline: htmldate's guess from elsewhere on such a page is a copyright year or a change date."""
     from trafilatura.metadata import extract_metadata
 
     try:
@@ -189,6 +221,8 @@ def html_meta(raw: str, root) -> DocMeta:
     shown_by, shown_on = visible(root)
     if shown_on and (not published or abs(date.fromisoformat(shown_on) - date.fromisoformat(published)).days <= 1):
         published = shown_on  # the day the page shows, where its meta tags give the same moment in UTC
+    if not article and not _DATE_MARKUP.search(raw):
+        published = shown_on
     shown = root.text_content() if md.author else ""
     return DocMeta(_one_line(md.title), as_shown(author_names(md.author), shown) or shown_by, published, site, language)
 

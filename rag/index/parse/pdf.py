@@ -16,7 +16,7 @@ from statistics import median
 
 from rag.errors import SkipFile
 from rag.index.parse.base import HEADING, PARAGRAPH, Block, DocMeta
-from rag.index.parse.meta import pdf_meta, text_meta
+from rag.index.parse.meta import pdf_meta, text_meta, title_block_author
 
 PARAGRAPH_GAP = 1.45  # a gap between two lines this many times the usual line spacing starts a new paragraph
 HEADING_SIZE = 1.2  # a short line in a font this much larger than the body's is a heading
@@ -87,7 +87,8 @@ def parse_pdf(data: bytes) -> tuple[list[list[str]], list[Block], str, DocMeta]:
     # the author of the information dictionary first, a byline printed on the first page where it names none; a
     # date printed on the first page before the dictionary's, which is when the file was made, not the document
     meta, seen = pdf_meta(info, title), text_meta(texts[0] if texts else [])
-    meta = replace(meta, author=meta.author or seen.author, published=seen.published or meta.published)
+    meta = replace(meta, author=meta.author or seen.author or title_block_author(texts[0] if texts else []),
+                   published=seen.published or meta.published)
     return texts, blocks, title, meta
 
 
