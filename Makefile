@@ -74,9 +74,11 @@ eval: setup $(GITDOC) eval-folders
 
 # The question corpus of tests/qa/: 40 folders of different genres and formats, split by folder (train / dev /
 # test, rag/tools/questions.py). The engine with and without the reader on the eight test folders, reported per
-# folder and per question form, with the reliability plot of the answers' confidence: reports/qa/.
+# folder and per question form, with the reliability plot of the answers' confidence: reports/qa/; then the same
+# folders' questions about a document or section as a whole (tests/qa/documents/): reports/qa-documents/.
 eval-folders: setup
 	$(BIN)/rag eval --folder test --variant extractive --variant no-reader --plots --reports reports/qa
+	$(BIN)/rag eval --folder test --documents --variant default --reports reports/qa-documents
 
 # Rebuild the trained evidence ranker and answerability score, then the reader that reads the ranker's candidates
 # (rag/weights/, sha256 in models.txt), on CPU (a CUDA GPU is used when there is one).

@@ -4,8 +4,11 @@ topic plus the title, site and author of its metadata), checked to really match 
 answered from:
 
     who wrote / when was / which site ran the article about X    its metadata (rag/index/parse/meta.py, stored in
-                                                                the index manifest), cited to the document
+                                                                the index manifest), cited to the document; else
+                                                                a credit in its text (a sign-off, "Written by", a
+                                                                copyright or signature line), cited where it stands
     summarize / tl;dr / what is the article about X about        its lead and key sentences, in reading order
+    what does the section on Y say / the part of the X about Y   that section's first statement and key sentences
     which articles are by <author> / what did <site> publish     every such document, with its lead sentence
 
 Bylines are never prose evidence, so metadata answers only this way. A document the folder does not hold is
