@@ -351,7 +351,8 @@ class Documents:
         def named(s: str, f: str) -> bool:
             if name_matches(name, self.meta(s).get(f) or ""):
                 return True
-            return f == "author" and any(name_matches(name, who) for who in self.credited(s))
+            credited = self.credited(s)  # one name each, or all together ("the note by Mittelbach and Rowley")
+            return f == "author" and any(name_matches(name, who) for who in [*credited, " ".join(credited)])
 
         return sorted(s for s in self.chunks if any(named(s, f) for f in fields))
 

@@ -24,8 +24,9 @@ _EXPLAIN = re.compile(
     r"^what (causes|caused|happens|happened|led to)\b",
     re.I,
 )
-_DOC = (r"(articles?|pieces?|stor(?:y|ies)|pages?|documents?|reports?|posts?|essays?|op-?eds?|docs?|texts?|guides?|papers?|"
-        r"manuals?|tutorials?|chapters?|notes?|faqs?|memos?)")  # what a document is called
+# what a document is called (the names of a document's kind only in the plural: "which chapter covers X" asks for one)
+_DOC = (r"(articles?|pieces?|stor(?:y|ies)|pages?|documents?|reports?|posts?|essays?|op-?eds?|docs?|texts?|guides|papers|"
+        r"manuals|tutorials|chapters|notes|faqs|memos)")
 _SUMMARY = re.compile(
     r"\b(summari[sz]e|summary|sum up|overview|gist|tl;?dr|main (points?|ideas?|arguments?)|key (points?|takeaways?)|"
     rf"what (is|are) (the |this |that )?{_DOC} about|"
@@ -37,7 +38,7 @@ _DOCUMENT_NOUNS = re.compile(rf"\b{_DOC}\b", re.I)
 _LISTING = re.compile(
     rf"^(in )?(which|what)( (ones? )?of (the|these|those|my|our|your|all( the)?))?( [\w.-]+){{0,3}}? ({_DOC}|files?|sources?)\b\s*"
     r"((of|in|from) (the|these|this|my|our) [\w.'’ -]{1,40}? )??(here |in (this|the|my|our|your) ([\w-]+ )?folder )?(do |does |did )?(mentions?|discuss(es)?|talks? about|refers? to|covers?|quotes?|names?|"
-    r"cites?|deals? with|(is|are) about|brings? up|touch(es)? on|(say|says|said) (anything|something) (about|on)|contains?|explains?|describes?)"
+    r"cites?|deals? with|(is|are) about|brings? up|touch(es)? on|(say|says|said) (anything|something) (about|on))"
     r"\s+(?P<topic>.+)$",
     re.I,
 )
