@@ -175,6 +175,7 @@ def test_a_name_keeps_the_spelling_the_page_gives_it():
     assert as_shown("Rmb", "posted by rmb8090 on a Tuesday") == "rmb8090"  # trafilatura title-cases and drops digits
     assert as_shown("Jane Doe; Rmb", "Jane Doe and rmb8090") == "Jane Doe; rmb8090"
     assert as_shown("Jane Doe", "no such name here") == "Jane Doe"
+    assert as_shown("Jdadmin", "by jdadminVisitors: 12") == "Jdadmin"  # glued to the next word: not a longer name
 
 
 def test_a_date_question_is_scored_by_its_day_however_it_is_spelled():

@@ -243,10 +243,11 @@ def author_names(found: str | None) -> str:
 
 def as_shown(names: str, page_text: str) -> str:
     """Each name as the page writes it: trafilatura title-cases a name and drops its digits ("rmb8090" -> "Rmb");
-    a word of the page that begins with the name, ignoring case, is the name the reader saw."""
+    a word of the page that is the name and digits, ignoring case, is the name the reader saw (a name glued to the
+    next word in the page's text, "jdadminVisitors", is left as it was)."""
     out = []
     for name in filter(None, (n.strip() for n in names.split(";"))):
-        if name not in page_text and (m := re.search(rf"(?<!\w){re.escape(name)}[\w.-]*", page_text, re.I)):
+        if name not in page_text and (m := re.search(rf"(?<!\w){re.escape(name)}\d*(?![^\W\d_])", page_text, re.I)):
             name = m.group(0)
         out.append(name)
     return "; ".join(out)
