@@ -35,7 +35,7 @@ _NOUN = (r"(?:article|stor(?:y|ie)|piece|post|blog\s+post|report|news\s+story|do
          r"editorial|interview|review|feature|write-?up|item|round-?up|explainer|preview|recap|rundown|fact-?check|"
          r"announcement|thread|update|entr(?:y|ie)|guide|message|news|recipe|road\s+test|(?:press\s+)?release|"
          r"letter|memo|newsletter|tutorial|profile|obituar(?:y|ie)|list|analys[ie]s|wrap|how-?to|instructions|"
-         r"guidelines?|notes|manual|handbook|faq|readme|paper|policy|page|documentation|docs|primer|walkthrough|"
+         r"guidelines?|notes|manual|handbook|faq|readme|paper|page|documentation|docs|primer|walkthrough|"
          r"overview|introduction|intro|chapter|note|notice|one|preprint|draft|thesis|slides|spec|specification|"
          r"proposal|white-?paper)s?")
 _DOC = rf"(?:the\s+|that\s+|this\s+|an?\s+)?{_NOUN}"
