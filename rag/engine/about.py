@@ -503,8 +503,7 @@ class Documents:
         return out, ""
 
     def summary(self, source: str, topic: str) -> Composed:
-        """The lead and the key sentences (nearest the document's centroid and the topic), at most
-        SUMMARY_MAX_SENTENCES, in reading order, each cited."""
+        """The document's lead and its key sentences, at most SUMMARY_MAX_SENTENCES, in reading order, each cited."""
         sentences = self.sentences(source)
         out = self._summarize(sentences, self.lead(source)[:1] or sentences[:1], topic)
         title = self.title(source)
@@ -512,9 +511,9 @@ class Documents:
         return out
 
     def _summarize(self, sentences: list[Sentence], lead: list[Sentence], topic: str) -> Composed:
-        """The lead and key sentences, in reading order. Key sentences are chosen
-        one at a time for being central (near the centroid, and the topic) and unlike those already chosen (maximal
-        marginal relevance): a summary covers the document's several points, not its main one five times."""
+        """The lead and key sentences, in reading order. Key sentences are chosen one at a time for being central
+        (near the centroid, and the topic) and unlike those already chosen (maximal marginal relevance): a summary
+        covers the document's several points, not its main one five times."""
         pool = [x for x in sentences if len(x.text.split()) >= LEAD_MIN_WORDS and x not in lead]
         chosen, words = list(lead), sum(len(x.text.split()) for x in lead)
         if len(pool) < 2:
@@ -588,15 +587,12 @@ class Documents:
         file_dated = field == "published" and source.lower().endswith((".pdf", ".docx"))
         if value and file_dated and (printed := self.printed(source, value)):  # the file's date, printed on it too
             return Composed(metadata_answer(field, value, title), value, [printed], "metadata"), ""
-        if value and field != "site" and not file_dated:
+        if value and not file_dated:
             cited = (self.lead(source) or self.sentences(source))[:1]
             return Composed(metadata_answer(field, value, title), value, [x.citation() for x in cited], "metadata"), ""
         if field != "site" and (found := self.credit(source, field)):
-            value, cited = found
-            return Composed(metadata_answer(field, value, title), value, [cited], "metadata"), ""
-        if value and field == "site":
-            cited = (self.lead(source) or self.sentences(source))[:1]
-            return Composed(metadata_answer(field, value, title), value, [x.citation() for x in cited], "metadata"), ""
+            credited, cited = found
+            return Composed(metadata_answer(field, credited, title), credited, [cited], "metadata"), ""
         why = f"{source}, the document about {topic}, does not say {FIELD_WORDS[field]}" if topic else \
             f"{source} does not say {FIELD_WORDS[field]}"
         if value and file_dated:

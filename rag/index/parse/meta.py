@@ -171,7 +171,8 @@ _AFFILIATION = re.compile(r"\b(?:university|department|dept|institute|academy|co
 
 def title_block_author(lines: list[str]) -> str:
     """A paper's author as its first page prints it: the nearest line above the abstract or introduction that is
-    a name and nothing else ("Denis Roegel"), passing over affiliation lines (with digits, or ending in a comma)."""
+    a name and nothing else ("Denis Roegel"), passing over affiliation lines (digits, punctuation, or words such as
+    University or Department) and the e-mail between."""
     lines = [" ".join(line.split()) for line in lines]
     end = next((i for i, line in enumerate(lines) if _BLOCK_END.match(line)), None)
     if end is None:
@@ -202,7 +203,8 @@ _DATE_MARKUP = re.compile(r"published_time|datePublished|dc\.date|dcterms\.(?:da
 def html_meta(raw: str, root, article: bool = True) -> DocMeta:
     """<title>, meta tags, OpenGraph, JSON-LD and the visible byline, by trafilatura (dates by htmldate). A page
     that is not an article (documentation, a FAQ) has a publication date only where it shows one under its
-    headline: htmldate's guess from elsewhere on such a page is a copyright year or a change date."""
+    headline or its markup states one: htmldate's guess from elsewhere on such a page is a copyright year or a
+    change date."""
     from trafilatura.metadata import extract_metadata
 
     try:
