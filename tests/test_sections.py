@@ -98,6 +98,7 @@ def test_a_section_named_by_its_topic_is_summarized_from_that_section_alone(fold
     ("In the printer guide, what is the part about paper jams about?", "Paper jams", "green lever"),
     ("Summarize the chapter on restoring a file", "Restoring a file", "restore-file"),
     ("What does the backup guide say about choosing a destination?", "Choosing a destination", "room 114"),
+    ("What is the restoring a file part of the backup guide about?", "Restoring a file", "restore-file"),
 ])
 def test_a_section_is_found_however_the_question_names_it(folder, question, heading, words):
     pipeline, _ = folder
@@ -195,3 +196,26 @@ def test_which_documents_say_something_is_a_listing_however_it_is_asked(question
     from rag.engine.query import form_of
 
     assert form_of(question) == ("listing", topic)
+
+
+def test_a_contents_line_is_never_a_lead_or_a_key_sentence():
+    from rag.engine.about import contents_line
+
+    assert contents_line("CONTENTS Sending Patches Patching Process Email Format Coding Style Options Various Notes")
+    assert contents_line("Table of contents: Introduction, Installation, Usage")
+    assert not contents_line("Send your patches to the mailing list or by a pull request on the project's page.")
+    assert not contents_line("The VW ID. Space Vizzion is a weird EV sports wagon with a secret.")
+
+
+def test_a_chapter_named_by_its_heading_is_the_whole_chapter_not_a_subsection_under_it(tmp_path):
+    """Debian's FAQ (a dev folder): "the compatibility issues chapter" heads the chapter, and each of its
+    subsections' trails repeats it; retrieval finds the topic best under 4.3, which names no more of it."""
+    from rag.engine.pipeline import Pipeline
+
+    faq = Path(__file__).parent / "qa" / "folders" / "debian-faq"
+    (tmp_path / "corpus").mkdir()
+    for page in faq.glob("*.html"):
+        (tmp_path / "corpus" / page.name).write_bytes(page.read_bytes())
+    pipeline = Pipeline(Settings.from_env(corpus_dir=tmp_path / "corpus", index_dir=tmp_path / "index", use_llm=False))
+    a = pipeline.answer("What is the compatibility issues chapter of the Debian FAQ about?")
+    assert not a.refused and a.answer.startswith("“Chapter 4. Compatibility issues” in compatibility.en.html"), a.answer

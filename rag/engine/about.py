@@ -93,7 +93,8 @@ _MARKERS = re.compile(r"\s*\b(?P<m>by|from|in|about|on|regarding|concerning|cove
 # "what does the section on Y say", "summarize the chapter about X", "the part of the install guide about Y",
 # "the contributing guide's part on Y", "its section on Y"
 _SECTION_NOUN = r"(?:sub-?)?(?:section|chapter|part|appendix|passage|bit|paragraph)s?\b"
-_SECTION = rf"(?:the\s+|this\s+|that\s+|a\s+|its\s+|their\s+|(?:the\s+)?[^?]{{1,80}}?(?:'s|’s)\s+)?{_SECTION_NOUN}"
+_SECTION = (rf"(?:the\s+|this\s+|that\s+|a\s+|its\s+|their\s+|(?:the\s+)?[^?]{{1,80}}?(?:'s|’s)\s+)?(?:[\w'’.-]+\s+){{0,4}}?"
+            rf"{_SECTION_NOUN}")
 _SECTION_ASKS = (
     re.compile(rf"^(?:(?:can|could|would)\s+you\s+|please\s+)*(?:summari[sz]e|sum\s+up|recap|explain|"
                rf"(?:give\s+(?:me\s+)?|what\s+(?:are|were|is)\s+)?(?:a\s+|the\s+)?(?:short\s+|quick\s+)?(?:summary|gist|tl;?\s?dr|"
@@ -138,6 +139,7 @@ SUMMARY_MAX_SENTENCES = 5  # the lead and at most four key sentences: a summary,
 SUMMARY_MAX_WORDS = 160  # and short enough to read at a glance
 SUMMARY_RELEVANCE = 0.6  # how much a key sentence's centrality counts against its overlap with those chosen
 SECTION_SUPPORT_WEIGHT = 0.5  # retrieval's say in which of the headings naming a topic is the section meant
+SECTION_NAMES_MORE = 0.05  # a subsection is meant over its chapter only where its heading names more of the topic
 SECTION_AROUND = 2  # a passage without a heading: the chunks on either side of it are its section
 
 
@@ -201,6 +203,7 @@ def described(phrase: str) -> Described | None:
         else:
             site = value.strip()
     # "GiveWell's open thread": the owner is a site or an author when one matches (pick() decides), as a hint is
+    topic = re.sub(r"^(?:its|their|his|her)\s+", "", topic, flags=re.I)  # "the howto about its test suite"
     words_before = re.sub(r"^(?:the|this|that|an?)\s+", "", m.group("hint").strip(), flags=re.I)
     hint = " ".join(w for w in ((m.group("owner") or "").strip(), words_before) if w)
     return Described(topic, by, site, hint)
@@ -217,9 +220,15 @@ def section_described(phrase: str, document: str = "") -> Described | None:
     m = re.match(rf"^(?P<pre>.*?)\b{_SECTION_NOUN}", phrase.strip(), re.I)
     if not m:
         return None
-    owner = re.sub(r"^(?:the|this|that|its|their|a)\b\s*|(?:'s|’s)\s*$", "", m.group("pre").strip(), flags=re.I).strip()
-    if not (t := _SECTION_TOPIC.match(phrase.strip()[m.end():])):
-        return None
+    pre = m.group("pre").strip()
+    owner = re.sub(r"^(?:the|this|that|its|their|a)\b\s*|(?:'s|’s)\s*$", "", pre, flags=re.I).strip()
+    rest = phrase.strip()[m.end():]
+    if not (t := _SECTION_TOPIC.match(rest)):
+        # "the DSelect chapter of the APT guide": the words before the noun are its topic, what follows its document
+        of = re.match(r"^\s*(?:of|in|from)\s+(?P<doc>.+)$", rest, re.I)
+        if not owner or re.search(r"(?:'s|’s)$", pre) or (rest.strip() and not of):
+            return None
+        return Described(topic=owner, hint=_strip_article(" ".join(w for w in (document, of.group("doc") if of else "") if w)))
     hint = " ".join(w for w in (document, owner, t.group("doc") or "") if w and w.lower() not in ("its", "their"))
     return Described(topic=t.group("topic").strip(" ,"), hint=_strip_article(hint))
 
@@ -344,7 +353,8 @@ class Documents:
 
     def lead(self, source: str) -> list[Sentence]:
         """Its first statements long enough to be the lead, not a caption or credit."""
-        return [x for x in self.sentences(source) if len(x.text.split()) >= LEAD_MIN_WORDS][:LEAD_SENTENCES]
+        return [x for x in self.sentences(source) if len(x.text.split()) >= LEAD_MIN_WORDS and not contents_line(x.text)
+                ][:LEAD_SENTENCES]
 
     def by_name(self, name: str, fields: tuple[str, ...]) -> list[str]:
         """The documents whose metadata (or, for an author, a credit in the text) carries the name."""
@@ -467,11 +477,15 @@ class Documents:
                 support[key] = max(support.get(key, 0.0), h.score / top)
         best, best_score = None, 0.0
         for source in sorted(self.chunks):
+            said: dict[str, float] = {"": 0.0}
             for node in dict.fromkeys(n for c in self.chunks[source] for n in _trail(c.heading)):
                 named = text.coverage(terms, text.terms(f"{self.named_as(source)} {node}"), self.vocabulary) if terms else 0.0
+                said[node] = named
+                parent = node.rsplit(TRAIL_SEPARATOR, 1)[0] if TRAIL_SEPARATOR in node else ""
+                if parent and named < said.get(parent, 0.0) + SECTION_NAMES_MORE:
+                    continue  # a subsection whose heading names no more of the topic: its chapter is the section meant
                 score = named + SECTION_SUPPORT_WEIGHT * support.get((source, node), 0.0)
-                # the shallowest heading that names the topic as well: the whole chapter, not its first subsection
-                if named >= MATCH_MIN and score > best_score + 1e-9:
+                if named >= MATCH_MIN and score > best_score + 1e-9:  # retrieval breaks ties between headings
                     best, best_score = (source, node), score
         if best is None and found.hits and not self.decider.decide(query, found).declined:
             chunk = found.hits[0].chunk  # no heading names it, but a passage does: the section around that passage
@@ -514,7 +528,7 @@ class Documents:
         """The lead and key sentences, in reading order. Key sentences are chosen one at a time for being central
         (near the centroid, and the topic) and unlike those already chosen (maximal marginal relevance): a summary
         covers the document's several points, not its main one five times."""
-        pool = [x for x in sentences if len(x.text.split()) >= LEAD_MIN_WORDS and x not in lead]
+        pool = [x for x in sentences if len(x.text.split()) >= LEAD_MIN_WORDS and x not in lead and not contents_line(x.text)]
         chosen, words = list(lead), sum(len(x.text.split()) for x in lead)
         if len(pool) < 2:
             for x in pool:
@@ -632,6 +646,17 @@ def names_in(description: str) -> list[str]:
     found = [w for w in found if not re.search(r"-[a-z]+$", w)]
     found += [m.group(0) for m in _MONTHS.finditer(description) if not m.group(0)[0].isupper()]
     return list(dict.fromkeys(w for w in found if text.terms(w)))
+
+
+_CONTENTS = re.compile(r"^\W*(?:table\s+of\s+)?contents\b", re.I)
+CONTENTS_CAPITALISED = 0.75  # a run of headings ("Sending Patches Patching Process Email Format …") is this capitalised
+
+
+def contents_line(sentence: str) -> bool:
+    """A table of contents run into one line: never a document's lead or one of its key sentences."""
+    words = [w for w in sentence.split() if w[:1].isalpha()]
+    capitalised = sum(w[:1].isupper() for w in words) / len(words) if words else 0.0
+    return bool(_CONTENTS.match(sentence)) or (len(words) >= LEAD_MIN_WORDS and capitalised >= CONTENTS_CAPITALISED)
 
 
 def _trail(heading: str) -> list[str]:
