@@ -530,15 +530,7 @@ class Documents:
         covers the document's several points, not its main one five times."""
         pool = [x for x in sentences if len(x.text.split()) >= LEAD_MIN_WORDS and x not in lead and not contents_line(x.text)]
         chosen, words = list(lead), sum(len(x.text.split()) for x in lead)
-        if len(pool) < 2:
-            for x in pool:
-                n = len(x.text.split())
-                if len(chosen) >= SUMMARY_MAX_SENTENCES:
-                    break
-                if words + n <= SUMMARY_MAX_WORDS and text_of(x) not in map(text_of, chosen):
-                    chosen.append(x)
-                    words += n
-        else:
+        if pool:
             # embedded apart, not through the ranking's cache: int8 vectors depend a little on the batch they were
             # made in, so a document's sentences cached in one batch here would move other questions' rankings
             vectors = self.evidence.embedder.encode([x.text for x in pool + chosen])

@@ -448,11 +448,12 @@ def evaluate_folders(folders: list[str], variants: list[str], out_dir: Path, pro
     """`rag eval --folder`: each tests/qa/ folder with its own index, reported per folder and per question form;
     with `plots`, the reliability of the answers' confidence over all the folders (reliability.png); with
     `documents`, the folders' document-level questions instead."""
+    from rag.tools.questions import set_file
     from rag.tools.train import folder_settings
 
     summary: dict = {}
     for folder in folders:
-        path = Path("tests/qa") / ("documents" if documents else "") / f"{folder}.jsonl"
+        path = set_file(folder, documents=documents).relative_to(ROOT)  # the report names it as before
         rep = evaluate(folder_settings(folder, use_llm=True), path, variants, out_dir / folder,
                        progress=progress, questions=qa_questions(folder, documents=documents), plots=plots)
         summary[folder] = {v: r["metrics"] for v, r in rep["variants"].items()}

@@ -256,10 +256,15 @@ def folder_of(set_file: Path) -> Path:
     return FOLDERS_DIR / set_file.stem
 
 
+def set_file(folder: str, qa_dir: Path = QA_DIR, documents: bool = False) -> Path:
+    """Where a folder's questions are: qa_dir/<folder>.jsonl, or with `documents` qa_dir/documents/<folder>.jsonl."""
+    return qa_dir / ("documents" if documents else "") / f"{folder}.jsonl"
+
+
 def load(folder: str, qa_dir: Path = QA_DIR, documents: bool = False) -> list[dict]:
-    """The checked records of one folder (qa_dir/<folder>.jsonl over qa_dir/folders/<folder>/, or with `documents`
-    qa_dir/documents/<folder>.jsonl), each with its folder and split; a record the checker rejects is left out."""
-    path = qa_dir / ("documents" if documents else "") / f"{folder}.jsonl"
+    """The checked records of one folder's set_file() over qa_dir/folders/<folder>/, each with its folder and
+    split; a record the checker rejects is left out."""
+    path = set_file(folder, qa_dir, documents)
     out = []
     for line in path.read_text(encoding="utf-8").splitlines():
         if line.strip():
@@ -270,8 +275,7 @@ def load(folder: str, qa_dir: Path = QA_DIR, documents: bool = False) -> list[di
 
 
 def folders(split: str | None = None, documents: bool = False) -> list[str]:
-    where = DOCUMENTS_DIR if documents else QA_DIR
-    return [f for f, s in SPLITS.items() if (split is None or s == split) and (where / f"{f}.jsonl").exists()]
+    return [f for f, s in SPLITS.items() if (split is None or s == split) and set_file(f, documents=documents).exists()]
 
 
 def main(argv: list[str]) -> int:
