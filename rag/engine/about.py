@@ -137,10 +137,15 @@ LEAD_SENTENCES = 3  # a news lead says what the story is about in its first few 
 LEAD_MIN_WORDS = 8  # a shorter first statement is a caption, kicker or credit, not the lead
 SUMMARY_MAX_SENTENCES = 5  # the lead and at most four key sentences: a summary, not the article
 SUMMARY_MAX_WORDS = 160  # and short enough to read at a glance
+PART_OPENING = 0.1  # a part's first statement says what the part is about: a little more central
 SUMMARY_RELEVANCE = 0.6  # how much a key sentence's centrality counts against its overlap with those chosen
 SECTION_SUPPORT_WEIGHT = 0.5  # retrieval's say in which of the headings naming a topic is the section meant
 SECTION_NAMES_MORE = 0.05  # a subsection is meant over its chapter only where its heading names more of the topic
+SECTION_MIN_WORDS = 4  # a section is short: its brief statements ("-h, --help is required.") count in its summary
+COMMAND_MAX_CHARS = 80  # a one-line code block under a statement that introduces it is a command, brought along
 SECTION_AROUND = 2  # a passage without a heading: the chunks on either side of it are its section
+OUTLINE_MAX_WORDS = 90  # a summary names the parts under it (their headings, widest first) up to this many words
+OUTLINE_PART_WORDS = 15  # a longer "heading" is a contents run or a question-sized title line, not a part's name
 
 
 @dataclass(frozen=True)
@@ -151,6 +156,7 @@ class Described:
     by: str = ""  # "by X": an author, or a site
     site: str = ""  # "from X", "in X", or words before the noun that name a site ("the Reuters piece")
     hint: str = ""  # words before the noun ("the ex-diplomat article"): a site or author when one matches, else topic
+    chapter: bool = False  # a section called a chapter: the whole chapter, not the subsection that names it best
 
     @property
     def named(self) -> str:
@@ -221,6 +227,7 @@ def section_described(phrase: str, document: str = "") -> Described | None:
     if not m:
         return None
     pre = m.group("pre").strip()
+    chapter = m.group(0)[m.end("pre"):].lower().startswith("chapter")
     owner = re.sub(r"^(?:the|this|that|its|their|a)\b\s*|(?:'s|’s)\s*$", "", pre, flags=re.I).strip()
     rest = phrase.strip()[m.end():]
     if not (t := _SECTION_TOPIC.match(rest)):
@@ -228,9 +235,10 @@ def section_described(phrase: str, document: str = "") -> Described | None:
         of = re.match(r"^\s*(?:of|in|from)\s+(?P<doc>.+)$", rest, re.I)
         if not owner or re.search(r"(?:'s|’s)$", pre) or (rest.strip() and not of):
             return None
-        return Described(topic=owner, hint=_strip_article(" ".join(w for w in (document, of.group("doc") if of else "") if w)))
+        return Described(topic=owner, hint=_strip_article(" ".join(w for w in (document, of.group("doc") if of else "") if w)),
+                         chapter=chapter)
     hint = " ".join(w for w in (document, owner, t.group("doc") or "") if w and w.lower() not in ("its", "their"))
-    return Described(topic=t.group("topic").strip(" ,"), hint=_strip_article(hint))
+    return Described(topic=t.group("topic").strip(" ,"), hint=_strip_article(hint), chapter=chapter)
 
 
 def _strip_article(phrase: str) -> str:
@@ -247,7 +255,7 @@ def document_question(question: str) -> DocumentQuestion | None:
     for pattern in _SECTION_ASKS:
         if (m := pattern.match(q)) and (d := section_described(m.group("sec"), m.groupdict().get("doc") or document)):
             focus = m.groupdict().get("focus") or ""
-            return DocumentQuestion("section", Described(f"{d.topic} {focus}".strip(), hint=d.hint))
+            return DocumentQuestion("section", Described(f"{d.topic} {focus}".strip(), hint=d.hint, chapter=d.chapter and not focus))
     if m := _SAYS_ABOUT.match(q):  # the part of a named document about a topic: a section of it
         return DocumentQuestion("section", Described(m.group("topic"), hint=_strip_article(m.group("doc"))))
     if document:  # "In the X guide, who wrote it" is rare; the question reads on as if the document came last
@@ -354,7 +362,7 @@ class Documents:
     def lead(self, source: str) -> list[Sentence]:
         """Its first statements long enough to be the lead, not a caption or credit."""
         return [x for x in self.sentences(source) if len(x.text.split()) >= LEAD_MIN_WORDS and not contents_line(x.text)
-                ][:LEAD_SENTENCES]
+                and not credit_line(x.text)][:LEAD_SENTENCES]
 
     def by_name(self, name: str, fields: tuple[str, ...]) -> list[str]:
         """The documents whose metadata (or, for an author, a credit in the text) carries the name."""
@@ -492,6 +500,9 @@ class Documents:
             best = (chunk.source, chunk.heading)
         if best is None or not self.holds(best[0], names_in(d.topic)):
             return Picked(reason=f"no section of these documents is about {d.topic}", found=found, query=query)
+        if d.chapter:  # "the chapter on Y": the chapter (a heading that says so) holding the part that names Y best
+            best = (best[0], next((n for n in reversed(_trail(best[1])) if _CHAPTER.match(n.split(TRAIL_SEPARATOR)[-1])),
+                                  best[1]))
         return Picked(best[0], found=found, query=query, heading=best[1])
 
     # ---- answers --------------------------------------------------------------------------------------
@@ -506,30 +517,58 @@ class Documents:
             around = next(h.chunk for h in picked.found.hits if h.chunk.source == source)
             ordinal = [c.id for c in self.chunks[source]].index(around.id)
             chunks = self.chunks[source][max(0, ordinal - SECTION_AROUND): ordinal + SECTION_AROUND + 1]
-        sentences = [x for c in chunks if c.kind == "text" for x in split_sentences(c) if answerable(x)]
+        sentences, commands = statements(chunks)
         name = node.split(TRAIL_SEPARATOR)[-1] if node else ""
         where = f"“{name}” in {source}" if name else source
         if not sentences:
             return None, f"{where} holds no statements to summarize, only code or tables"
         # under a heading: its first statement leads; a passage without one: what is nearest the topic
-        out = self._summarize(sentences, sentences[:1] if node else [], topic)
-        out.answer = f"{where}: {out.answer}"
+        out = self._summarize(sentences, sentences[:1] if node else [], topic, commands, SECTION_MIN_WORDS)
+        out.answer = f"{where}: {out.answer}{self.outline(source, node)}"
         return out, ""
 
     def summary(self, source: str, topic: str) -> Composed:
         """The document's lead and its key sentences, at most SUMMARY_MAX_SENTENCES, in reading order, each cited."""
-        sentences = self.sentences(source)
-        out = self._summarize(sentences, self.lead(source)[:1] or sentences[:1], topic)
+        sentences, commands = statements(self.chunks.get(source, []))
+        lead = self.lead(source)[:1] or [x for x in sentences if x.chunk.kind == "text"][:1]
+        out = self._summarize(sentences, lead, topic, commands)
         title = self.title(source)
-        out.answer = (f"“{title}” ({source}): " if title else f"{source}: ") + out.answer
+        out.answer = (f"“{title}” ({source}): " if title else f"{source}: ") + out.answer + self.outline(source)
         return out
 
-    def _summarize(self, sentences: list[Sentence], lead: list[Sentence], topic: str) -> Composed:
+    def outline(self, source: str, node: str = "") -> str:
+        """The parts under a section (or the document): their headings as the file gives them, widest first
+        within OUTLINE_MAX_WORDS, shown in reading order ("\nParts: 9.1. … · 9.1.1. aptitude"); "" for none.
+        A summary of five sentences cannot say everything, so it says what else is there and where."""
+        nodes = [n for n in dict.fromkeys(n for c in self.chunks.get(source, []) for n in _trail(c.heading))
+                 if (n.startswith(node + TRAIL_SEPARATOR) if node else True)]
+        names = {n: n.split(TRAIL_SEPARATOR)[-1].strip() for n in nodes}
+        nodes = [n for n in nodes if 0 < len(names[n].split()) <= OUTLINE_PART_WORDS and not contents_line(names[n])
+                 and not names[n].endswith(":")]  # "You probably can:" introduces a list; it names no part
+        while nodes and len([n for n in nodes if n.count(TRAIL_SEPARATOR) == nodes[0].count(TRAIL_SEPARATOR)]) == 1 \
+                and nodes[0].count(TRAIL_SEPARATOR) == min(n.count(TRAIL_SEPARATOR) for n in nodes):
+            nodes = nodes[1:]  # one part holding all the rest is the document's own title (a chapter heading)
+        chosen, words = set(), 0
+        for n in sorted(nodes, key=lambda n: n.count(TRAIL_SEPARATOR)):  # stable: reading order within a depth
+            w = len(names[n].split())
+            if words + w > OUTLINE_MAX_WORDS:
+                break
+            chosen.add(n)
+            words += w
+        parts = [names[n] for n in nodes if n in chosen]
+        return f"\nParts: {' · '.join(parts)}" if len(parts) > 1 else ""
+
+    def _summarize(self, sentences: list[Sentence], lead: list[Sentence], topic: str, commands: dict | None = None,
+                   min_words: int = LEAD_MIN_WORDS) -> Composed:
         """The lead and key sentences, in reading order. Key sentences are chosen one at a time for being central
         (near the centroid, and the topic) and unlike those already chosen (maximal marginal relevance): a summary
-        covers the document's several points, not its main one five times."""
-        pool = [x for x in sentences if len(x.text.split()) >= LEAD_MIN_WORDS and x not in lead and not contents_line(x.text)]
+        covers the document's several points, not its main one five times. A chosen sentence that introduces a
+        command ("configure it as:") brings the command with it."""
+        commands = commands or {}
+        pool = [x for x in sentences if (len(x.text.split()) >= min_words or id(x) in commands) and x not in lead
+                and not contents_line(x.text) and not credit_line(x.text)]
         chosen, words = list(lead), sum(len(x.text.split()) for x in lead)
+        chosen += [commands[id(x)] for x in lead if id(x) in commands]
         if pool:
             # embedded apart, not through the ranking's cache: int8 vectors depend a little on the batch they were
             # made in, so a document's sentences cached in one batch here would move other questions' rankings
@@ -539,9 +578,13 @@ class Documents:
             relevance = vectors[: len(pool)] @ (centroid / (np.linalg.norm(centroid) or 1.0))
             if topic:
                 relevance = relevance + vectors[: len(pool)] @ self.evidence.embedder.encode_query(topic)
+            # a part's first statement says what the part is about: the parts' openings are the outline in prose
+            heads = [x.chunk.heading for x in sentences]
+            opening = {id(x) for i, x in enumerate(sentences) if x.chunk.heading and (i == 0 or heads[i - 1] != heads[i])}
+            relevance = relevance + PART_OPENING * np.array([id(x) in opening for x in pool], dtype=float)
             picked = list(range(len(pool), len(pool) + len(chosen)))  # the lead counts as already said
             left = set(range(len(pool)))
-            while left and len(chosen) < SUMMARY_MAX_SENTENCES:
+            while left and len([x for x in chosen if x.chunk.kind == "text"]) < SUMMARY_MAX_SENTENCES:
                 said = vectors[picked] if picked else None
                 def gain(i: int) -> float:
                     overlap = float((said @ vectors[i]).max()) if said is not None else 0.0
@@ -549,9 +592,11 @@ class Documents:
                 best = max(left, key=gain)
                 left.discard(best)
                 x, n = pool[best], len(pool[best].text.split())
+                shown = [x, commands[id(x)]] if id(x) in commands else [x]
+                n = sum(len(y.text.split()) for y in shown)
                 if words + n > SUMMARY_MAX_WORDS or text_of(x) in map(text_of, chosen):
                     continue
-                chosen.append(x)
+                chosen += shown
                 picked.append(best)
                 words += n
         chosen.sort(key=lambda x: x.start_char)
@@ -649,6 +694,38 @@ def contents_line(sentence: str) -> bool:
     words = [w for w in sentence.split() if w[:1].isalpha()]
     capitalised = sum(w[:1].isupper() for w in words) / len(words) if words else 0.0
     return bool(_CONTENTS.match(sentence)) or (len(words) >= LEAD_MIN_WORDS and capitalised >= CONTENTS_CAPITALISED)
+
+
+def statements(chunks: list) -> tuple[list[Sentence], dict[int, Sentence]]:
+    """A passage's statements in reading order, for a summary, and the one-line commands some of them introduce
+    (id of the statement -> the command). A sentence ending in a colon is a statement here when it is long enough
+    to say something ("Fastify comes bundled with Pino by default; use request.log …:") or introduces a command
+    ("You need to configure it as:" `dpkg-reconfigure locales`): in technical documents the command is the point."""
+    out, commands = [], {}
+    for i, c in enumerate(chunks):
+        if c.kind != "text":
+            continue
+        for x in split_sentences(c):
+            if answerable(x):
+                out.append(x)
+            elif x.text.rstrip().endswith(":") and not contents_line(x.text):
+                after = chunks[i + 1] if i + 1 < len(chunks) else None
+                one_line = (after is not None and after.kind == "code" and c.text.rstrip().endswith(x.text.rstrip())
+                            and "\n" not in after.text.strip() and len(after.text.strip()) <= COMMAND_MAX_CHARS)
+                if one_line:
+                    commands[id(x)] = split_sentences(after)[0]
+                if one_line or len(x.text.split()) >= LEAD_MIN_WORDS:
+                    out.append(x)
+    return out, commands
+
+
+_CHAPTER = re.compile(r"^\s*(?:chapter|appendix)\b", re.I)
+
+
+def credit_line(sentence: str) -> bool:
+    """A sign-off, "Written by" or copyright line: who and when, never one of a summary's points."""
+    covered = sum(end - start for _, _, start, end in credits(sentence))
+    return covered >= len(sentence.strip()) / 2
 
 
 def _trail(heading: str) -> list[str]:
