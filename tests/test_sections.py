@@ -50,6 +50,26 @@ Open the front cover, pull the green lever and take the sheet out slowly with bo
 Never reach into the fuser at the back: it stays hot for twenty minutes after printing.
 """
 
+MAIL_MANUAL = """# Running the mail server
+
+# Chapter 3. Keeping the mail server healthy
+
+The mail server needs a few minutes of care each week, or its disk fills and its queue stalls.
+
+## 3.1 Rotating the logs
+
+Old logs are compressed every Sunday and deleted after eight weeks.
+To rotate the logs by hand, run:
+
+```
+logrotate -f /etc/logrotate.d/mail
+```
+
+## 3.2 Watching the queue
+
+A queue longer than five hundred messages means a remote server refuses our mail.
+"""
+
 NEWS = """frobnicator (2.0-1) unstable; urgency=medium
 
   The configuration file moved from /etc/frob.conf to /etc/frobnicator/main.conf, and the old file is
@@ -77,6 +97,7 @@ def folder(tmp_path_factory):
     (corpus / "backup-guide.md").write_text(BACKUP_GUIDE, encoding="utf-8")
     (corpus / "printer-guide.md").write_text(PRINTER_GUIDE, encoding="utf-8")
     (corpus / "frobnicator-NEWS.Debian.txt").write_text(NEWS, encoding="utf-8")
+    (corpus / "mail-manual.md").write_text(MAIL_MANUAL, encoding="utf-8")
     document = docx.Document()  # python-docx's template: author "python-docx", created 2013-12-23
     document.add_heading("Visitor badges", level=1)
     document.add_paragraph("Visitors collect a paper badge at the front desk and hand it back when they leave the building.")
@@ -219,3 +240,41 @@ def test_a_chapter_named_by_its_heading_is_the_whole_chapter_not_a_subsection_un
     pipeline = Pipeline(Settings.from_env(corpus_dir=tmp_path / "corpus", index_dir=tmp_path / "index", use_llm=False))
     a = pipeline.answer("What is the compatibility issues chapter of the Debian FAQ about?")
     assert not a.refused and a.answer.startswith("“Chapter 4. Compatibility issues” in compatibility.en.html"), a.answer
+
+
+def test_a_summary_names_the_parts_it_could_not_quote(folder):
+    pipeline, _ = folder
+    a = pipeline.answer("Summarize the backup guide")
+    assert not a.refused and a.mode == "summary", a.answer
+    assert a.answer.endswith("\nParts: Choosing a destination · Scheduling the copies · Restoring a file"), a.answer
+
+
+def test_the_chapter_on_a_topic_is_the_chapter_holding_the_part_that_names_it(folder):
+    pipeline, _ = folder
+    chapter = pipeline.answer("What does the chapter on rotating the logs say?")
+    assert chapter.answer.startswith("“Chapter 3. Keeping the mail server healthy” in mail-manual.md"), chapter.answer
+    section = pipeline.answer("What does the section on rotating the logs say?")
+    assert section.answer.startswith("“3.1 Rotating the logs” in mail-manual.md"), section.answer
+
+
+def test_a_statement_that_introduces_a_command_brings_the_command_into_the_summary(folder):
+    pipeline, _ = folder
+    a = pipeline.answer("What does the section on rotating the logs say?")
+    assert "To rotate the logs by hand, run:" in a.answer and "logrotate -f /etc/logrotate.d/mail" in a.answer, a.answer
+    assert any(c.quote == "logrotate -f /etc/logrotate.d/mail" and c.start_line == 13 for c in a.citations), a.answer
+
+
+def test_a_sign_off_is_never_one_of_a_summary_s_points(folder):
+    pipeline, _ = folder
+    a = pipeline.answer("Summarize the frobnicator news notes")
+    assert not a.refused and "/etc/frobnicator/main.conf" in a.answer, a.answer
+    assert "Mirela" not in a.answer and "2013" not in a.answer, a.answer
+
+
+def test_a_description_naming_jargon_its_nearest_document_lacks_is_declined(folder):
+    """"frobnicator" is no English word: the printer guide, which never says it, is not the guide meant (the word is
+    in the folder, in the news notes, so it is no name that no document mentions)."""
+    pipeline, _ = folder
+    a = pipeline.answer("Summarize the guide to setting up printers for frobnicator")
+    assert a.refused and "no document in this folder is about" in a.answer.lower(), a.answer
+    assert not pipeline.answer("Summarize the guide to setting up printers").refused

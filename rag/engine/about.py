@@ -25,7 +25,7 @@ import numpy as np
 
 from rag import text
 from rag.engine.compose import Composed, marked
-from rag.engine.query import analyze
+from rag.engine.query import _in_dictionary, analyze
 from rag.engine.select import Sentence, answerable, split_sentences
 from rag.index.clean import TRAIL_SEPARATOR
 from rag.index.parse.meta import credits, dates_in
@@ -430,7 +430,7 @@ class Documents:
             # title and lead say it otherwise ("the paper about MetaPlot" for one whose title block is not its title)
             body = ranked[0] if not verdict.declined and self.mentions(ranked[0], terms) else None
             source = body or self.paraphrased(topic, ranked[:PARAPHRASE_CANDIDATES])
-        if source is None or not self.holds(source, names_in(topic)):
+        if source is None or not self.holds(source, names_in(topic, self.dictionary)):
             return Picked(reason=f"no document in this folder is {d.named}", found=found, query=query)
         return Picked(source, found=found, query=query)
 
@@ -498,7 +498,7 @@ class Documents:
         if best is None and found.hits and not self.decider.decide(query, found).declined:
             chunk = found.hits[0].chunk  # no heading names it, but a passage does: the section around that passage
             best = (chunk.source, chunk.heading)
-        if best is None or not self.holds(best[0], names_in(d.topic)):
+        if best is None or not self.holds(best[0], names_in(d.topic, self.dictionary)):
             return Picked(reason=f"no section of these documents is about {d.topic}", found=found, query=query)
         if d.chapter:  # "the chapter on Y": the chapter (a heading that says so) holding the part that names Y best
             best = (best[0], next((n for n in reversed(_trail(best[1])) if _CHAPTER.match(n.split(TRAIL_SEPARATOR)[-1])),
@@ -675,13 +675,27 @@ LANGUAGES = {"english": "en", "german": "de", "french": "fr", "spanish": "es", "
              "chinese": "zh", "japanese": "ja", "korean": "ko", "ukrainian": "uk", "romanian": "ro", "hungarian": "hu"}
 
 
-def names_in(description: str) -> list[str]:
-    """The words of a description that name something (capitalised words, numbers, months): the document must
-    say them, where the rest of its words may be paraphrased. A compound that ends in a common word
-    ("Czech-born", "Tokyo-based") describes rather than names, and is left out."""
+RARE_ZIPF = 2.5  # below this Zipf frequency (wordfreq: 3 = once per million words) a word is jargon or a name:
+# "mgetty" 0, "sudo" 2.4, "tmux" 1.5; a paraphrase's plain words are above ("glut" 2.8, "unannounced" 3.1)
+
+
+def rare_in_english(word: str) -> bool:
+    from wordfreq import zipf_frequency  # imported here: its word lists load on first use, not at start-up
+
+    return zipf_frequency(word, "en") < RARE_ZIPF
+
+
+def names_in(description: str, dictionary: frozenset[str] = frozenset()) -> list[str]:
+    """The words of a description that name something (capitalised words, numbers, months, and words no
+    dictionary knows: "mgetty", "biblatex"): the document must say them, where the rest of its words may be
+    paraphrased. A compound that ends in a common word ("Czech-born", "Tokyo-based") describes rather than
+    names, and is left out."""
     found = [m.group(0).rstrip(".,:'’") for m in _NAME.finditer(description)]
     found = [w for w in found if not re.search(r"-[a-z]+$", w)]
     found += [m.group(0) for m in _MONTHS.finditer(description) if not m.group(0)[0].isupper()]
+    if dictionary:  # "the notes on modems with mgetty": a lowercase word that is no English word names a thing too
+        found += [w for w in re.findall(r"(?<![\w'’-])[a-z]{3,}(?![\w'’-])", description)
+                  if w not in text.STOPWORDS and not _in_dictionary(w, dictionary) and rare_in_english(w)]
     return list(dict.fromkeys(w for w in found if text.terms(w)))
 
 
