@@ -10,11 +10,13 @@ import os
 from dataclasses import dataclass, fields
 from pathlib import Path
 
-SCHEMA_VERSION = 4  # 2: chunks carry kind, heading and page; the manifest records what cleaning dropped, per file
+SCHEMA_VERSION = 5  # 2: chunks carry kind, heading and page; the manifest records what cleaning dropped, per file
 # 3: an article page is indexed as its body alone, bylines and datelines are metadata: each file's manifest
 #    entry carries "meta" (title, author, published, site, language); an older index is rebuilt
 # 4: metadata leaves out a file's placeholder properties (a template's author and dates), a PDF's printed date
 #    comes before its file date, a Word file's title block is read, names are kept as the page writes them
+# 5: a PDF whose information dictionary has no title (or the name of the file it was made from) takes the title
+#    its first page prints
 TEXT_VERSION = 6  # 6: cleaning keeps a stated sentence before a news body, no site-specific phrases; 5: identical and
 #                   near-identical chunks of a file are stored once. Bump when parsing, cleaning or chunking rules change.
 ROOT = Path(__file__).resolve().parent.parent

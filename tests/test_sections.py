@@ -278,3 +278,48 @@ def test_a_description_naming_jargon_its_nearest_document_lacks_is_declined(fold
     a = pipeline.answer("Summarize the guide to setting up printers for frobnicator")
     assert a.refused and "no document in this folder is about" in a.answer.lower(), a.answer
     assert not pipeline.answer("Summarize the guide to setting up printers").refused
+
+
+PAPERS = Path(__file__).parent / "qa" / "folders" / "papers-pdf"  # a dev folder
+
+
+@pytest.mark.parametrize("name, title", [
+    ("tb57roeg.pdf", "Creating 3D animations with METAPOST"),  # its information dictionary's title is "tb57roeg.dvi"
+    ("tb88henderson.pdf", "A beginner’s guide to METAPOST for creating high-quality graphics"),  # none: largest type
+    ("tugboat-babelbib.pdf", "Multilingual Bibliographies: Using and extending the babelbib package"),  # one type: title block
+])
+def test_a_pdf_without_a_usable_title_takes_the_one_its_first_page_prints(name, title):
+    from rag.index.parse.pdf import parse_pdf
+
+    _, _, parsed_title, meta = parse_pdf((PAPERS / name).read_bytes())
+    assert parsed_title == title and meta.title == title
+    assert meta.site == "TUGboat"  # the journal its first page's running head names
+
+
+def test_a_journal_is_named_by_a_running_head_and_answers_where_a_paper_appeared(tmp_path):
+    from rag.engine.pipeline import Pipeline
+
+    (tmp_path / "corpus").mkdir()
+    for name in ("tb57roeg.pdf", "tb88henderson.pdf", "mpboxes.pdf"):
+        (tmp_path / "corpus" / name).write_bytes((PAPERS / name).read_bytes())
+    pipeline = Pipeline(Settings.from_env(corpus_dir=tmp_path / "corpus", index_dir=tmp_path / "index", use_llm=False))
+    for question in ("Which journal published Roegel's piece on animations with METAPOST?",
+                     "Where did Troy Henderson's beginner's introduction to MetaPost appear?"):
+        a = pipeline.answer(question)
+        assert not a.refused and a.answer.endswith("was published by TUGboat."), a.answer
+        assert a.citations[0].page == 1 and "TUGboat, Volume" in a.citations[0].quote, a.citations
+    listing = pipeline.answer("Which of these papers appeared in TUGboat?")
+    assert listing.answer.startswith("2 documents") and {c.source for c in listing.citations} == {"tb57roeg.pdf", "tb88henderson.pdf"}
+
+
+def test_running_heads_and_file_names_are_no_titles_and_name_journals():
+    from rag.index.parse.meta import title_block_title, usable_title
+    from rag.index.parse.pdf import journal
+
+    assert usable_title("tb57roeg.dvi") == "" and usable_title("Microsoft Word - report.docx") == ""
+    assert usable_title("Drawing Boxes with MetaPost") == "Drawing Boxes with MetaPost"
+    assert journal(["274 TUGboat, Volume 18 (1997), No. 4", "Graphics Applications"]) == "TUGboat"
+    assert journal(["Journal of Graph Theory, Vol. 3, No. 2", "On cycles"]) == "Journal of Graph Theory"
+    assert journal(["Drawing Boxes with MetaPost", "John D. Hobby", "Abstract"]) == ""
+    block = ["274 TUGboat, Volume 18 (1997), No. 4", "Creating 3D animations", "Denis Roegel", "Abstract", "Text."]
+    assert title_block_title(block) == "Creating 3D animations"  # the running head above is no part of it

@@ -29,6 +29,7 @@ from rag.engine.query import _in_dictionary, analyze
 from rag.engine.select import Sentence, answerable, split_sentences
 from rag.index.clean import TRAIL_SEPARATOR
 from rag.index.parse.meta import credits, dates_in
+from rag.index.parse.pdf import RUNNING_FURNITURE
 from rag.types import Citation
 
 _NOUN = (r"(?:article|stor(?:y|ie)|piece|post|blog\s+post|report|news\s+story|document|paper|op-?ed|essay|column|"
@@ -39,6 +40,8 @@ _NOUN = (r"(?:article|stor(?:y|ie)|piece|post|blog\s+post|report|news\s+story|do
          r"overview|introduction|intro|chapter|note|notice|one|preprint|draft|thesis|slides|spec|specification|"
          r"proposal|white-?paper)s?")
 _DOC = rf"(?:the\s+|that\s+|this\s+|an?\s+)?{_NOUN}"
+_VENUE = (r"(?:site|website|web\s+site|publication|outlet|newspaper|magazine|blog|journal|periodical|conference|proceedings|"
+          r"newsletter|venue)")
 # how people ask for a document's metadata; `doc` is the document as they name it ("the AP preview of the debate")
 _ASKS = (
     ("author", re.compile(r"^(?:who\s+(?:wrote|authored|penned|signed|put\s+together|(?:is|was|'s|’s)\s+the\s+(?:author|writer)\s+of)|"
@@ -59,11 +62,16 @@ _ASKS = (
                              r"(?P<doc>.+)$", re.I)),
     ("published", re.compile(r"^(?:(?:what\s+is|what[’']s)\s+the\s+)?(?:publication\s+|publishing\s+)?date\s+of\s+(?P<doc>.+)$", re.I)),
     ("site", re.compile(r"^(?:which|what)\s+(?:company[’']s\s+)?(?:site|website|web\s+site|publication|outlet|news\s+outlet|newspaper|"
-                        r"paper|magazine|blog|news\s+(?:site|website|agency|organi[sz]ation)|agency|network)\s+"
+                        r"paper|magazine|blog|news\s+(?:site|website|agency|organi[sz]ation)|agency|network|journal|periodical|"
+                        r"conference|proceedings|newsletter)\s+"
                         r"(?:ran|published|carried|posted|put\s+out|printed)\s+(?P<doc>.+)$", re.I)),
     ("site", re.compile(r"^(?:which|what)\s+(?:company[’']s\s+)?(?:site|website|web\s+site|publication|outlet|newspaper|magazine|blog)"
                         r"\s+is\s+(?P<doc>.+?)\s+from$", re.I)),
     ("site", re.compile(r"^where\s+(?:was|were)\s+(?P<doc>.+?)\s+(?:published|posted|run|printed)$", re.I)),
+    # "where did Henderson's introduction appear", "which journal did the paper on X come out in"
+    ("site", re.compile(r"^where\s+did\s+(?P<doc>.+?)\s+(?:appear|run|come\s+out|get\s+published)$", re.I)),
+    ("site", re.compile(rf"^(?:in\s+)?(?:which|what)\s+{_VENUE}\s+(?:did|was|were)\s+(?P<doc>.+?)\s+"
+                        rf"(?:appear|run|come\s+out|published|printed|presented)(?:\s+in|\s+at)?$", re.I)),
 )
 # words that join a document to what it is about when no "about"/"on" does ("the piece where …", "the post announcing …")
 _JOINS = re.compile(r"^\s*(?:,\s*)?(?:where|in\s+which|that|which|of|for|with|over|saying|that\s+says)\b\s*", re.I)
@@ -87,6 +95,9 @@ _LIST_BY = (
                rf"(?P<how>by|from|written\s+by|published\s+by)\s+(?P<name>.+)$", re.I),
     re.compile(rf"^(?:which|what)\s+(?:{_NOUN}\s+)?(?:did|does|has|have)\s+(?P<name>.+?)\s+"
                rf"(?P<how>write|written|publish|published|run|post|posted)$", re.I),
+    # "which of these papers appeared in TUGboat", "which articles ran in the Times"
+    re.compile(rf"^(?:which|what)\s+(?:(?:ones?\s+)?of\s+(?:the|these|those|my|our)\s+)?(?:[\w-]+\s+){{0,2}}?{_NOUN}\s+"
+               rf"(?:were\s+|was\s+)?(?P<how>appeared|ran|came\s+out|published|printed)\s+in(?:\s*,[^,]{{1,40}},)?\s+(?P<name>.+)$", re.I),
 )
 _MARKERS = re.compile(r"\s*\b(?P<m>by|from|in|about|on|regarding|concerning|covering)\s+", re.I)
 
@@ -454,6 +465,11 @@ class Documents:
         best = float(sims[order[0]]) if len(order) else 0.0
         return candidates[order[0]] if best >= SIMILAR_MIN and best - runner_up >= SIMILAR_MARGIN else None
 
+    def furniture(self, source: str) -> list[str]:
+        """What the file prints on every page but is not its prose: running heads ("TUGboat, Volume 18 (1997)")."""
+        return [shown for _, _, reason, shown, _ in (self.files.get(source) or {}).get("dropped") or []
+                if reason == RUNNING_FURNITURE]
+
     def holds(self, source: str, names: list[str]) -> bool:
         """The names (numbers, months) are in the document, its title or metadata, but for NAMES_MISSING_MAX of
         them; an acronym counts where the words it stands for are ("ESA": the European Space Agency), a language
@@ -464,7 +480,7 @@ class Documents:
         if not names:
             return True
         said = " ".join([self.named_as(source), meta.get("author") or "", meta.get("site") or "",
-                         *(c.text for c in self.chunks.get(source, []))])
+                         *(c.text for c in self.chunks.get(source, [])), *self.furniture(source)])
         have, acronyms = text.terms(said), text.acronyms(said)
         found = sum(1 for name in names if name.upper() in acronyms
                     or all(text.covered(t, have) for t in text.terms(name)))
@@ -630,6 +646,13 @@ class Documents:
                 return Citation(source, start, end, shown, self.title(source), page or 0)
         return None
 
+    def running_head(self, source: str, name: str) -> Citation | None:
+        """The first running head or foot that names `name` ("274 TUGboat, Volume 18 (1997), No. 4"), cited."""
+        for start, end, reason, shown, page in (self.files.get(source) or {}).get("dropped") or []:
+            if reason == RUNNING_FURNITURE and name in shown:
+                return Citation(source, start, end, shown, self.title(source), page or 0)
+        return None
+
     def field(self, source: str, field: str, topic: str) -> tuple[Composed | None, str]:
         """A metadata answer cited to the document's lead, else a credit in its text cited to where it stands;
         (None, why) when neither says. A PDF's or Word file's own date is when the file was made, not the
@@ -639,6 +662,8 @@ class Documents:
         if value and file_dated and (printed := self.printed(source, value)):  # the file's date, printed on it too
             return Composed(metadata_answer(field, value, title), value, [printed], "metadata"), ""
         if value and not file_dated:
+            if field == "site" and (shown := self.running_head(source, value)):  # a journal named in its running head
+                return Composed(metadata_answer(field, value, title), value, [shown], "metadata"), ""
             cited = (self.lead(source) or self.sentences(source))[:1]
             return Composed(metadata_answer(field, value, title), value, [x.citation() for x in cited], "metadata"), ""
         if field != "site" and (found := self.credit(source, field)):

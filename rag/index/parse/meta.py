@@ -186,6 +186,35 @@ def title_block_author(lines: list[str]) -> str:
     return ""
 
 
+# a title that is the name of the file it was made from ("tb57roeg.dvi", "Microsoft Word - report.docx")
+_FILE_TITLE = re.compile(r"^(?:\S+\.(?:dvi|tex|ps|pdf|docx?|rtf|odt|txt|html?|indd|qxd)|Microsoft Word - .*)$", re.I)
+_TITLE_STOP = re.compile(r"\b(?:19|20)\d\d\b|\bvolume\b|\bvol\.|\bno\.\s*\d|\bpage\s+\d", re.I)  # a running head's words
+
+
+def usable_title(title: str) -> str:
+    """The information dictionary's title, unless it is empty or names the file it was made from."""
+    title = " ".join((title or "").split())
+    return "" if _FILE_TITLE.match(title) else title
+
+
+def title_block_title(lines: list[str]) -> str:
+    """A paper's title as its title block prints it, where its type is no larger than the text's: the line above
+    the author's name, and the line above that when the title runs on ("Multilingual Bibliographies: Using and" /
+    "extending the babelbib package"); never a running head (a volume, a year, a page)."""
+    author = title_block_author(lines)
+    lines = [" ".join(line.split()) for line in lines]
+    if not author or author not in lines:
+        return ""
+    at = lines.index(author)
+    above = [line for line in lines[max(0, at - 2): at] if line]
+    if not above or _TITLE_STOP.search(above[-1]):
+        return ""
+    title = [above[-1]]
+    if len(above) == 2 and above[-1][:1].islower() and not _TITLE_STOP.search(above[0]):
+        title.insert(0, above[0])
+    return " ".join(title)
+
+
 def text_meta(lines: list[str]) -> DocMeta:
     """Byline and dateline among a plain text's first lines."""
     author = published = ""

@@ -9,6 +9,7 @@ Citations give the page and the lines of that page's extracted text.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections import Counter
 from dataclasses import dataclass, replace
@@ -16,9 +17,10 @@ from statistics import median
 
 from rag.errors import SkipFile
 from rag.index.parse.base import HEADING, PARAGRAPH, Block, DocMeta
-from rag.index.parse.meta import pdf_meta, text_meta, title_block_author
+from rag.index.parse.meta import pdf_meta, text_meta, title_block_author, title_block_title, usable_title
 
 PARAGRAPH_GAP = 1.45  # a gap between two lines this many times the usual line spacing starts a new paragraph
+RUNNING_FURNITURE = "running page header or footer"  # why a page's head or foot is kept out of the prose
 HEADING_SIZE = 1.2  # a short line in a font this much larger than the body's is a heading
 HEADING_MAX_WORDS = 15
 _DIGITS = re.compile(r"\d+")
@@ -55,6 +57,39 @@ def _page_lines(page) -> list[_Line]:
     return lines
 
 
+TITLE_TOP_LINES = 12  # a printed title stands among the first page's first lines
+TITLE_MAX_WORDS = 25
+
+
+def printed_title(lines: list[_Line], body_size: float) -> str:
+    """The first page's title as printed: the first run of lines in its largest type, where that type is larger
+    than the body's (a heading's proportion) and nothing above it is larger."""
+    top = [line for line in lines[:TITLE_TOP_LINES] if line.text.strip() and line.size]
+    if not top or not body_size:
+        return ""
+    biggest = max(line.size for line in top)
+    if biggest < HEADING_SIZE * body_size:
+        return ""
+    start = next(i for i, line in enumerate(top) if line.size == biggest)
+    run = [line.text.strip() for line in itertools.takewhile(lambda x: x.size == biggest, top[start:])]
+    title = " ".join(" ".join(run).split())
+    return title if 2 <= len(title.split()) <= TITLE_MAX_WORDS else ""
+
+
+# a journal's running head: "274 TUGboat, Volume 18 (1997), No. 4", "Journal of Graph Theory, Vol. 3, No. 2"
+_JOURNAL_HEAD = re.compile(r"^(?:\d+\s+)?(?P<name>[A-Z][\w&.'’ -]{1,60}?),?\s+(?:Volume|Vol\.)\s*\d+")
+HEAD_LINES = 3  # a page's running head stands among its first lines, its foot among its last two
+
+
+def journal(first_page: list[str]) -> str:
+    """The journal a paper appeared in, as its first page's running head or foot names it; "" for none."""
+    lines = [" ".join(line.split()) for line in first_page if line.strip()]
+    for line in lines[:HEAD_LINES] + lines[-2:]:
+        if m := _JOURNAL_HEAD.match(line):
+            return m.group("name").strip()
+    return ""
+
+
 def parse_pdf(data: bytes) -> tuple[list[list[str]], list[Block], str, DocMeta]:
     """(lines of each page, blocks, title, metadata). Block offsets are in the pages' lines joined as in `pdf_text`."""
     import pypdfium2 as pdfium
@@ -84,11 +119,13 @@ def parse_pdf(data: bytes) -> tuple[list[list[str]], list[Block], str, DocMeta]:
             blocks.append(_block(page, rows, p, offset, heading_sizes, furniture))
         offset += sum(len(line.text) + 1 for line in page) + 1  # the page's lines and the blank line between pages
     texts = [[line.text for line in page] for page in pages]
+    # a title the information dictionary lacks (or that names the file it was made from) is printed on the first page
+    title = usable_title(title) or printed_title(pages[0] if pages else [], body_size) or title_block_title(texts[0] if texts else [])
     # the author of the information dictionary first, a byline printed on the first page where it names none; a
     # date printed on the first page before the dictionary's, which is when the file was made, not the document
     meta, seen = pdf_meta(info, title), text_meta(texts[0] if texts else [])
     meta = replace(meta, author=meta.author or seen.author or title_block_author(texts[0] if texts else []),
-                   published=seen.published or meta.published)
+                   published=seen.published or meta.published, site=meta.site or journal(texts[0] if texts else []))
     return texts, blocks, title, meta
 
 
@@ -162,4 +199,4 @@ def _block(page: list[_Line], rows: list[int], p: int, offset: int, heading_size
     level = heading_sizes.index(round(first.size)) + 1 if heading else 0
     is_furniture = len(rows) == 1 and _furniture_key(first.text) in furniture
     return Block(kind, start, end, rows[0] + 1, rows[-1] + 1, page=p, level=level,
-                 furniture="running page header or footer" if is_furniture else "")
+                 furniture=RUNNING_FURNITURE if is_furniture else "")
