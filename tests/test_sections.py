@@ -323,3 +323,23 @@ def test_running_heads_and_file_names_are_no_titles_and_name_journals():
     assert journal(["Drawing Boxes with MetaPost", "John D. Hobby", "Abstract"]) == ""
     block = ["274 TUGboat, Volume 18 (1997), No. 4", "Creating 3D animations", "Denis Roegel", "Abstract", "Text."]
     assert title_block_title(block) == "Creating 3D animations"  # the running head above is no part of it
+
+
+def test_a_changelog_entry_s_first_line_heads_that_entry_not_the_document(folder):
+    pipeline, _ = folder
+    chunks = pipeline.documents.chunks["frobnicator-NEWS.Debian.txt"]
+    daemon = next(c for c in chunks if "its own user" in c.text)
+    assert daemon.heading == "frobnicator (1.5-2) unstable; urgency=low"
+    assert "urgency" not in pipeline.documents.title("frobnicator-NEWS.Debian.txt")
+
+
+@pytest.mark.parametrize("question, by, site", [
+    ("Which of these news notes have entries signed by Balint Reczey?", "Balint Reczey", ""),
+    ("Which of these papers appeared in TUGboat?", "", "TUGboat"),
+    ("Which articles ran in the Guardian?", "", "Guardian"),
+])
+def test_documents_by_someone_or_from_somewhere_are_listed_however_it_is_asked(question, by, site):
+    from rag.engine.about import document_question
+
+    asked = document_question(question)
+    assert asked.asks == "listing" and (asked.described.by, asked.described.site) == (by, site)

@@ -95,6 +95,9 @@ _LIST_BY = (
                rf"(?P<how>by|from|written\s+by|published\s+by)\s+(?P<name>.+)$", re.I),
     re.compile(rf"^(?:which|what)\s+(?:{_NOUN}\s+)?(?:did|does|has|have)\s+(?P<name>.+?)\s+"
                rf"(?P<how>write|written|publish|published|run|post|posted)$", re.I),
+    # "which of these news notes have entries signed by X", "which guides contain sections written by X"
+    re.compile(rf"^(?:which|what)\s+(?:(?:ones?\s+)?of\s+(?:the|these|those|my|our)\s+)?(?:[\w-]+\s+){{0,2}}?{_NOUN}\s+"
+               rf"(?:have|has|contain|include|carry)\s+(?:[\w-]+\s+){{0,2}}?(?P<how>signed\s+by|written\s+by|by)\s+(?P<name>.+)$", re.I),
     # "which of these papers appeared in TUGboat", "which articles ran in the Times"
     re.compile(rf"^(?:which|what)\s+(?:(?:ones?\s+)?of\s+(?:the|these|those|my|our)\s+)?(?:[\w-]+\s+){{0,2}}?{_NOUN}\s+"
                rf"(?:were\s+|was\s+)?(?P<how>appeared|ran|came\s+out|published|printed)\s+in(?:\s*,[^,]{{1,40}},)?\s+(?P<name>.+)$", re.I),
@@ -283,7 +286,7 @@ def document_question(question: str) -> DocumentQuestion | None:
         if m := pattern.match(q):
             name = re.sub(r"^the\s+", "", m.group("name").strip(), flags=re.I)
             how = m.group("how").lower()
-            return DocumentQuestion("listing", Described(by=name) if "writ" in how or how == "by" else Described(site=name),
+            return DocumentQuestion("listing", Described(by=name) if "writ" in how or "sign" in how or how == "by" else Described(site=name),
                                     bool(re.search(rf"\b{_NOUN}\b", m.group(0), re.I)))
     for pattern in _SUMMARIZE:
         if (m := pattern.match(q)) and (d := described(m.group("doc"))) is not None and (d.topic or d.by or d.site or d.hint

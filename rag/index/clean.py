@@ -27,6 +27,7 @@ from collections.abc import Iterable
 
 from rag.index.parse import CAPTION, CODE, HEADING, LIST_ITEM, NAV, TABLE, TERM, Block, ParsedDoc
 from rag.index.parse.meta import byline, dateline
+from rag.index.parse.text import CHANGELOG_ENTRY
 from rag.types import CleanDoc, Dropped, Span
 
 log = logging.getLogger("rag.index.clean")
@@ -219,8 +220,8 @@ def clean(doc: ParsedDoc, repeated: dict[str, int] | None = None, enabled: bool 
         if b.kind in (HEADING, TERM):
             label = _heading_label(doc, b)
             headings.append(Span(label, b.start_char, b.end_char, b.start_line, b.end_line, "heading", "", b.page))
-            if b.kind == HEADING and not first_heading:
-                first_heading = label
+            if b.kind == HEADING and not first_heading and not CHANGELOG_ENTRY.match(label):
+                first_heading = label  # a changelog entry's line heads that entry, not the document
             if b.kind == TERM and last is not None and last.kind == TERM and trail and trail[-1][0] == b.level:
                 trail[-1] = (b.level, f"{trail[-1][1]}, {label}")  # "-a, --all": one option, two spellings
             else:

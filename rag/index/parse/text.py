@@ -19,9 +19,16 @@ _SMALL_WORDS = {"a", "an", "and", "as", "at", "but", "by", "for", "from", "in", 
                 "the", "to", "via", "vs", "with"}
 
 
+# a Debian changelog or NEWS entry's first line (deb-changelog(5)): "openssh (1:9.0p1-1) unstable; urgency=medium"
+CHANGELOG_ENTRY = re.compile(r"^[a-z0-9][a-z0-9.+-]+ \([^()\s]+\)(?: [\w./+-]+)+;(?: [\w-]+=[\w-]+,?)+$")
+
+
 def is_heading_line(line: str) -> bool:
-    """A lone short line in Title Case or capitals, not ending like a sentence."""
+    """A lone short line in Title Case or capitals, not ending like a sentence; or a changelog entry's first line,
+    which heads the entry as a heading does its section."""
     text = line.strip()
+    if CHANGELOG_ENTRY.match(text):
+        return True
     words = text.split()
     if not words or len(words) > _HEADING_MAX_WORDS or text[-1] in ".,;:!?\"”'’)" or not text[0].isupper():
         return False
