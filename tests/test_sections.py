@@ -343,3 +343,18 @@ def test_documents_by_someone_or_from_somewhere_are_listed_however_it_is_asked(q
 
     asked = document_question(question)
     assert asked.asks == "listing" and (asked.described.by, asked.described.site) == (by, site)
+
+
+def test_a_paper_is_led_by_its_abstract_and_a_section_is_sought_in_the_named_author_s_papers(tmp_path):
+    from rag.engine.pipeline import Pipeline
+
+    (tmp_path / "corpus").mkdir()
+    for name in ("tb57roeg.pdf", "tb88henderson.pdf", "ltx3info.pdf"):
+        (tmp_path / "corpus" / name).write_bytes((PAPERS / name).read_bytes())
+    pipeline = Pipeline(Settings.from_env(corpus_dir=tmp_path / "corpus", index_dir=tmp_path / "index", use_llm=False))
+    summary = pipeline.answer("Summarize the beginner's guide to METAPOST")
+    assert not summary.refused and summary.citations[0].source == "tb88henderson.pdf", summary.answer
+    assert "Abstract Individuals that use" in summary.answer and "Military Academy" not in summary.answer, summary.answer
+    future = pipeline.answer("What does Roegel say in the part of his 3D animation article about future work?")
+    assert not future.refused and {c.source for c in future.citations} == {"tb57roeg.pdf"}, future.answer
+    assert "light sources or shadows" in future.answer and "Figure" not in future.answer, future.answer  # no caption

@@ -148,6 +148,7 @@ NAMES_MISSING_MAX = 0.25  # at most this share of the names, numbers and months 
 # of it), while one name of four ("the AP preview of the November debate in Atlanta") may be the reader's own
 TITLE_WEIGHT = 0.5  # a title naming the topic's terms outweighs a stray passage elsewhere when picking the document
 LEAD_SENTENCES = 3  # a news lead says what the story is about in its first few statements
+TITLE_BLOCK_SENTENCES = 12  # an abstract among a document's first statements ends its title block
 LEAD_MIN_WORDS = 8  # a shorter first statement is a caption, kicker or credit, not the lead
 SUMMARY_MAX_SENTENCES = 5  # the lead and at most four key sentences: a summary, not the article
 SUMMARY_MAX_WORDS = 160  # and short enough to read at a glance
@@ -375,7 +376,10 @@ class Documents:
 
     def lead(self, source: str) -> list[Sentence]:
         """Its first statements long enough to be the lead, not a caption or credit."""
-        return [x for x in self.sentences(source) if len(x.text.split()) >= LEAD_MIN_WORDS and not contents_line(x.text)
+        sentences = self.sentences(source)
+        # a paper's title block (its title, authors and their affiliations) stands above its abstract: the abstract leads
+        abstract = next((i for i, x in enumerate(sentences[:TITLE_BLOCK_SENTENCES]) if _ABSTRACT.match(x.text)), 0)
+        return [x for x in sentences[abstract:] if len(x.text.split()) >= LEAD_MIN_WORDS and not contents_line(x.text)
                 and not credit_line(x.text)][:LEAD_SENTENCES]
 
     def by_name(self, name: str, fields: tuple[str, ...]) -> list[str]:
@@ -407,13 +411,8 @@ class Documents:
         candidates = sorted(self.chunks)
         topic = d.topic
         if d.hint:  # "the Reuters piece": its first words a site or author when they match one, the rest topic
-            words = d.hint.split()
-            for n in range(len(words), 0, -1):
-                if named := self.by_name(" ".join(words[:n]), ("site", "author")):
-                    candidates, topic = named, f"{' '.join(words[n:])} {topic}".strip()
-                    break
-            else:
-                topic = f"{d.hint} {topic}".strip()
+            named, rest = self.owner(d.hint)
+            candidates, topic = named or candidates, f"{rest} {topic}".strip()
         if d.by:
             candidates = [s for s in candidates if s in self.by_name(d.by, ("author", "site"))]
         if d.site:  # "from X", "in X": a site when one is, else words that name the document ("in the git notes")
@@ -447,6 +446,15 @@ class Documents:
         if source is None or not self.holds(source, names_in(topic, self.dictionary)):
             return Picked(reason=f"no document in this folder is {d.named}", found=found, query=query)
         return Picked(source, found=found, query=query)
+
+    def owner(self, hint: str) -> tuple[list[str], str]:
+        """The documents of the site or author a hint's first words name ("Reuters", "Roegel his 3D animation
+        article"), and the hint's other words; ([], hint) when it names none."""
+        words = hint.split()
+        for n in range(len(words), 0, -1):
+            if named := self.by_name(" ".join(words[:n]), ("site", "author")):
+                return named, " ".join(words[n:])
+        return [], hint
 
     def mentions(self, source: str, topic_terms: set[str]) -> bool:
         """Nearly all of the topic's key terms (idf-weighted) are somewhere in the document."""
@@ -502,8 +510,11 @@ class Documents:
             for node in _trail(h.chunk.heading):
                 key = (h.chunk.source, node)
                 support[key] = max(support.get(key, 0.0), h.score / top)
+        # "Roegel's article": the section is sought in the documents of the author (or site) the description names; a
+        # document named by its words ("the Debian FAQ") may be many files, so those words only weigh in its headings
+        meant = self.owner(d.hint)[0] if d.hint else []
         best, best_score = None, 0.0
-        for source in sorted(self.chunks):
+        for source in meant or sorted(self.chunks):
             said: dict[str, float] = {"": 0.0}
             for node in dict.fromkeys(n for c in self.chunks[source] for n in _trail(c.heading)):
                 named = text.coverage(terms, text.terms(f"{self.named_as(source)} {node}"), self.vocabulary) if terms else 0.0
@@ -514,8 +525,9 @@ class Documents:
                 score = named + SECTION_SUPPORT_WEIGHT * support.get((source, node), 0.0)
                 if named >= MATCH_MIN and score > best_score + 1e-9:  # retrieval breaks ties between headings
                     best, best_score = (source, node), score
-        if best is None and found.hits and not self.decider.decide(query, found).declined:
-            chunk = found.hits[0].chunk  # no heading names it, but a passage does: the section around that passage
+        hits = [h for h in found.hits if not meant or h.chunk.source in meant]
+        if best is None and hits and not self.decider.decide(query, found).declined:
+            chunk = hits[0].chunk  # no heading names it, but a passage does: the section around that passage
             best = (chunk.source, chunk.heading)
         if best is None or not self.holds(best[0], names_in(d.topic, self.dictionary)):
             return Picked(reason=f"no section of these documents is about {d.topic}", found=found, query=query)
@@ -585,7 +597,7 @@ class Documents:
         command ("configure it as:") brings the command with it."""
         commands = commands or {}
         pool = [x for x in sentences if (len(x.text.split()) >= min_words or id(x) in commands) and x not in lead
-                and not contents_line(x.text) and not credit_line(x.text)]
+                and not contents_line(x.text) and not credit_line(x.text) and not _CAPTION.match(x.text)]
         chosen, words = list(lead), sum(len(x.text.split()) for x in lead)
         chosen += [commands[id(x)] for x in lead if id(x) in commands]
         if pool:
@@ -600,7 +612,7 @@ class Documents:
             # a part's first statement says what the part is about: the parts' openings are the outline in prose
             heads = [x.chunk.heading for x in sentences]
             opening = {id(x) for i, x in enumerate(sentences) if x.chunk.heading and (i == 0 or heads[i - 1] != heads[i])}
-            relevance = relevance + PART_OPENING * np.array([id(x) in opening for x in pool], dtype=float)
+            relevance = relevance + PART_OPENING * np.array([id(x) in opening or id(x) in commands for x in pool], dtype=float)
             picked = list(range(len(pool), len(pool) + len(chosen)))  # the lead counts as already said
             left = set(range(len(pool)))
             while left and len([x for x in chosen if x.chunk.kind == "text"]) < SUMMARY_MAX_SENTENCES:
@@ -761,6 +773,8 @@ def statements(chunks: list) -> tuple[list[Sentence], dict[int, Sentence]]:
     return out, commands
 
 
+_CAPTION = re.compile(r"^\s*(?:figure|fig\.|table|listing|plate|exhibit)\s+\d+[.:]", re.I)  # a caption names a picture
+_ABSTRACT = re.compile(r"^\s*abstract\b", re.I)
 _CHAPTER = re.compile(r"^\s*(?:chapter|appendix)\b", re.I)
 
 
