@@ -358,3 +358,13 @@ def test_a_paper_is_led_by_its_abstract_and_a_section_is_sought_in_the_named_aut
     future = pipeline.answer("What does Roegel say in the part of his 3D animation article about future work?")
     assert not future.refused and {c.source for c in future.citations} == {"tb57roeg.pdf"}, future.answer
     assert "light sources or shadows" in future.answer and "Figure" not in future.answer, future.answer  # no caption
+
+
+def test_a_copyright_line_under_a_title_names_the_authors_where_nothing_else_does():
+    from rag.index.parse.meta import credited_author
+    from rag.index.parse.pdf import parse_pdf
+
+    assert credited_author(["The LATEX3 Project", "©1995–1999 Frank Mittelbach and Chris Rowley", "12 January 1999"]) \
+        == "Frank Mittelbach and Chris Rowley"
+    assert credited_author(["The LATEX3 Project", "Abstract", "This article describes the project."]) == ""
+    assert parse_pdf((PAPERS / "ltx3info.pdf").read_bytes())[3].author == "Frank Mittelbach and Chris Rowley"

@@ -490,7 +490,8 @@ class Documents:
         names = [n for n in names if not (language and LANGUAGES.get(n.lower()) == language)]
         if not names:
             return True
-        said = " ".join([self.named_as(source), meta.get("author") or "", meta.get("site") or "",
+        said = " ".join([self.named_as(source), meta.get("author") or "", meta.get("site") or "", self.headings(source),
+                         (meta.get("published") or "").replace("-", " "),  # "the 1999 note": its date's year
                          *(c.text for c in self.chunks.get(source, [])), *self.furniture(source)])
         have, acronyms = text.terms(said), text.acronyms(said)
         found = sum(1 for name in names if name.upper() in acronyms

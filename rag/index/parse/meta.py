@@ -215,6 +215,17 @@ def title_block_title(lines: list[str]) -> str:
     return " ".join(title)
 
 
+def credited_author(lines: list[str]) -> str:
+    """The names of the first credit among a first page's top lines ("©1995–1999 Frank Mittelbach and Chris
+    Rowley" under a title): who wrote it, where no byline or name line says."""
+    for line in lines[:TOP_LINES]:
+        for names, _, _, _ in credits(line):
+            if names:
+                *rest, last = names.split("; ")
+                return f"{', '.join(rest)} and {last}" if rest else last
+    return ""
+
+
 def text_meta(lines: list[str]) -> DocMeta:
     """Byline and dateline among a plain text's first lines."""
     author = published = ""

@@ -17,7 +17,7 @@ from statistics import median
 
 from rag.errors import SkipFile
 from rag.index.parse.base import HEADING, PARAGRAPH, Block, DocMeta
-from rag.index.parse.meta import pdf_meta, text_meta, title_block_author, title_block_title, usable_title
+from rag.index.parse.meta import credited_author, pdf_meta, text_meta, title_block_author, title_block_title, usable_title
 
 PARAGRAPH_GAP = 1.45  # a gap between two lines this many times the usual line spacing starts a new paragraph
 RUNNING_FURNITURE = "running page header or footer"  # why a page's head or foot is kept out of the prose
@@ -124,7 +124,8 @@ def parse_pdf(data: bytes) -> tuple[list[list[str]], list[Block], str, DocMeta]:
     # the author of the information dictionary first, a byline printed on the first page where it names none; a
     # date printed on the first page before the dictionary's, which is when the file was made, not the document
     meta, seen = pdf_meta(info, title), text_meta(texts[0] if texts else [])
-    meta = replace(meta, author=meta.author or seen.author or title_block_author(texts[0] if texts else []),
+    first = texts[0] if texts else []
+    meta = replace(meta, author=meta.author or seen.author or title_block_author(first) or credited_author(first),
                    published=seen.published or meta.published, site=meta.site or journal(texts[0] if texts else []))
     return texts, blocks, title, meta
 
