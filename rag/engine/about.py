@@ -378,7 +378,8 @@ class Documents:
         """Its first statements long enough to be the lead, not a caption or credit."""
         sentences = self.sentences(source)
         # a paper's title block (its title, authors and their affiliations) stands above its abstract: the abstract leads
-        abstract = next((i for i, x in enumerate(sentences[:TITLE_BLOCK_SENTENCES]) if _ABSTRACT.match(x.text)), 0)
+        abstract = next((i for i, x in enumerate(sentences[:TITLE_BLOCK_SENTENCES])
+                         if _ABSTRACT.match(x.text) or _ABSTRACT.match(x.chunk.heading.split(TRAIL_SEPARATOR)[-1])), 0)
         return [x for x in sentences[abstract:] if len(x.text.split()) >= LEAD_MIN_WORDS and not contents_line(x.text)
                 and not credit_line(x.text)][:LEAD_SENTENCES]
 

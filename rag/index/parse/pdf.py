@@ -23,6 +23,12 @@ PARAGRAPH_GAP = 1.45  # a gap between two lines this many times the usual line s
 RUNNING_FURNITURE = "running page header or footer"  # why a page's head or foot is kept out of the prose
 HEADING_SIZE = 1.2  # a short line in a font this much larger than the body's is a heading
 HEADING_MAX_WORDS = 15
+# a line in the body's size but a bold face, short, that starts like a title ("2.1 Available packages",
+# "Introduction") is a heading too: papers and manuals set their section headings so
+_BOLD_FONT = re.compile(r"bold|black|heavy|semibold|demi|bx\d|-bd\b", re.I)
+_BOLD_HEADING = re.compile(r"^(?:\d+(?:\.\d+)*\.?\s+)?[A-Z][^.;:{}=<>()]*$")
+_NUMBERED = re.compile(r"^\d+(?:\.\d+)*\.?\s")
+BOLD_HEADING_MAX_WORDS = 10
 _DIGITS = re.compile(r"\d+")
 
 
@@ -31,6 +37,20 @@ class _Line:
     text: str
     top: float = 0.0  # of its first character, in PDF units (0 = bottom of the page)
     size: float = 0.0  # font size of its first character
+    bold: bool = False  # its first and last characters (a numbered line: its number) are set in a bold face
+
+
+def _bold(textpage, index: int) -> bool:
+    """Whether the character's font is a bold face, by its name ("CMBX10", "SFBX1000", "DejaVuSans-Bold"): the
+    weight PDFium reports is often a default."""
+    import ctypes
+
+    import pypdfium2.raw as raw
+
+    name = ctypes.create_string_buffer(128)
+    flags = ctypes.c_int(0)
+    raw.FPDFText_GetFontInfo(textpage.raw, index, name, len(name), ctypes.byref(flags))
+    return bool(_BOLD_FONT.search(name.value.decode("latin-1")))
 
 
 def _page_lines(page) -> list[_Line]:
@@ -51,6 +71,10 @@ def _page_lines(page) -> list[_Line]:
         if line.text.strip() and first < count:
             line.top = textpage.get_charbox(first)[3]
             line.size = raw.FPDFText_GetFontSize(textpage.raw, first)
+            last = at + len(piece.rstrip()) - 1
+            # a numbered heading may end in another face ("4 Adding new languages to babelbib", the name in sans)
+            line.bold = _bold(textpage, first) and (bool(_NUMBERED.match(line.text.strip()))
+                                                    or _bold(textpage, min(last, count - 1)))
         lines.append(line)
         at += len(piece)
     textpage.close()
@@ -112,6 +136,14 @@ def parse_pdf(data: bytes) -> tuple[list[list[str]], list[Block], str, DocMeta]:
     sizes = [line.size for page in pages for line in page if line.text.strip() and line.size]
     body_size = median(sizes) if sizes else 0.0
     heading_sizes = sorted({round(s) for s in sizes if s >= HEADING_SIZE * body_size}, reverse=True)
+    for page in pages:  # bold type smaller than the body's is code or a footnote, never a heading
+        for line in page:
+            line.bold = line.bold and line.size >= body_size - 0.5 and bool(re.search(r"[^\W\d_]{2}", line.text))
+    # a bold line repeated on several pages is a table's header row or a running head, not a section's heading
+    repeated = Counter(_furniture_key(line.text) for page in pages for line in page if line.bold)
+    for page in pages:
+        for line in page:
+            line.bold = line.bold and repeated[_furniture_key(line.text)] < 2
     blocks: list[Block] = []
     offset = 0
     for p, page in enumerate(pages, 1):
@@ -163,16 +195,36 @@ def _groups(page: list[_Line], heading_sizes: list[int], body_size: float, furni
 
 def _starts_block(prev: _Line, line: _Line, spacing: float, heading_sizes: list[int], furniture: set[str]) -> bool:
     """Whether `line` begins a new block rather than continuing the one `prev` ends."""
+    if (prev.bold and line.bold and _is_heading(prev, heading_sizes) and not _NUMBERED.match(line.text.strip())
+            and len(line.text.split()) <= BOLD_HEADING_MAX_WORDS and abs(prev.size - line.size) <= 0.5
+            and not (spacing and prev.top - line.top > PARAGRAPH_GAP * spacing)):
+        return False  # a bold heading runs on ("2.2 Different approaches for multilingual" / "bibliographies")
     return bool(
         (spacing and prev.top - line.top > PARAGRAPH_GAP * spacing)  # a wider gap than between lines
         or _is_heading(prev, heading_sizes) != _is_heading(line, heading_sizes)  # a heading begins or ends
+        or (line.bold and _NUMBERED.match(line.text.strip()) and _is_heading(line, heading_sizes))  # "2.1" after "2"
+        or (prev.bold and not line.bold)  # a bold line's run ends where the regular face resumes
         or abs(prev.size - line.size) > 0.5  # another font size: another kind of text
         or _furniture_key(line.text) in furniture or _furniture_key(prev.text) in furniture
     )
 
 
 def _is_heading(line: _Line | None, heading_sizes: list[int]) -> bool:
-    return bool(line and heading_sizes and round(line.size) in heading_sizes and len(line.text.split()) <= HEADING_MAX_WORDS)
+    if not line or not line.text.strip():
+        return False
+    words = len(line.text.split())
+    if heading_sizes and round(line.size) in heading_sizes and words <= HEADING_MAX_WORDS:
+        return True
+    return line.bold and words <= BOLD_HEADING_MAX_WORDS and bool(_BOLD_HEADING.match(line.text.strip()))
+
+
+def _heading_level(line: _Line, heading_sizes: list[int]) -> int:
+    """Larger type ranks higher; a bold heading in the body's size ranks below them all, its numbering's depth
+    ("2" above "2.1") below that."""
+    if round(line.size) in heading_sizes:
+        return heading_sizes.index(round(line.size)) + 1
+    numbered = _NUMBERED.match(line.text.strip())
+    return len(heading_sizes) + 1 + (numbered.group(0).strip().rstrip(".").count(".") if numbered else 0)
 
 
 def _furniture_key(text: str) -> str:
@@ -197,7 +249,7 @@ def _block(page: list[_Line], rows: list[int], p: int, offset: int, heading_size
     end = offset + before + sum(len(page[i].text) + 1 for i in rows) - 1
     heading = _is_heading(first, heading_sizes)  # its lines share one size (see _starts_block)
     kind = HEADING if heading else PARAGRAPH
-    level = heading_sizes.index(round(first.size)) + 1 if heading else 0
+    level = _heading_level(first, heading_sizes) if heading else 0
     is_furniture = len(rows) == 1 and _furniture_key(first.text) in furniture
     return Block(kind, start, end, rows[0] + 1, rows[-1] + 1, page=p, level=level,
                  furniture=RUNNING_FURNITURE if is_furniture else "")
