@@ -358,6 +358,13 @@ def test_a_paper_is_led_by_its_abstract_and_a_section_is_sought_in_the_named_aut
     future = pipeline.answer("What does Roegel say in the part of his 3D animation article about future work?")
     assert not future.refused and {c.source for c in future.citations} == {"tb57roeg.pdf"}, future.answer
     assert "light sources or shadows" in future.answer and "Figure" not in future.answer, future.answer  # no caption
+    # who and when, from the title block the cleaner keeps out of the prose, cited where it stands
+    when = pipeline.answer("What date does the LaTeX3 project article carry?")
+    assert not when.refused and "12 January 1999" in when.answer, when.answer
+    assert when.citations[0].page == 1 and "12 January 1999" in when.citations[0].quote, when.citations
+    who = pipeline.answer("Who wrote the LaTeX3 project article?")
+    assert who.answer.startswith("Frank Mittelbach and Chris Rowley wrote"), who.answer
+    assert "©1995–1999 Frank Mittelbach and Chris Rowley" in who.citations[0].quote, who.citations
 
 
 def test_a_copyright_line_under_a_title_names_the_authors_where_nothing_else_does():

@@ -25,9 +25,9 @@ import numpy as np
 
 from rag import text
 from rag.engine.compose import Composed, marked
-from rag.engine.query import _in_dictionary, analyze
+from rag.engine.query import analyze, in_dictionary
 from rag.engine.select import Sentence, answerable, split_sentences
-from rag.index.clean import TRAIL_SEPARATOR
+from rag.index.clean import FRONT_MATTER, TRAIL_SEPARATOR
 from rag.index.parse.meta import credits, dates_in
 from rag.index.parse.pdf import RUNNING_FURNITURE
 from rag.types import Citation
@@ -148,6 +148,7 @@ NAMES_MISSING_MAX = 0.25  # at most this share of the names, numbers and months 
 # of it), while one name of four ("the AP preview of the November debate in Atlanta") may be the reader's own
 TITLE_WEIGHT = 0.5  # a title naming the topic's terms outweighs a stray passage elsewhere when picking the document
 LEAD_SENTENCES = 3  # a news lead says what the story is about in its first few statements
+TOP_CHUNKS = 5  # a name printed under a title stands in the document's first few passages
 TITLE_BLOCK_SENTENCES = 12  # an abstract among a document's first statements ends its title block
 LEAD_MIN_WORDS = 8  # a shorter first statement is a caption, kicker or credit, not the lead
 SUMMARY_MAX_SENTENCES = 5  # the lead and at most four key sentences: a summary, not the article
@@ -663,10 +664,21 @@ class Documents:
                 return Citation(source, start, end, shown, self.title(source), page or 0)
         return None
 
-    def running_head(self, source: str, name: str) -> Citation | None:
-        """The first running head or foot that names `name` ("274 TUGboat, Volume 18 (1997), No. 4"), cited."""
-        for start, end, reason, shown, page in (self.files.get(source) or {}).get("dropped") or []:
-            if reason == RUNNING_FURNITURE and name in shown:
+    def shown_where(self, source: str, name: str, running: bool = False) -> Citation | None:
+        """Where the file prints a name, cited: its byline or title block ("By Jane Holloway", "©1995–1999 Frank
+        Mittelbach and Chris Rowley"), a name line among its first passages, or (`running`: a journal) a running
+        head ("274 TUGboat, Volume 18 (1997), No. 4"), which repeats on every page; None when none names it."""
+        dropped = (self.files.get(source) or {}).get("dropped") or []
+        for start, end, reason, shown, page in dropped:
+            if reason == FRONT_MATTER and name_matches(name, shown):
+                return Citation(source, start, end, shown, self.title(source), page or 0)
+        for c in self.chunks.get(source, [])[:TOP_CHUNKS]:  # a name line the title block kept ("Brooks Moses")
+            for n, line in enumerate(c.text.split("\n")):
+                if name_matches(name, line):
+                    return Citation(source, c.start_line + n, c.start_line + n, " ".join(line.split()), c.title, c.page,
+                                    c.heading)
+        for start, end, reason, shown, page in dropped if running else []:
+            if reason == RUNNING_FURNITURE and name_matches(name, shown):
                 return Citation(source, start, end, shown, self.title(source), page or 0)
         return None
 
@@ -679,7 +691,7 @@ class Documents:
         if value and file_dated and (printed := self.printed(source, value)):  # the file's date, printed on it too
             return Composed(metadata_answer(field, value, title), value, [printed], "metadata"), ""
         if value and not file_dated:
-            if field == "site" and (shown := self.running_head(source, value)):  # a journal named in its running head
+            if shown := self.shown_where(source, value, running=field == "site"):  # cited where the file prints it
                 return Composed(metadata_answer(field, value, title), value, [shown], "metadata"), ""
             cited = (self.lead(source) or self.sentences(source))[:1]
             return Composed(metadata_answer(field, value, title), value, [x.citation() for x in cited], "metadata"), ""
@@ -737,7 +749,7 @@ def names_in(description: str, dictionary: frozenset[str] = frozenset()) -> list
     found += [m.group(0) for m in _MONTHS.finditer(description) if not m.group(0)[0].isupper()]
     if dictionary:  # "the notes on modems with mgetty": a lowercase word that is no English word names a thing too
         found += [w for w in re.findall(r"(?<![\w'’-])[a-z]{3,}(?![\w'’-])", description)
-                  if w not in text.STOPWORDS and not _in_dictionary(w, dictionary) and rare_in_english(w)]
+                  if w not in text.STOPWORDS and not in_dictionary(w, dictionary) and rare_in_english(w)]
     return list(dict.fromkeys(w for w in found if text.terms(w)))
 
 

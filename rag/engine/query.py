@@ -146,13 +146,13 @@ def unknown_names(question: str, names: list[str], vocabulary, dictionary: froze
         for w in text.words(question):
             w = text.unpossessive(w)
             if (w in named or len(w) < TYPO_MIN_CHARS or not w.isalpha() or w in text.STOPWORDS or vocabulary.knows(w)
-                    or vocabulary.knows(vocabulary.correct(w)) or _in_dictionary(w, dictionary)):
+                    or vocabulary.knows(vocabulary.correct(w)) or in_dictionary(w, dictionary)):
                 continue
             out.append(w)
     return out
 
 
-def _in_dictionary(word: str, dictionary: frozenset[str]) -> bool:
+def in_dictionary(word: str, dictionary: frozenset[str]) -> bool:
     """The word or an inflection of it ("furthest" ~ "further", "summarize" ~ "summary") is a dictionary word."""
     if word in dictionary:
         return True

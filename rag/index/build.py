@@ -11,7 +11,7 @@ from pathlib import Path
 
 from rag.index.backends import open_store
 from rag.index.chunk import chunk
-from rag.index.clean import clean, repeated_blocks, repeated_in
+from rag.index.clean import FRONT_MATTER, clean, repeated_blocks, repeated_in
 from rag.config import SCHEMA_VERSION, Settings
 from rag.index.corpus import SUFFIXES, discover, load_corpus
 from rag.index.embed import Embedder
@@ -41,11 +41,13 @@ def embed_text(c, settings: Settings) -> str:
 
 
 REPORT_WORDS = 60  # characters of a dropped block kept in the manifest, for `rag index --report`
+FRONT_WORDS = 200  # ... of a title block, whose dateline and credit answer who and when (rag/engine/about.py)
 
 
 def dropped_entries(cleaned) -> list[list]:
     """The manifest's record of what cleaning dropped: [start_line, end_line, reason, first words, page]."""
-    return [[d.start_line, d.end_line, d.reason, " ".join(d.text.split())[:REPORT_WORDS], d.page] for d in cleaned.dropped]
+    return [[d.start_line, d.end_line, d.reason, " ".join(d.text.split())[:FRONT_WORDS if d.reason == FRONT_MATTER else REPORT_WORDS],
+             d.page] for d in cleaned.dropped]
 
 
 def compatible(manifest: dict, settings: Settings, embedder: Embedder) -> str:

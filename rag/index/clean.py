@@ -66,6 +66,7 @@ _COMMENTS = re.compile(
     r"^comments (that|are) ",
     re.I,
 )
+DROPPED_SHOWN = 200  # characters of a dropped run the manifest shows
 FRONT_MATTER = "before the article body (title, dateline, caption)"
 METADATA = "byline or dateline (kept as the document's metadata)"
 _CAPTION = re.compile(r"^\((image|photo) credit", re.I)
@@ -197,9 +198,13 @@ def clean(doc: ParsedDoc, repeated: dict[str, int] | None = None, enabled: bool 
         # a run of dropped blocks with one reason is one entry, so a long tail of junk (or a million repeats in a
         # crawl dump) stays one line of the manifest
         if in_run and dropped and dropped[-1].reason == reason and dropped[-1].page == b.page:
-            dropped[-1] = dataclasses.replace(dropped[-1], end_line=end)
+            # the entry shows what the whole run says, as far as it shows anything ("The LATEX3 Project ©1995–1999
+            # Frank Mittelbach and Chris Rowley 12 January 1999": a title block, its credit and its date)
+            shown = dropped[-1].text
+            shown = f"{shown} {text}"[:DROPPED_SHOWN] if len(shown) < DROPPED_SHOWN else shown
+            dropped[-1] = dataclasses.replace(dropped[-1], end_line=end, text=shown)
         else:
-            dropped.append(Dropped(start, end, reason, text[:200], b.page))
+            dropped.append(Dropped(start, end, reason, text[:DROPPED_SHOWN], b.page))
         in_run = True
 
     for i, b in enumerate(doc.blocks):
