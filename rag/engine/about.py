@@ -625,7 +625,7 @@ class Documents:
                     return SUMMARY_RELEVANCE * float(relevance[i]) - (1 - SUMMARY_RELEVANCE) * overlap
                 best = max(left, key=gain)
                 left.discard(best)
-                x, n = pool[best], len(pool[best].text.split())
+                x = pool[best]
                 shown = [x, commands[id(x)]] if id(x) in commands else [x]
                 n = sum(len(y.text.split()) for y in shown)
                 if words + n > SUMMARY_MAX_WORDS or text_of(x) in map(text_of, chosen):
@@ -683,8 +683,8 @@ class Documents:
         return None
 
     def field(self, source: str, field: str, topic: str) -> tuple[Composed | None, str]:
-        """A metadata answer cited to the document's lead, else a credit in its text cited to where it stands;
-        (None, why) when neither says. A PDF's or Word file's own date is when the file was made, not the
+        """A metadata answer cited where the file prints it (else to the document's lead), else a credit in its text
+        cited to where it stands; (None, why) when neither says. A PDF's or Word file's own date is when the file was made, not the
         document: it is said, but as the file's, and the question is declined."""
         value, title = self.meta(source).get(field), self.title(source)
         file_dated = field == "published" and source.lower().endswith((".pdf", ".docx"))
