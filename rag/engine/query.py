@@ -30,7 +30,7 @@ _DOC = (r"(articles?|pieces?|stor(?:y|ies)|pages?|documents?|reports?|posts?|ess
 _SUMMARY = re.compile(
     r"\b(summari[sz]e|summary|sum up|overview|gist|tl;?dr|main (points?|ideas?|arguments?)|key (points?|takeaways?)|"
     rf"what (is|are) (the |this |that )?{_DOC} about|"
-    rf"what does (the |this |that )?({_DOC}|author|writer)\b.*\b"
+    rf"what does (the |this |that )?({_DOC}|author|writer)\b.{{0,200}}\b"  # bounded: linear in the question's length
     r"(say|argue|claim|recommend|suggest|conclude|propose)|\b(argue|argues|recommend|recommends)\b)",
     re.I,
 )
