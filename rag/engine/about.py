@@ -478,10 +478,14 @@ class Documents:
         best = float(sims[order[0]]) if len(order) else 0.0
         return candidates[order[0]] if best >= SIMILAR_MIN and best - runner_up >= SIMILAR_MARGIN else None
 
+    def dropped(self, source: str) -> list[list]:
+        """What cleaning kept out of the document's prose, as the manifest records it: [start_line, end_line,
+        reason, text shown, page] each."""
+        return (self.files.get(source) or {}).get("dropped") or []
+
     def furniture(self, source: str) -> list[str]:
         """What the file prints on every page but is not its prose: running heads ("TUGboat, Volume 18 (1997)")."""
-        return [shown for _, _, reason, shown, _ in (self.files.get(source) or {}).get("dropped") or []
-                if reason == RUNNING_FURNITURE]
+        return [shown for _, _, reason, shown, _ in self.dropped(source) if reason == RUNNING_FURNITURE]
 
     def holds(self, source: str, names: list[str]) -> bool:
         """The names (numbers, months) are in the document, its title or metadata, but for NAMES_MISSING_MAX of
@@ -579,11 +583,13 @@ class Documents:
         names = {n: n.split(TRAIL_SEPARATOR)[-1].strip() for n in nodes}
         nodes = [n for n in nodes if 0 < len(names[n].split()) <= OUTLINE_PART_WORDS and not contents_line(names[n])
                  and not names[n].endswith(":")]  # "You probably can:" introduces a list; it names no part
-        while nodes and len([n for n in nodes if n.count(TRAIL_SEPARATOR) == nodes[0].count(TRAIL_SEPARATOR)]) == 1 \
-                and nodes[0].count(TRAIL_SEPARATOR) == min(n.count(TRAIL_SEPARATOR) for n in nodes):
+        def depth(n: str) -> int:
+            return n.count(TRAIL_SEPARATOR)
+
+        while nodes and depth(nodes[0]) == min(map(depth, nodes)) and [depth(n) for n in nodes].count(depth(nodes[0])) == 1:
             nodes = nodes[1:]  # one part holding all the rest is the document's own title (a chapter heading)
         chosen, words = set(), 0
-        for n in sorted(nodes, key=lambda n: n.count(TRAIL_SEPARATOR)):  # stable: reading order within a depth
+        for n in sorted(nodes, key=depth):  # stable: reading order within a depth
             w = len(names[n].split())
             if words + w > OUTLINE_MAX_WORDS:
                 break
@@ -659,7 +665,7 @@ class Documents:
                     return Citation(source, c.start_line + n, c.start_line + n, " ".join(line.split()), c.title, c.page,
                                     c.heading)
         # a dateline the cleaner kept out of the prose as metadata (the index manifest records where it stood)
-        for start, end, _reason, shown, page in (self.files.get(source) or {}).get("dropped") or []:
+        for start, end, _reason, shown, page in self.dropped(source):
             if day in dates_in(shown):
                 return Citation(source, start, end, shown, self.title(source), page or 0)
         return None
@@ -668,7 +674,7 @@ class Documents:
         """Where the file prints a name, cited: its byline or title block ("By Jane Holloway", "©1995–1999 Frank
         Mittelbach and Chris Rowley"), a name line among its first passages, or (`running`: a journal) a running
         head ("274 TUGboat, Volume 18 (1997), No. 4"), which repeats on every page; None when none names it."""
-        dropped = (self.files.get(source) or {}).get("dropped") or []
+        dropped = self.dropped(source)
         for start, end, reason, shown, page in dropped:
             if reason == FRONT_MATTER and name_matches(name, shown):
                 return Citation(source, start, end, shown, self.title(source), page or 0)

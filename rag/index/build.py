@@ -11,7 +11,7 @@ from pathlib import Path
 
 from rag.index.backends import open_store
 from rag.index.chunk import chunk
-from rag.index.clean import FRONT_MATTER, clean, repeated_blocks, repeated_in
+from rag.index.clean import DROPPED_SHOWN, FRONT_MATTER, clean, repeated_blocks, repeated_in
 from rag.config import SCHEMA_VERSION, Settings
 from rag.index.corpus import SUFFIXES, discover, load_corpus
 from rag.index.embed import Embedder
@@ -40,13 +40,13 @@ def embed_text(c, settings: Settings) -> str:
     return f"{c.title}\n{c.heading}\n{c.text}" if c.heading else f"{c.title}\n{c.text}"
 
 
-REPORT_WORDS = 60  # characters of a dropped block kept in the manifest, for `rag index --report`
-FRONT_WORDS = 200  # ... of a title block, whose dateline and credit answer who and when (rag/engine/about.py)
+REPORT_WORDS = 60  # characters of a dropped block kept in the manifest, for `rag index --report`; a title block is
+# kept as cleaning records it (DROPPED_SHOWN): its dateline and credit answer who and when (rag/engine/about.py)
 
 
 def dropped_entries(cleaned) -> list[list]:
     """The manifest's record of what cleaning dropped: [start_line, end_line, reason, first words, page]."""
-    return [[d.start_line, d.end_line, d.reason, " ".join(d.text.split())[:FRONT_WORDS if d.reason == FRONT_MATTER else REPORT_WORDS],
+    return [[d.start_line, d.end_line, d.reason, " ".join(d.text.split())[:DROPPED_SHOWN if d.reason == FRONT_MATTER else REPORT_WORDS],
              d.page] for d in cleaned.dropped]
 
 

@@ -151,14 +151,14 @@ def parse_pdf(data: bytes) -> tuple[list[list[str]], list[Block], str, DocMeta]:
             blocks.append(_block(page, rows, p, offset, heading_sizes, furniture))
         offset += sum(len(line.text) + 1 for line in page) + 1  # the page's lines and the blank line between pages
     texts = [[line.text for line in page] for page in pages]
+    first = texts[0] if texts else []
     # a title the information dictionary lacks (or that names the file it was made from) is printed on the first page
-    title = usable_title(title) or printed_title(pages[0] if pages else [], body_size) or title_block_title(texts[0] if texts else [])
+    title = usable_title(title) or printed_title(pages[0] if pages else [], body_size) or title_block_title(first)
     # the author of the information dictionary first, a byline printed on the first page where it names none; a
     # date printed on the first page before the dictionary's, which is when the file was made, not the document
-    meta, seen = pdf_meta(info, title), text_meta(texts[0] if texts else [])
-    first = texts[0] if texts else []
+    meta, seen = pdf_meta(info, title), text_meta(first)
     meta = replace(meta, author=meta.author or seen.author or title_block_author(first) or credited_author(first),
-                   published=seen.published or meta.published, site=meta.site or journal(texts[0] if texts else []))
+                   published=seen.published or meta.published, site=meta.site or journal(first))
     return texts, blocks, title, meta
 
 
