@@ -227,6 +227,20 @@ def test_markdown_blocks_keep_headings_lists_and_code():
                                                      ("code", "Guide › Install"), ("table", "Guide › Install")]
 
 
+def test_plain_text_indented_prose_is_text_and_indented_code_stays_code():
+    """Man pages, licences and Debian NEWS files indent whole paragraphs: read as code, such a paragraph was never
+    a statement (no answer, no summary point). Code keeps its marks: a prompt, braces, a comment."""
+    text = ("DESCRIPTION\n"
+            "       scp copies files between hosts on a network. It uses the SFTP protocol over a ssh(1)\n"
+            "       connection for data transfer (such as RSA or Ed25519).\n\n"
+            "     $ scp host:file.txt /tmp/\n\n"
+            "     if (x < foo (y, z)) {\n       haha = bar[4] + 5;\n     }\n\n"
+            "       Host old-host\n           HostkeyAlgorithms +ssh-rsa\n")
+    doc = parse_text(text, "scp.txt")
+    kinds = {text[b.start_char:b.end_char].split()[0]: b.kind for b in doc.blocks}
+    assert kinds == {"DESCRIPTION": "heading", "scp": "paragraph", "$": "code", "if": "code", "Host": "code"}
+
+
 def test_plain_text_keeps_lists_short_lines_and_code_of_non_news_text():
     """What the news-page cleaner used to lose: bullets as "headlines", short lines as fragments, text before the
     first long paragraph as front matter, everything after a "Comments" line."""

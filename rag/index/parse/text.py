@@ -1,7 +1,8 @@
 """Plain text: blocks from blank lines and indentation.
 
-Bullet lines are list items, a block indented by four spaces or a tab is code (or program output), a lone
-short Title Case or ALL CAPS line is a heading; everything else is a paragraph. Blocks are exact slices of the
+Bullet lines are list items, a block indented by four spaces or a tab is code (or program output) unless it reads
+as prose (man pages, licences and NEWS files indent their paragraphs), a lone short Title Case or ALL CAPS line is a
+heading; everything else is a paragraph. Blocks are exact slices of the
 file, so offsets and line numbers are the file's own. Computed on demand: a 50 MB file holds a million blocks.
 """
 
@@ -15,12 +16,29 @@ from rag.index.parse.base import CODE, HEADING, LIST_ITEM, PARAGRAPH, Block
 BULLET = re.compile(r"^\s*([•*·▪‣◦–-]|\d{1,3}[.)])\s+\S")
 _INDENTED = re.compile(r"^(    |\t)")
 _HEADING_MAX_WORDS = 10
+# An indented block is prose, not code, when most of its tokens are words and a sentence ends in it: man pages,
+# licences, GNU manuals and Debian NEWS files indent whole paragraphs, and a paragraph read as code is never a
+# statement (no answer, no summary point). Code has its own marks: a prompt, a comment, a brace, a call's ");".
+PROSE_MIN_WORDS = 5
+PROSE_WORD_SHARE = 0.75
+_WORD = re.compile(r"^[(\"'“‘]?[A-Za-z][A-Za-z'’-]*[.,;:!?)\"'”’]*$")
+_SENTENCE_END = re.compile(r"[a-z0-9)][.!?:][\"'”’)]?(?:\s|$)")
+_CODE_MARKS = re.compile(r"^\s*(?:[$#>%]\s|/\*|\*/|//|#include|[{}])|(?:\{|\);)\s*$", re.M)
 _SMALL_WORDS = {"a", "an", "and", "as", "at", "but", "by", "for", "from", "in", "into", "of", "on", "or", "over",
                 "the", "to", "via", "vs", "with"}
 
 
 # a Debian changelog or NEWS entry's first line (deb-changelog(5)): "openssh (1:9.0p1-1) unstable; urgency=medium"
 CHANGELOG_ENTRY = re.compile(r"^[a-z0-9][a-z0-9.+-]+ \([^()\s]+\)(?: [\w./+-]+)+;(?: [\w-]+=[\w-]+,?)+$")
+
+
+def reads_as_prose(block: str) -> bool:
+    """Sentences of words, not code or program output."""
+    tokens = block.split()
+    if len(tokens) < PROSE_MIN_WORDS or _CODE_MARKS.search(block):
+        return False
+    words = sum(bool(_WORD.match(t)) for t in tokens)
+    return words / len(tokens) >= PROSE_WORD_SHARE and bool(_SENTENCE_END.search(block))
 
 
 def is_heading_line(line: str) -> bool:
@@ -73,8 +91,13 @@ def _typed(rows) -> Iterator[Block]:
     if len(rows) == 1 and is_heading_line(rows[0][0]):
         yield _block(HEADING, rows, level=1)
         return
+    if len(rows) > 1 and not _INDENTED.match(rows[0][0]) and is_heading_line(rows[0][0]) and all(_INDENTED.match(r[0]) for r in rows[1:]):
+        yield _block(HEADING, rows[:1], level=1)  # a man page's "DESCRIPTION" over its indented body, no blank between
+        yield from _typed(rows[1:])
+        return
     if not any(BULLET.match(r[0]) for r in rows):
-        yield _block(CODE if all(_INDENTED.match(r[0]) for r in rows) else PARAGRAPH, rows)
+        code = all(_INDENTED.match(r[0]) for r in rows) and not reads_as_prose("\n".join(r[0] for r in rows))
+        yield _block(CODE if code else PARAGRAPH, rows)
         return
     # Lines before the first bullet are a paragraph (an introduction: "Options:"); each bullet starts an item,
     # and a line that is not a bullet continues the item above it.
