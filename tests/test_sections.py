@@ -388,3 +388,36 @@ def test_a_paper_s_bold_headings_in_the_body_s_size_are_its_sections():
     assert headings["4 Adding new languages to babelbib"] == 1 and headings["4.1 Writing new bdf files"] == 2
     assert headings["2.2 Different approaches for multilingual bibliographies"] == 2  # runs on to a second line
     assert not any(h.startswith("When generating") for h in headings)  # the text under them is no heading
+
+
+@pytest.mark.parametrize("question, asks, topic, hint", [
+    # a question, then a request to sum up the document or section that answers it
+    ("how do I make a new Debian revision to fix a bug? summarize that section", "section",
+     "how do I make a new Debian revision to fix a bug", ""),
+    ("why use Flit? give me the short version of that rationale page", "summary", "why use Flit", "rationale"),
+    # a summary asked for without a document noun, or with one people use ("doc", "PDF", "man page")
+    ("tl;dr git worktree", "summary", "git worktree", ""),
+    ("Can you give me a quick overview of the Ascom / GE Healthcare announcement?", "summary", "", "Ascom / GE Healthcare"),
+    ("brief me on the GNU maintainer information document", "summary", "", "GNU maintainer information"),
+    ("sum up the UPSERT doc for me", "summary", "", "UPSERT"),
+    ("What is the ISO 3166 country codes PDF about?", "summary", "", "ISO 3166 country codes"),
+    ("Give me an overview of what the APT user's guide covers.", "summary", "", "APT user"),
+    # who wrote a document named by its title alone: tried as a document, else answered from the content
+    ("who wrote Git Magic?", "author", "Git Magic", ""),
+    ("who's behind the jsonwebtoken library?", "author", "jsonwebtoken library", ""),
+])
+def test_requests_for_a_summary_or_an_author_are_understood_however_they_are_phrased(question, asks, topic, hint):
+    from rag.engine.about import document_question
+
+    asked = document_question(question)
+    assert asked is not None and (asked.asks, asked.described.topic, asked.described.hint) == (asks, topic, hint), asked
+
+
+def test_who_wrote_a_title_without_a_document_noun_falls_back_to_the_content(folder):
+    """"Who wrote Git Magic" may ask for a document's author, or for what a text says of a book: the guide here
+    shows no author, so the question is answered (here: declined) as a content question, not as metadata."""
+    pipeline, _ = folder
+    answer = pipeline.answer("Who wrote Backing up a workstation?")
+    assert answer.form != "metadata", answer.answer
+    signed = pipeline.answer("Who signed the frobnicator notes?")  # a document noun: metadata, from the sign-off
+    assert signed.form == "metadata" and "Mirela Kovacs" in signed.answer, signed.answer

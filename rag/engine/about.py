@@ -38,13 +38,14 @@ _NOUN = (r"(?:article|stor(?:y|ie)|piece|post|blog\s+post|report|news\s+story|do
          r"letter|memo|newsletter|tutorial|profile|obituar(?:y|ie)|list|analys[ie]s|wrap|how-?to|instructions|"
          r"guidelines?|notes|manual|handbook|faq|readme|paper|page|documentation|docs|primer|walkthrough|"
          r"overview|introduction|intro|chapter|note|notice|one|preprint|draft|thesis|slides|spec|specification|"
-         r"proposal|white-?paper)s?")
+         r"proposal|white-?paper|doc|pdf|man\s*page|changelog|licen[cs]e|manifesto)s?")
 _DOC = rf"(?:the\s+|that\s+|this\s+|an?\s+)?{_NOUN}"
 _VENUE = (r"(?:site|website|web\s+site|publication|outlet|newspaper|magazine|blog|journal|periodical|conference|proceedings|"
           r"newsletter|venue)")
 # how people ask for a document's metadata; `doc` is the document as they name it ("the AP preview of the debate")
 _ASKS = (
-    ("author", re.compile(r"^(?:who\s+(?:wrote|authored|penned|signed|put\s+together|(?:is|was|'s|’s)\s+the\s+(?:author|writer)\s+of)|"
+    ("author", re.compile(r"^(?:who\s+(?:originally\s+)?(?:wrote|authored|penned|signed|reviewed|put\s+together|"
+                          r"(?:is|was|'s|’s)\s+(?:the\s+(?:author|writer)\s+of|behind))|who[’']s\s+behind|"
                           r"who[’']s\s+the\s+(?:author|writer)\s+of|"
                           r"(?:which|what)\s+(?:writer|reporter|journalist|author|person|blogger)\s+(?:wrote|authored|penned|put\s+together)|"
                           r"whose\s+(?:name|byline)\s+is\s+(?:on|under|at\s+the\s+top\s+of))\s+(?P<doc>.+)$", re.I)),
@@ -75,14 +76,15 @@ _ASKS = (
 )
 # words that join a document to what it is about when no "about"/"on" does ("the piece where …", "the post announcing …")
 _JOINS = re.compile(r"^\s*(?:,\s*)?(?:where|in\s+which|that|which|of|for|with|over|saying|that\s+says)\b\s*", re.I)
-_TRAILING = re.compile(r"(?:,?\s+(?:for\s+me|please|in\s+brief|in\s+short|in\s+a\s+nutshell|briefly))+$", re.I)
+_TRAILING = re.compile(r"(?:,?\s+(?:for\s+me|please|in\s+brief|in\s+short|in\s+a\s+nutshell|briefly|roughly|quickly))+$", re.I)
 FIELD_WORDS = {"author": "who wrote it", "published": "when it was published", "site": "where it was published"}
 
 # "summarize the article about X", "tl;dr of the Reuters piece on Y", "what is the story by Jane Doe about"
 _SUMMARIZE = (
-    re.compile(r"^(?:(?:can|could|would)\s+you\s+|please\s+)*(?:summari[sz]e|sum\s+up|recap|"
-               r"(?:give\s+(?:me\s+)?|what\s+(?:are|were)\s+)?(?:a\s+|the\s+)?(?:short\s+)?(?:summary|gist|tl;?\s?dr|overview|rundown|"
-               r"main\s+points|key\s+points)\s+of|tl;?\s?dr:?(?:\s+of)?)\s+(?P<doc>.+?)(?:,?\s+please)?$", re.I),
+    re.compile(r"^(?:(?:can|could|would)\s+you\s+|please\s+)*(?:summari[sz]e|sum\s+up|recap|brief\s+me\s+on|fill\s+me\s+in\s+on|"
+               r"(?:give\s+(?:me\s+)?|what\s+(?:are|were|is)\s+)?(?:a\s+|an\s+|the\s+)?(?:short\s+|quick\s+|brief\s+|high-level\s+)?"
+               r"(?:summary|gist|tl;?\s?dr|overview|rundown|main\s+points|key\s+points|short\s+version)\s+of|tl;?\s?dr:?(?:\s+of)?)"
+               r"\s+(?P<doc>.+?)(?:,?\s+please)?$", re.I),
     re.compile(r"^what(?:'s|’s|\s+is|\s+was|\s+are|\s+were)\s+(?P<doc>.+?)\s+(?:basically\s+|really\s+)?(?:about|saying)$", re.I),
     re.compile(r"^what\s+(?:does|do|did)\s+(?P<doc>.+?)\s+(?:basically\s+|really\s+)?(?:say|argue|describe|cover|explain)"
                r"(?:\s+about\s+(?P<focus>.+))?$", re.I),
@@ -131,10 +133,18 @@ _GIVE_BRIEFLY = re.compile(r"^(?:give\s+me|tell\s+me|show\s+me|explain)\s+(?P<do
 _SAYS_ABOUT = re.compile(rf"^what\s+(?:does|do|did)\s+(?P<doc>(?:the|this|that)\s+.*?\b{_NOUN}\b.*?)\s+"
                          rf"(?:say|said|advise|recommend|tell\s+(?:me|us)|explain|suggest)\s+(?:about|on|regarding)\s+(?P<topic>.+)$", re.I)
 # what joins a section to its topic: "the section on Y", "the part about Y", "the chapter that covers Y"
+# a question, then a request to summarize the document or section that answers it: "how do I make a new revision?
+# summarize that section", "why use Flit? give me the short version of that rationale page"
+_FOLLOWED = re.compile(rf"^(?P<topic>[^?]{{3,}})\?\s+(?P<ask>.*?\b(?:that|this|the)\s+(?P<hint>(?:[\w'’-]+\s+){{0,3}}?)"
+                       rf"(?P<noun>{_SECTION_NOUN}|{_NOUN}).*)$", re.I)
+_WH = re.compile(r"^(?:how|what|why|which|when|where|who|whether|on)\b", re.I)
+_ASKS_SUMMARY = re.compile(r"\b(?:summari[sz]e|sum\s+(?:it\s+)?up|gist|overview|tl;?\s?dr|brief|short\s+version|explain|nutshell|"
+                           r"what\s+(?:does|do|did)\b.*\bsay)\b", re.I)
 _SECTION_TOPIC = re.compile(r"^\s*(?:s\s+)?(?:(?:of|in)\s+(?P<doc>.+?)\s+)?(?:on|about|regarding|concerning|covering|for|"
                             r"defining|explaining|describing|listing|introducing|dealing\s+with|that\s+(?:covers|deals\s+with|explains|describes|discusses|is\s+about)|"
                             r"which\s+(?:covers|deals\s+with|explains|describes|discusses)|where|with)\s+(?P<topic>.+)$", re.I)
 
+TITLED_MIN = 0.99  # "who wrote X" without a document noun asks for a document's author only if X is all in a title
 MATCH_MIN = 0.5  # idf-weighted share of the topic's terms the title and lead must hold: less, and the nearest
 # document is about something else, unless it is the one the description paraphrases (below)
 BODY_MATCH_MIN = 0.85  # ... or this share of them anywhere in the document that retrieval ranks first for the topic
@@ -263,6 +273,11 @@ def _strip_article(phrase: str) -> str:
 
 def document_question(question: str) -> DocumentQuestion | None:
     """What a question about a document (not its content) asks, or None."""
+    if m := _FOLLOWED.match(" ".join(question.split())):  # "why use Flit? give me the short version of that page"
+        if _ASKS_SUMMARY.search(m.group("ask")):
+            section = bool(re.match(_SECTION_NOUN, m.group("noun"), re.I))
+            return DocumentQuestion("section" if section else "summary",
+                                    Described(topic=_clean(m.group("topic")), hint="" if section else m.group("hint").strip()))
     q, document = _clean(question), ""
     if m := _GIVE_BRIEFLY.match(" ".join(question.split()).rstrip("?!. ")):  # "give me the FAQ's chapter on X in a nutshell"
         q = f"summarize {m.group('doc')}"
@@ -284,15 +299,22 @@ def document_question(question: str) -> DocumentQuestion | None:
             doc = f"{m.group('owner')}'s {doc}"
         if m and (d := described(doc)) is not None and (d.topic or d.hint or d.by or d.site):
             return DocumentQuestion(field, d)
+        if m and doc.strip() and field != "site":  # "who wrote Git Magic": a document named by its title alone, if one is
+            return DocumentQuestion(field, Described(topic=_strip_article(doc)), nouned=False)
     for pattern in _LIST_BY:
         if m := pattern.match(q):
             name = re.sub(r"^the\s+", "", m.group("name").strip(), flags=re.I)
             how = m.group("how").lower()
             return DocumentQuestion("listing", Described(by=name) if "writ" in how or "sign" in how or how == "by" else Described(site=name),
                                     bool(re.search(rf"\b{_NOUN}\b", m.group(0), re.I)))
-    for pattern in _SUMMARIZE:
-        if (m := pattern.match(q)) and (d := described(m.group("doc"))) is not None and (d.topic or d.by or d.site or d.hint
-                                                                                      or m.groupdict().get("focus")):
+    for n, pattern in enumerate(_SUMMARIZE):
+        if not (m := pattern.match(q)):
+            continue
+        doc = re.sub(r"^what\s+(.+?)\s+(?:covers|says|contains|is\s+about|does)$", r"\1", m.group("doc"), flags=re.I)  # "an overview of what X covers"
+        d = described(doc)
+        if d is None and n == 0 and not _WH.match(doc):  # "tl;dr git worktree": a summary request may name its document
+            d = Described(topic=_strip_article(doc))  # by topic alone ("summarize how X works" asks about content)
+        if d is not None and (d.topic or d.by or d.site or d.hint or m.groupdict().get("focus")):
             focus = m.groupdict().get("focus") or ""
             return DocumentQuestion("summary", Described(d.topic or focus, d.by, d.site, d.hint) if focus else d)
     return None
@@ -354,7 +376,11 @@ class Documents:
         """Whether the question is about documents here: "what did the commission publish" names no document,
         so it is about documents only when some document's site or author is the one named (else about content)."""
         d = asked.described
-        return asked.nouned or bool(self.by_name(d.by or d.site, ("site", "author")))
+        if asked.nouned:
+            return True
+        if asked.asks in FIELD_WORDS:  # "who wrote Git Magic": only where a document is titled so
+            return any(text.coverage(set(text.terms(d.topic)), text.terms(self.named_as(s))) >= TITLED_MIN for s in self.chunks)
+        return bool(self.by_name(d.by or d.site, ("site", "author")))
 
     def meta(self, source: str) -> dict:
         return (self.files.get(source) or {}).get("meta") or {}

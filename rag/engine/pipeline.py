@@ -176,7 +176,8 @@ class Pipeline:
         notes += list(query.notes)
         asked = document_question(question) if not history else None
         if asked is not None and self.documents.claims(asked):  # about a document named loosely: its metadata, its summary, the documents by someone
-            return self._document(question, asked, notes, t0)
+            if (about_document := self._document(question, asked, notes, t0)) is not None:
+                return about_document
         if query.form == "listing":
             return self._listing(question, query, notes, t0)
         found = self.evidence.gather(query, k)  # retrieve, rank
@@ -214,7 +215,7 @@ class Pipeline:
         hint = evidence[0].text[span[0]:span[1]] if span else ""  # the reader's short answer: breaks a tie
         return compose.factoid(query, best, choose, s.choose_from, s.choose_context_words, self.vocabulary, sure, hint)
 
-    def _document(self, question: str, asked: DocumentQuestion, notes: list[str], t0: float) -> Answer:
+    def _document(self, question: str, asked: DocumentQuestion, notes: list[str], t0: float) -> Answer | None:
         """A question about a document named loosely (rag/engine/about.py): the document is picked and checked
         to match the description first; then its metadata, its summary, or the documents by an author or site."""
         d, docs = asked.described, self.documents
@@ -227,8 +228,8 @@ class Pipeline:
             if picked.found is not None:
                 result.timings_ms = picked.found.timings
                 result.passages = [self.evidence.passage(h) for h in picked.found.hits[: self.settings.k]]
-            if picked.reason:
-                return _refuse(result, picked.reason, t0, picked.query, say=True)
+            if picked.reason:  # "who wrote Git Magic" when no document is titled so: a question about the content
+                return _refuse(result, picked.reason, t0, picked.query, say=True) if asked.nouned else None
             if asked.asks == "section":
                 composed, why = docs.section_summary(picked, d.topic)
             elif asked.asks == "summary":
@@ -236,7 +237,7 @@ class Pipeline:
             else:
                 composed, why = docs.field(picked.source, asked.asks, d.topic)
         if composed is None:
-            return _refuse(result, why, t0, say=True)
+            return _refuse(result, why, t0, say=True) if asked.nouned else None
         return _finish(result, composed, t0)
 
     def _listing(self, question: str, query: Query, notes: list[str], t0: float) -> Answer:
