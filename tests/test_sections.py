@@ -403,6 +403,11 @@ def test_a_paper_s_bold_headings_in_the_body_s_size_are_its_sections():
     ("What is the ISO 3166 country codes PDF about?", "summary", "", "ISO 3166 country codes"),
     ("Give me an overview of what the APT user's guide covers.", "summary", "", "APT user"),
     # who wrote a document named by its title alone: tried as a document, else answered from the content
+    # "in a nutshell" asks for a short answer about a whole document
+    ("In a nutshell, what does the Creative Commons public domain dedication do?", "summary",
+     "Creative Commons public domain dedication", ""),
+    ("what is pytest's code of conduct about, in a nutshell?", "summary", "pytest's code of conduct", ""),
+    ("can you sum up the Perl style guide's advice?", "summary", "advice", "Perl style"),
     ("who wrote Git Magic?", "author", "Git Magic", ""),
     ("who's behind the jsonwebtoken library?", "author", "jsonwebtoken library", ""),
 ])
@@ -421,3 +426,15 @@ def test_who_wrote_a_title_without_a_document_noun_falls_back_to_the_content(fol
     assert answer.form != "metadata", answer.answer
     signed = pipeline.answer("Who signed the frobnicator notes?")  # a document noun: metadata, from the sign-off
     assert signed.form == "metadata" and "Mirela Kovacs" in signed.answer, signed.answer
+
+
+def test_in_a_nutshell_is_how_short_not_what_about(folder):
+    """"in a nutshell" was searched for as a term, and no document mentions "nutshell"."""
+    from rag.engine.about import without_cue
+
+    assert without_cue("what is pytest's code of conduct about, in a nutshell?") == "what is pytest's code of conduct about?"
+    assert without_cue("tl;dr what is black's code style trying to achieve") == "what is black's code style trying to achieve"
+    pipeline, _ = folder
+    answer = pipeline.answer("In a nutshell, how often does the backup copy run?")
+    assert not answer.refused and "two o'clock" in answer.answer, answer.answer
+    assert "nutshell" not in answer.query.lower()  # what was searched for

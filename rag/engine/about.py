@@ -205,6 +205,18 @@ class DocumentQuestion:
 _LEADING = re.compile(r"^(?:in\s+(?:a\s+nutshell|short|brief|a\s+few\s+words)|briefly|quickly|tl;?\s?dr)\s*[,:]\s*", re.I)
 
 
+_CUE = re.compile(r"\b(?:in\s+a\s+nutshell|tl;?\s?dr|in\s+brief|briefly)\b", re.I)
+# with a summary cue, "what is X (about)" and "what does X do" ask what a document on X says as a whole
+_WHAT_ABOUT = re.compile(r"^what(?:'s|’s|\s+is|\s+are)\s+(?P<doc>.+?)(?:\s+about)?$|^what\s+(?:does|do)\s+(?P<does>.+?)\s+"
+                         r"(?:do|contain|cover|list|say)$", re.I)
+
+
+def without_cue(question: str) -> str:
+    """The question without "in a nutshell", "tl;dr", "briefly": how short the answer should be, not what about."""
+    left = " ".join(re.sub(rf",?\s*{_CUE.pattern}\s*,?", " ", question, flags=re.I).split())
+    return re.sub(r"\s+([?.!])", r"\1", left).strip(" ,:") or question
+
+
 def _clean(q: str) -> str:
     q = _LEADING.sub("", " ".join(q.split()).strip())
     return _TRAILING.sub("", q.rstrip("?!. ")).strip()
@@ -218,7 +230,7 @@ def described(phrase: str) -> Described | None:
     if not m:
         return None
     by, site, topic = "", "", ""
-    rest = m.group("rest")
+    rest = re.sub(r"^(?:'s|’s)\s+", " about ", m.group("rest"))  # "the Perl style guide's advice": the guide, about its advice
     pieces = list(_MARKERS.finditer(rest))
     head = rest[: pieces[0].start()] if pieces else rest
     if head.strip(" ,"):  # "the piece where the coach concedes …", "the post announcing …": the rest is the topic
@@ -317,6 +329,9 @@ def document_question(question: str) -> DocumentQuestion | None:
         if d is not None and (d.topic or d.by or d.site or d.hint or m.groupdict().get("focus")):
             focus = m.groupdict().get("focus") or ""
             return DocumentQuestion("summary", Described(d.topic or focus, d.by, d.site, d.hint) if focus else d)
+    if _CUE.search(question) and (m := _WHAT_ABOUT.match(q)):  # "in a nutshell, what does the CC0 dedication do?"
+        topic = re.split(r"\s+and\s+(?:how|what|why|when|where)\b", m.group("doc") or m.group("does"))[0]
+        return DocumentQuestion("summary", described(topic) or Described(topic=_strip_article(topic)))
     return None
 
 
@@ -379,8 +394,13 @@ class Documents:
         if asked.nouned:
             return True
         if asked.asks in FIELD_WORDS:  # "who wrote Git Magic": only where a document is titled so
-            return any(text.coverage(set(text.terms(d.topic)), text.terms(self.named_as(s))) >= TITLED_MIN for s in self.chunks)
+            return bool(self.titled(d.topic))
         return bool(self.by_name(d.by or d.site, ("site", "author")))
+
+    def titled(self, phrase: str) -> list[str]:
+        """The documents whose title (or file name) holds every term of the phrase."""
+        asked = set(text.terms(phrase))
+        return [s for s in self.chunks if asked and text.coverage(asked, text.terms(self.named_as(s))) >= TITLED_MIN]
 
     def meta(self, source: str) -> dict:
         return (self.files.get(source) or {}).get("meta") or {}
@@ -479,6 +499,8 @@ class Documents:
         """The documents of the site or author a hint's first words name ("Reuters", "Roegel his 3D animation
         article"), and the hint's other words; ([], hint) when it names none."""
         words = hint.split()
+        if self.titled(hint):  # "the Perl Unicode tutorial" is titled so: "Perl" is no author here, though a credit says "The Perl Journal"
+            return [], hint
         for n in range(len(words), 0, -1):
             if named := self.by_name(" ".join(words[:n]), ("site", "author")):
                 return named, " ".join(words[n:])

@@ -21,7 +21,7 @@ from functools import partial
 from rag import text
 from rag.config import Settings
 from rag.engine import compose
-from rag.engine.about import DocumentQuestion, Documents, byline, document_question
+from rag.engine.about import DocumentQuestion, Documents, byline, document_question, without_cue
 from rag.engine.decide import Decider
 from rag.engine.evidence import Evidence, EvidenceRanker
 from rag.engine.generate import Generator, load_generator
@@ -172,7 +172,7 @@ class Pipeline:
         use_llm = s.use_llm if use_llm is None else use_llm
         t0 = time.perf_counter()
         question, notes = normalize_question(question, s.max_question_chars)
-        query = analyze(question, history, self.vocabulary, self.embedder.dictionary())  # understand
+        query = analyze(without_cue(question), history, self.vocabulary, self.embedder.dictionary())  # understand
         notes += list(query.notes)
         asked = document_question(question) if not history else None
         if asked is not None and self.documents.claims(asked):  # about a document named loosely: its metadata, its summary, the documents by someone
