@@ -161,8 +161,8 @@ LEAD_SENTENCES = 3  # a news lead says what the story is about in its first few 
 TOP_CHUNKS = 5  # a name printed under a title stands in the document's first few passages
 TITLE_BLOCK_SENTENCES = 12  # an abstract among a document's first statements ends its title block
 LEAD_MIN_WORDS = 8  # a shorter first statement is a caption, kicker or credit, not the lead
-SUMMARY_MAX_SENTENCES = 5  # the lead and at most four key sentences: a summary, not the article
-SUMMARY_MAX_WORDS = 160  # and short enough to read at a glance
+KEY_SENTENCES = 5  # besides the lead: a summary, not the article (with four, it more often missed a point people chose)
+SUMMARY_MAX_WORDS = 200  # and short enough to read at a glance
 PART_OPENING = 0.1  # a part's first statement says what the part is about: a little more central
 SUMMARY_RELEVANCE = 0.6  # how much a key sentence's centrality counts against its overlap with those chosen
 SECTION_SUPPORT_WEIGHT = 0.5  # retrieval's say in which of the headings naming a topic is the section meant
@@ -614,7 +614,7 @@ class Documents:
         return out, ""
 
     def summary(self, source: str, topic: str) -> Composed:
-        """The document's lead and its key sentences, at most SUMMARY_MAX_SENTENCES, in reading order, each cited."""
+        """The document's lead and its key sentences, at most KEY_SENTENCES, in reading order, each cited."""
         sentences, commands = statements(self.chunks.get(source, []))
         lead = self.lead(source)[:1] or [x for x in sentences if x.chunk.kind == "text"][:1]
         out = self._summarize(sentences, lead, topic, commands)
@@ -672,7 +672,7 @@ class Documents:
             relevance = relevance + PART_OPENING * np.array([id(x) in opening or id(x) in commands for x in pool], dtype=float)
             picked = list(range(len(pool), len(pool) + len(chosen)))  # the lead counts as already said
             left = set(range(len(pool)))
-            while left and len([x for x in chosen if x.chunk.kind == "text"]) < SUMMARY_MAX_SENTENCES:
+            while left and len([x for x in chosen if x.chunk.kind == "text" and x not in lead]) < KEY_SENTENCES:
                 said = vectors[picked] if picked else None
                 def gain(i: int) -> float:
                     overlap = float((said @ vectors[i]).max()) if said is not None else 0.0
