@@ -402,12 +402,12 @@ def test_a_paper_s_bold_headings_in_the_body_s_size_are_its_sections():
     ("sum up the UPSERT doc for me", "summary", "", "UPSERT"),
     ("What is the ISO 3166 country codes PDF about?", "summary", "", "ISO 3166 country codes"),
     ("Give me an overview of what the APT user's guide covers.", "summary", "", "APT user"),
-    # who wrote a document named by its title alone: tried as a document, else answered from the content
     # "in a nutshell" asks for a short answer about a whole document
     ("In a nutshell, what does the Creative Commons public domain dedication do?", "summary",
      "Creative Commons public domain dedication", ""),
     ("what is pytest's code of conduct about, in a nutshell?", "summary", "pytest's code of conduct", ""),
     ("can you sum up the Perl style guide's advice?", "summary", "advice", "Perl style"),
+    # who wrote a document named by its title alone: tried as a document, else answered from the content
     ("who wrote Git Magic?", "author", "Git Magic", ""),
     ("who's behind the jsonwebtoken library?", "author", "jsonwebtoken library", ""),
 ])

@@ -132,14 +132,14 @@ _GIVE_BRIEFLY = re.compile(r"^(?:give\s+me|tell\s+me|show\s+me|explain)\s+(?P<do
 # "what does the contribution guide say about command-line options": a document, then the part of it asked about
 _SAYS_ABOUT = re.compile(rf"^what\s+(?:does|do|did)\s+(?P<doc>(?:the|this|that)\s+.*?\b{_NOUN}\b.*?)\s+"
                          rf"(?:say|said|advise|recommend|tell\s+(?:me|us)|explain|suggest)\s+(?:about|on|regarding)\s+(?P<topic>.+)$", re.I)
-# what joins a section to its topic: "the section on Y", "the part about Y", "the chapter that covers Y"
 # a question, then a request to summarize the document or section that answers it: "how do I make a new revision?
 # summarize that section", "why use Flit? give me the short version of that rationale page"
 _FOLLOWED = re.compile(rf"^(?P<topic>[^?]{{3,}})\?\s+(?P<ask>.*?\b(?:that|this|the)\s+(?P<hint>(?:[\w'’-]+\s+){{0,3}}?)"
                        rf"(?P<noun>{_SECTION_NOUN}|{_NOUN}).*)$", re.I)
-_WH = re.compile(r"^(?:how|what|why|which|when|where|who|whether|on)\b", re.I)
 _ASKS_SUMMARY = re.compile(r"\b(?:summari[sz]e|sum\s+(?:it\s+)?up|gist|overview|tl;?\s?dr|brief|short\s+version|explain|nutshell|"
                            r"what\s+(?:does|do|did)\b.*\bsay)\b", re.I)
+_WH = re.compile(r"^(?:how|what|why|which|when|where|who|whether|on)\b", re.I)  # "summarize how X works": content
+# what joins a section to its topic: "the section on Y", "the part about Y", "the chapter that covers Y"
 _SECTION_TOPIC = re.compile(r"^\s*(?:s\s+)?(?:(?:of|in)\s+(?P<doc>.+?)\s+)?(?:on|about|regarding|concerning|covering|for|"
                             r"defining|explaining|describing|listing|introducing|dealing\s+with|that\s+(?:covers|deals\s+with|explains|describes|discusses|is\s+about)|"
                             r"which\s+(?:covers|deals\s+with|explains|describes|discusses)|where|with)\s+(?P<topic>.+)$", re.I)

@@ -217,7 +217,9 @@ class Pipeline:
 
     def _document(self, question: str, asked: DocumentQuestion, notes: list[str], t0: float) -> Answer | None:
         """A question about a document named loosely (rag/engine/about.py): the document is picked and checked
-        to match the description first; then its metadata, its summary, or the documents by an author or site."""
+        to match the description first; then its metadata, its summary, or the documents by an author or site.
+        None for a question that names no document noun ("who wrote Git Magic") when no document answers it:
+        it is then a question about the content."""
         d, docs = asked.described, self.documents
         form = asked.asks if asked.asks in ("summary", "section", "listing") else "metadata"
         result = Answer(question, "", False, [], {}, [], notes=notes, query=d.topic or d.by or d.site, form=form)
