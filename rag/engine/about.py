@@ -384,6 +384,7 @@ class Documents:
         self.chunks: dict[str, list] = {}
         self._credited: dict[str, list[str]] = {}
         self._terms: dict[str, set[str]] = {}
+        self._title_terms: dict[str, set[str]] = {}
         for c in data.chunks:
             self.chunks.setdefault(c.source, []).append(c)
 
@@ -400,7 +401,7 @@ class Documents:
     def titled(self, phrase: str) -> list[str]:
         """The documents whose title (or file name) holds every term of the phrase."""
         asked = set(text.terms(phrase))
-        return [s for s in self.chunks if asked and text.coverage(asked, text.terms(self.named_as(s))) >= TITLED_MIN]
+        return [s for s in self.chunks if asked and text.coverage(asked, self.title_terms(s)) >= TITLED_MIN]
 
     def meta(self, source: str) -> dict:
         return (self.files.get(source) or {}).get("meta") or {}
@@ -412,6 +413,12 @@ class Documents:
     def named_as(self, source: str) -> str:
         """What a person may call a document by: its title and its file name's words ("adduser NEWS Debian")."""
         return f"{self.title(source)} {re.sub(r'[-_.]+', ' ', source.rsplit('/', 1)[-1].rsplit('.', 1)[0])}"
+
+    def title_terms(self, source: str) -> set[str]:
+        """The terms of named_as(source), kept: every document question weighs them for every document."""
+        if source not in self._title_terms:
+            self._title_terms[source] = text.terms(self.named_as(source))
+        return self._title_terms[source]
 
     def headings(self, source: str) -> str:
         """Its section headings, once each: what its parts are about."""
@@ -480,7 +487,7 @@ class Documents:
         terms = set(query.terms)
 
         def score(s: str) -> float:
-            title = text.coverage(terms, text.terms(self.named_as(s)), self.vocabulary) if terms else 0.0
+            title = text.coverage(terms, self.title_terms(s), self.vocabulary) if terms else 0.0
             return best_hit.get(s, 0.0) + TITLE_WEIGHT * title
 
         source = max(candidates, key=score)
@@ -671,8 +678,8 @@ class Documents:
             opening = {id(x) for i, x in enumerate(sentences) if x.chunk.heading and (i == 0 or heads[i - 1] != heads[i])}
             relevance = relevance + PART_OPENING * np.array([id(x) in opening or id(x) in commands for x in pool], dtype=float)
             picked = list(range(len(pool), len(pool) + len(chosen)))  # the lead counts as already said
-            left = set(range(len(pool)))
-            while left and len([x for x in chosen if x.chunk.kind == "text" and x not in lead]) < KEY_SENTENCES:
+            left, keys = set(range(len(pool))), 0
+            while left and keys < KEY_SENTENCES:
                 said = vectors[picked] if picked else None
                 def gain(i: int) -> float:
                     overlap = float((said @ vectors[i]).max()) if said is not None else 0.0
@@ -687,6 +694,7 @@ class Documents:
                 chosen += shown
                 picked.append(best)
                 words += n
+                keys += 1
         chosen.sort(key=lambda x: x.start_char)
         out = marked(chosen)
         out.mode = "summary"
