@@ -241,6 +241,52 @@ def test_plain_text_indented_prose_is_text_and_indented_code_stays_code():
     assert kinds == {"DESCRIPTION": "heading", "scp": "paragraph", "$": "code", "if": "code", "Host": "code"}
 
 
+def test_plain_text_underlined_lines_are_headings_at_their_underline_s_level():
+    """makeinfo's plain text (the GNU manuals), reStructuredText and setext underline their headings: read as a
+    paragraph "12.5 Test Releases ==================", a section had no heading to be found by."""
+    text = ("12 Distributing Software Releases\n*********************************\n\n"
+            "Releases are made from a clean checkout, and never from a developer's own tree.\n\n"
+            "12.5 Test Releases\n==================\n\n"
+            "Pretest releases go to the alpha server before each real release.\n\n"
+            "A sentence\n---\n")  # a short rule under a long line underlines nothing
+    doc = parse_text(text, "maintain.txt")
+    headings = [(b.level, text[b.start_char:b.end_char]) for b in doc.blocks if b.kind == "heading"]
+    assert headings == [(1, "12 Distributing Software Releases"), (2, "12.5 Test Releases")]
+    trails = {c.text.split()[0]: c.heading for c in chunk(doc, clean(doc), 400)}
+    assert trails["Pretest"] == "12 Distributing Software Releases › 12.5 Test Releases"
+
+
+@pytest.mark.parametrize("opening, title", [
+    # a licence's title block, its date making it look like a news page; the URL under it is no part of the name
+    ("                    GNU GENERAL PUBLIC LICENSE\n                       Version 3, 29 June 2007\n"
+     "                  http://www.gnu.org/licenses/\n\n", "GNU GENERAL PUBLIC LICENSE Version 3, 29 June 2007"),
+    # a chapter of a manual, underlined; Emacs's mode line is not part of a NEWS file's name
+    ("4 Program Behavior for All Programs\n***********************************\n\n", "4 Program Behavior for All Programs"),
+    ("GNU gzip NEWS                                    -*- outline -*-\n\n", "GNU gzip NEWS"),
+    # a rendered man page: the header line repeats the page's name; its NAME line says what it is
+    ("CHMOD(1)                         User Commands                        CHMOD(1)\n\nNAME\n"
+     "       chmod - change file mode bits\n\nSYNOPSIS\n       chmod [OPTION]... MODE[,MODE]... FILE...\n\n",
+     "chmod - change file mode bits"),
+])
+def test_a_plain_text_is_titled_by_the_title_block_it_opens_with(opening, title):
+    """A plain text's title was its first heading ("Preamble", "NAME") or its first sentence: no document question
+    found "the GPL" or "the chmod man page" by its title."""
+    body = "\n".join(["  The licenses for most software and other practical works are designed to take away your",
+                      "  freedom to share and change the works, and this paragraph is the body of the text."] * 3)
+    doc = parse_text(opening + "Preamble\n\n" + body + "\n", "doc.txt")
+    assert clean(doc).title == title
+
+
+@pytest.mark.parametrize("opening", [
+    "Copyright (c) The Regents of the University of California.\nAll rights reserved.\n\n",  # a credit
+    "tmux (3.3a-3) unstable; urgency=medium\n\n",  # a changelog entry heads the entry, not the file
+    "We wrote this document for the people who run the servers.\n\n",  # a sentence
+])
+def test_a_plain_text_opening_with_no_title_block_is_not_titled_by_its_first_line(opening):
+    doc = parse_text(opening + "Preamble\n\nThe text itself says what it has to say in a sentence or two here.\n", "doc.txt")
+    assert clean(doc).title != " ".join(opening.split())
+
+
 def test_plain_text_keeps_lists_short_lines_and_code_of_non_news_text():
     """What the news-page cleaner used to lose: bullets as "headlines", short lines as fragments, text before the
     first long paragraph as front matter, everything after a "Comments" line."""

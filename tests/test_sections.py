@@ -70,6 +70,19 @@ logrotate -f /etc/logrotate.d/mail
 A queue longer than five hundred messages means a remote server refuses our mail.
 """
 
+LAPTOP_REVIEW = """# Laptop review: the keyboard is the reason to buy it
+
+This review covers the new laptop after two weeks of daily use at the office.
+
+## Keyboard
+
+Each key travels one millimetre, and typing is quieter than on the old model.
+
+## Battery
+
+The battery lasted eleven hours of web browsing in our test.
+"""
+
 NEWS = """frobnicator (2.0-1) unstable; urgency=medium
 
   The configuration file moved from /etc/frob.conf to /etc/frobnicator/main.conf, and the old file is
@@ -98,6 +111,7 @@ def folder(tmp_path_factory):
     (corpus / "printer-guide.md").write_text(PRINTER_GUIDE, encoding="utf-8")
     (corpus / "frobnicator-NEWS.Debian.txt").write_text(NEWS, encoding="utf-8")
     (corpus / "mail-manual.md").write_text(MAIL_MANUAL, encoding="utf-8")
+    (corpus / "laptop-review.md").write_text(LAPTOP_REVIEW, encoding="utf-8")
     document = docx.Document()  # python-docx's template: author "python-docx", created 2013-12-23
     document.add_heading("Visitor badges", level=1)
     document.add_paragraph("Visitors collect a paper badge at the front desk and hand it back when they leave the building.")
@@ -120,6 +134,10 @@ def test_a_section_named_by_its_topic_is_summarized_from_that_section_alone(fold
     ("Summarize the chapter on restoring a file", "Restoring a file", "restore-file"),
     ("What does the backup guide say about choosing a destination?", "Choosing a destination", "room 114"),
     ("What is the restoring a file part of the backup guide about?", "Restoring a file", "restore-file"),
+    # a summary request that names a part of its document besides the document: that part
+    ("tl;dr of the backup guide on restoring a file", "Restoring a file", "restore-file"),
+    # the title names the topic too ("… the keyboard is the reason to buy it"): the part headed so, not the whole
+    ("What does the laptop review say about the keyboard?", "Keyboard", "one millimetre"),
 ])
 def test_a_section_is_found_however_the_question_names_it(folder, question, heading, words):
     pipeline, _ = folder
@@ -438,3 +456,97 @@ def test_in_a_nutshell_is_how_short_not_what_about(folder):
     answer = pipeline.answer("In a nutshell, how often does the backup copy run?")
     assert not answer.refused and "two o'clock" in answer.answer, answer.answer
     assert "nutshell" not in answer.query.lower()  # what was searched for
+
+
+def test_a_document_noun_a_title_carries_picks_that_document(tmp_path):
+    """"The Frobnicator manifesto": the noun is part of the name. Left out, "frobnicator" alone picked the project
+    constitution, whose passages say Frobnicator more often."""
+    from rag.engine.pipeline import Pipeline
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "manifesto.md").write_text(
+        "# The Frobnicator Manifesto\n\nWe believe that every file deserves to be frobbed by free software, and that "
+        "nobody should pay for the tools that do it.\n\nOur tools will stay small, documented and easy to change.\n",
+        encoding="utf-8")
+    (corpus / "constitution.md").write_text(
+        "# Constitution of the Frobnicator Project\n\nThe Frobnicator Project is run by the Frobnicator developers. "
+        "Frobnicator developers elect the Frobnicator leader every year.\n\nThe Frobnicator leader appoints the "
+        "Frobnicator release team, and Frobnicator developers may overrule the Frobnicator leader by a vote.\n",
+        encoding="utf-8")
+    pipeline = Pipeline(Settings.from_env(corpus_dir=corpus, index_dir=tmp_path / "index", use_llm=False))
+    a = pipeline.answer("Summarize the Frobnicator manifesto")
+    assert not a.refused and {c.source for c in a.citations} == {"manifesto.md"}, a.answer
+
+
+CACHING_GUIDE = """# Caching the API responses
+
+This guide explains how the web service caches the responses of its API so that repeated requests are fast.
+
+## Choosing what to cache
+
+Only successful responses to GET requests are cached, because other methods change data on the server.
+Responses that carry a user's private data are never cached in the shared cache.
+
+## Expiry
+
+Every cached response expires after one hour, and a deploy empties the whole cache at once.
+A response can ask for a shorter life with its Cache-Control header, which the cache always honours.
+
+## Storage
+
+The cache lives in Redis on the database host, with at most two gigabytes of memory for all entries.
+When the memory is full, the least recently used responses are evicted first.
+
+## Monitoring
+
+The hit rate of the cache is shown on the operations dashboard and should stay above eighty percent.
+An alert fires when the hit rate stays below half for more than fifteen minutes.
+
+## Acknowledgements
+
+Thanks to Ana Ruiz for the caching design of the API responses, and to Tom Berg for reviewing how the cache caches responses.
+"""
+
+
+def test_thanks_and_credits_are_never_one_of_a_summary_s_points(tmp_path):
+    """An acknowledgement that names the topic often looks central to the document; it says nothing of what the
+    document says. (Before, the thanks below were one of the summary's six sentences.)"""
+    from rag.engine.pipeline import Pipeline
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "caching.md").write_text(CACHING_GUIDE, encoding="utf-8")
+    pipeline = Pipeline(Settings.from_env(corpus_dir=corpus, index_dir=tmp_path / "index", use_llm=False))
+    a = pipeline.answer("Summarize the caching guide")
+    assert not a.refused and a.mode == "summary", a.answer
+    assert "Thanks to Ana Ruiz" not in a.answer and "expires after one hour" in a.answer
+
+
+def test_a_version_number_names_the_release_it_gives_not_another():
+    """Word terms split "2.3" into 2 and 3, which "3.0.0" has too: a version must be given whole."""
+    from rag.engine.about import says_version, versions_in
+
+    assert versions_in("what's the pytest 2.3 release announcement about") == ["2.3"]
+    assert versions_in("overview of the zstd v1.5.4 entry") == ["1.5.4"]
+    assert versions_in("what happened in 2019") == []
+    assert says_version("pytest-2.3.0-announcement.docx", "2.3") and says_version("v1.5.4 (Feb 2023)", "1.5.4")
+    assert not says_version("pytest-3.0.0", "2.3") and not says_version("12.3", "2.3") and not says_version("2.30", "2.3")
+
+
+def test_an_announcement_is_picked_by_its_version_and_an_absent_version_is_declined(tmp_path):
+    from rag.engine.pipeline import Pipeline
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "frob-2.3.0-announcement.md").write_text(
+        "# frob-2.3: better fixtures\n\nfrob 2.3 brings fixtures that are set up once per module, and faster test "
+        "collection.\n\nThe old setup functions keep working unchanged.\n", encoding="utf-8")
+    (corpus / "frob-3.0.0-announcement.md").write_text(
+        "# frob-3.0.0\n\nThe frob team is proud to announce the 3.0.0 release of frob, the test runner, with a new "
+        "release announcement process.\n\nThis release announcement lists every change since the last frob release.\n",
+        encoding="utf-8")
+    pipeline = Pipeline(Settings.from_env(corpus_dir=corpus, index_dir=tmp_path / "index", use_llm=False))
+    a = pipeline.answer("What's the frob 2.3 release announcement about?")
+    assert not a.refused and {c.source for c in a.citations} == {"frob-2.3.0-announcement.md"}, a.answer
+    assert pipeline.answer("Summarize the frob 2.7 release announcement").refused

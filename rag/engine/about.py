@@ -108,13 +108,13 @@ _MARKERS = re.compile(r"\s*\b(?P<m>by|from|in|about|on|regarding|concerning|cove
 
 # "what does the section on Y say", "summarize the chapter about X", "the part of the install guide about Y",
 # "the contributing guide's part on Y", "its section on Y"
-_SECTION_NOUN = r"(?:sub-?)?(?:section|chapter|part|appendix|passage|bit|paragraph)s?\b"
+_SECTION_NOUN = r"(?:(?:sub-?)?(?:section|chapter|part|appendix|passage|bit|paragraph|table|tip)s?|entry|entries|note)\b"  # "notes" name a document
 _SECTION = (rf"(?:the\s+|this\s+|that\s+|a\s+|its\s+|their\s+|(?:the\s+)?[^?]{{1,80}}?(?:'s|’s)\s+)?(?:[\w'’.-]+\s+){{0,4}}?"
             rf"{_SECTION_NOUN}")
 _SECTION_ASKS = (
     re.compile(rf"^(?:(?:can|could|would)\s+you\s+|please\s+)*(?:summari[sz]e|sum\s+up|recap|explain|"
                rf"(?:give\s+(?:me\s+)?|what\s+(?:are|were|is)\s+)?(?:a\s+|the\s+)?(?:short\s+|quick\s+)?(?:summary|gist|tl;?\s?dr|"
-               rf"overview|rundown|main\s+points?|key\s+points?|upshot)\s+of|tl;?\s?dr:?(?:\s+of)?)\s+(?P<sec>{_SECTION}.+?)"
+               rf"overview|rundown|main\s+points?|key\s+points?|upshot)\s+of|tl;?\s?dr:?(?:\s+of)?)\s+(?P<sec>{_SECTION}.*?)"
                rf"(?:,?\s+please)?$", re.I),
     re.compile(rf"^what(?:'s|’s|\s+is|\s+was)\s+(?P<sec>{_SECTION}.+?)\s+(?:basically\s+|really\s+|all\s+)?about$", re.I),
     re.compile(rf"^what\s+(?:does|do|did)\s+(?P<sec>{_SECTION}.+?)\s+(?:basically\s+|really\s+)?"
@@ -129,8 +129,8 @@ _SECTION_ASKS = (
 _IN_DOCUMENT = re.compile(rf"^(?:in|from|within)\s+(?P<doc>(?:the|this|that|your|my)\s+[^,]*?\b{_NOUN}\b[^,]*?),\s*(?P<q>.+)$", re.I)
 _GIVE_BRIEFLY = re.compile(r"^(?:give\s+me|tell\s+me|show\s+me|explain)\s+(?P<doc>.+?),?\s+(?:in\s+(?:a\s+nutshell|brief|short|a\s+few\s+"
                            r"(?:words|sentences|lines))|briefly|summari[sz]ed)$", re.I)
-# "what does the contribution guide say about command-line options": a document, then the part of it asked about
-_SAYS_ABOUT = re.compile(rf"^what\s+(?:does|do|did)\s+(?P<doc>(?:the|this|that)\s+.*?\b{_NOUN}\b.*?)\s+"
+# "what does the contribution guide (chmod's manual) say about X": a document, then the part of it asked about
+_SAYS_ABOUT = re.compile(rf"^what\s+(?:does|do|did)\s+(?P<doc>(?:(?:the|this|that)\s+)?.*?\b{_NOUN}\b.*?)\s+"
                          rf"(?:say|said|advise|recommend|tell\s+(?:me|us)|explain|suggest)\s+(?:about|on|regarding)\s+(?P<topic>.+)$", re.I)
 # a question, then a request to summarize the document or section that answers it: "how do I make a new revision?
 # summarize that section", "why use Flit? give me the short version of that rationale page"
@@ -164,9 +164,13 @@ LEAD_MIN_WORDS = 8  # a shorter first statement is a caption, kicker or credit, 
 KEY_SENTENCES = 5  # besides the lead: a summary, not the article (with four, it more often missed a point people chose)
 SUMMARY_MAX_WORDS = 200  # and short enough to read at a glance
 PART_OPENING = 0.1  # a part's first statement says what the part is about: a little more central
+SUMMING_UP = 0.1  # ... and a statement in a part headed "Summary" or "Conclusion" too
 SUMMARY_RELEVANCE = 0.6  # how much a key sentence's centrality counts against its overlap with those chosen
 SECTION_SUPPORT_WEIGHT = 0.5  # retrieval's say in which of the headings naming a topic is the section meant
 SECTION_NAMES_MORE = 0.05  # a subsection is meant over its chapter only where its heading names more of the topic
+PART_MATCH_MIN = 0.75  # a summary request names a part of its document when a heading holds this share of the words
+# (idf-weighted) that the document's title does not: "summarize the recommendations in the pip security report"
+WHOLE_PART_MIN = 0.4  # a section asked about is a part, not the whole document, where a part's heading holds this share
 SECTION_MIN_WORDS = 4  # a section is short: its brief statements ("-h, --help is required.") count in its summary
 COMMAND_MAX_CHARS = 80  # a one-line code block under a statement that introduces it is a command, brought along
 SECTION_AROUND = 2  # a passage without a heading: the chunks on either side of it are its section
@@ -183,6 +187,7 @@ class Described:
     site: str = ""  # "from X", "in X", or words before the noun that name a site ("the Reuters piece")
     hint: str = ""  # words before the noun ("the ex-diplomat article"): a site or author when one matches, else topic
     chapter: bool = False  # a section called a chapter: the whole chapter, not the subsection that names it best
+    noun: str = ""  # what the question calls it ("manifesto", "man page"): a title may say so too
 
     @property
     def named(self) -> str:
@@ -225,7 +230,7 @@ def _clean(q: str) -> str:
 def described(phrase: str) -> Described | None:
     """"the Reuters piece on Y" -> Described(topic="Y", site-or-topic hint "Reuters"); None without a document
     noun (then the question is about content, not about a document)."""
-    m = re.match(rf"^(?:the|this|that|an?)?\s*(?:(?P<owner>[^\s]+(?:\s+[^\s]+)?)(?:'s|’s)\s+)?(?P<hint>.*?)\s*\b{_NOUN}\b(?P<rest>.*)$",
+    m = re.match(rf"^(?:the|this|that|an?)?\s*(?:(?P<owner>[^\s]+(?:\s+[^\s]+)?)(?:'s|’s)\s+)?(?P<hint>.*?)\s*\b(?P<noun>{_NOUN})\b(?P<rest>.*)$",
                  phrase.strip(), re.I)
     if not m:
         return None
@@ -250,7 +255,7 @@ def described(phrase: str) -> Described | None:
     topic = re.sub(r"^(?:its|their|his|her)\s+", "", topic, flags=re.I)  # "the howto about its test suite"
     words_before = re.sub(r"^(?:the|this|that|an?)\s+", "", m.group("hint").strip(), flags=re.I)
     hint = " ".join(w for w in ((m.group("owner") or "").strip(), words_before) if w)
-    return Described(topic, by, site, hint)
+    return Described(topic, by, site, hint, noun=m.group("noun"))
 
 
 def _segment(rest: str, pieces: list, i: int) -> str:
@@ -370,6 +375,7 @@ class Picked:
     found: object = None  # the Evidence retrieval gathered for the topic (shown as the answer's passages)
     query: object = None
     heading: str = ""  # a section: its heading trail ("Chapter › Section"); "" for a whole document
+    around: object = None  # a section without a heading: the passage it is around (else retrieval's first hit there)
 
 
 class Documents:
@@ -475,6 +481,8 @@ class Documents:
                 candidates = sited
             else:
                 topic = f"{topic} {d.site}".strip()
+        if (versioned := self.versioned(candidates, f"{d.hint} {d.topic} {d.site}")) is not None:
+            candidates = versioned
         if not candidates:
             return Picked(reason=f"no document in this folder is {d.named}")
         if not topic:
@@ -485,9 +493,10 @@ class Documents:
         for h in found.hits:
             best_hit[h.chunk.source] = max(best_hit.get(h.chunk.source, h.score), h.score)
         terms = set(query.terms)
+        titled = terms | text.terms(d.noun)  # "the Debian manifesto": "The Debian Linux Manifesto" over the constitution
 
         def score(s: str) -> float:
-            title = text.coverage(terms, self.title_terms(s), self.vocabulary) if terms else 0.0
+            title = text.coverage(titled, self.title_terms(s), self.vocabulary) if terms else 0.0
             return best_hit.get(s, 0.0) + TITLE_WEIGHT * title
 
         source = max(candidates, key=score)
@@ -512,6 +521,17 @@ class Documents:
             if named := self.by_name(" ".join(words[:n]), ("site", "author")):
                 return named, " ".join(words[n:])
         return [], hint
+
+    def versioned(self, candidates: list[str], description: str) -> list[str] | None:
+        """The candidates that give every version number the description does ("the pytest 2.3 announcement"), those
+        whose title or file name gives them first; None when it gives none. Word terms cannot tell 2.3 from 3.2."""
+        if not (versions := versions_in(description)):
+            return None
+        def gives(s: str, where: str) -> bool:
+            return all(says_version(where, v) for v in versions)
+        having = [s for s in candidates if gives(s, " ".join([self.title(s), s, self.headings(s),
+                                                               *(c.text for c in self.chunks.get(s, []))]))]
+        return [s for s in having if gives(s, f"{self.title(s)} {s}")] or having
 
     def mentions(self, source: str, topic_terms: set[str]) -> bool:
         """Nearly all of the topic's key terms (idf-weighted) are somewhere in the document."""
@@ -575,6 +595,10 @@ class Documents:
         # "Roegel's article": the section is sought in the documents of the author (or site) the description names; a
         # document named by its words ("the Debian FAQ") may be many files, so those words only weigh in its headings
         meant = self.owner(d.hint)[0] if d.hint else []
+        if (versioned := self.versioned(meant or sorted(self.chunks), f"{d.hint} {d.topic}")) is not None:
+            if not versioned:  # "the zstd v1.5.4 entry" where no document gives 1.5.4
+                return Picked(reason=f"no section of these documents is about {d.topic}", found=found, query=query)
+            meant = versioned
         best, best_score = None, 0.0
         for source in meant or sorted(self.chunks):
             said: dict[str, float] = {"": 0.0}
@@ -588,17 +612,56 @@ class Documents:
                 if named >= MATCH_MIN and score > best_score + 1e-9:  # retrieval breaks ties between headings
                     best, best_score = (source, node), score
         hits = [h for h in found.hits if not meant or h.chunk.source in meant]
+        around = None
+        if best is None and (versions := versions_in(f"{d.hint} {d.topic}")):  # "the v1.5.4 entry": the passage giving it
+            around = next((c for s in meant for c in self.chunks[s]
+                           if all(says_version(f"{c.heading} {c.text}", v) for v in versions)), None)
+            best = (around.source, around.heading) if around is not None else None
         if best is None and hits and not self.decider.decide(query, found).declined:
-            chunk = hits[0].chunk  # no heading names it, but a passage does: the section around that passage
-            best = (chunk.source, chunk.heading)
+            around = hits[0].chunk  # no heading names it, but a passage does: the section around that passage
+            best = (around.source, around.heading)
+        if best is not None and not d.chapter and self.spans(*best):
+            # the heading over the whole document was picked because its title names the topic: a part's heading that
+            # names it too is the section meant
+            best = (best[0], self.part(best[0], d.topic, beyond_whole=False, least=WHOLE_PART_MIN) or best[1])
         if best is None or not self.holds(best[0], names_in(d.topic, self.dictionary)):
             return Picked(reason=f"no section of these documents is about {d.topic}", found=found, query=query)
         if d.chapter:  # "the chapter on Y": the chapter (a heading that says so) holding the part that names Y best
             best = (best[0], next((n for n in reversed(_trail(best[1])) if _CHAPTER.match(n.split(TRAIL_SEPARATOR)[-1])),
                                   best[1]))
-        return Picked(best[0], found=found, query=query, heading=best[1])
+        return Picked(best[0], found=found, query=query, heading=best[1], around=around)
 
     # ---- answers --------------------------------------------------------------------------------------
+
+    def spans(self, source: str, node: str) -> bool:
+        """The heading is over the whole document (its title as a heading): every passage is under it."""
+        return all(c.heading == node or c.heading.startswith(node + TRAIL_SEPARATOR)
+                   for c in self.chunks.get(source, []) if c.heading)  # a preamble above the title (a byline) aside
+
+    def part(self, source: str, description: str, beyond_whole: bool = True, least: float = PART_MATCH_MIN) -> str:
+        """The part of a document that a summary request names besides the document itself ("summarize the
+        recommendations in the pip security report", "Trio's high-level design principles"): the widest heading
+        that holds the description's terms that neither the title nor the lead, author or site hold ("pino's page
+        on asynchronous logging" names no part); "" when they hold them all or no heading does. Not `beyond_whole`:
+        the heading that holds the description's terms, though the title holds them too ("what does the MacBook
+        review say about the keyboard", titled "… The keyboard is probably enough …", has a part "Keyboard")."""
+        meta = self.meta(source)  # what names the whole document: its title, lead, author and site
+        whole = self.title_terms(source) | text.terms(" ".join([meta.get("author") or "", meta.get("site") or "",
+                                                                 *self.credited(source), *(x.text for x in self.lead(source))]))
+        rest = {t for t in text.terms(description) if not (beyond_whole and text.covered(t, whole))}
+        chunks = self.chunks.get(source, [])
+        if not rest or not chunks:
+            return ""
+        nodes = list(dict.fromkeys(n for c in chunks for n in _trail(c.heading)))
+        best, best_named = "", 0.0
+        for node in nodes:
+            name = node.split(TRAIL_SEPARATOR)[-1]
+            if self.spans(source, node) or len(name.split()) > OUTLINE_PART_WORDS or contents_line(name):
+                continue  # the heading over the whole document is the document; a contents run names no one part
+            named = text.coverage(rest, text.terms(name), self.vocabulary)
+            if named >= least and named > best_named + 1e-9:  # widest first: a chapter over its subsection
+                best, best_named = node, named
+        return best
 
     def section_summary(self, picked: Picked, topic: str) -> tuple[Composed | None, str]:
         """The section's first statement and its key sentences, cited; a section without a heading is the
@@ -607,7 +670,7 @@ class Documents:
         if node:
             chunks = [c for c in self.chunks.get(source, []) if c.heading == node or c.heading.startswith(node + TRAIL_SEPARATOR)]
         else:
-            around = next(h.chunk for h in picked.found.hits if h.chunk.source == source)
+            around = picked.around or next(h.chunk for h in picked.found.hits if h.chunk.source == source)
             ordinal = [c.id for c in self.chunks[source]].index(around.id)
             chunks = self.chunks[source][max(0, ordinal - SECTION_AROUND): ordinal + SECTION_AROUND + 1]
         sentences, commands = statements(chunks)
@@ -662,6 +725,8 @@ class Documents:
         commands = commands or {}
         pool = [x for x in sentences if (len(x.text.split()) >= min_words or id(x) in commands) and x not in lead
                 and not contents_line(x.text) and not credit_line(x.text) and not _CAPTION.match(x.text)]
+        # thanks, credits and pointers are no point of the document, unless they are all there is (the "Credits" part)
+        pool = [x for x in pool if not _BACK_MATTER.match(x.chunk.heading.split(TRAIL_SEPARATOR)[-1])] or pool
         chosen, words = list(lead), sum(len(x.text.split()) for x in lead)
         chosen += [commands[id(x)] for x in lead if id(x) in commands]
         if pool:
@@ -677,6 +742,9 @@ class Documents:
             heads = [x.chunk.heading for x in sentences]
             opening = {id(x) for i, x in enumerate(sentences) if x.chunk.heading and (i == 0 or heads[i - 1] != heads[i])}
             relevance = relevance + PART_OPENING * np.array([id(x) in opening or id(x) in commands for x in pool], dtype=float)
+            # a part that sums the document up ("Summary", "Conclusion") says its points
+            relevance = relevance + SUMMING_UP * np.array([bool(_SUMMING_UP.match(x.chunk.heading.split(TRAIL_SEPARATOR)[-1]))
+                                                           for x in pool], dtype=float)
             picked = list(range(len(pool), len(pool) + len(chosen)))  # the lead counts as already said
             left, keys = set(range(len(pool))), 0
             while left and keys < KEY_SENTENCES:
@@ -801,6 +869,19 @@ def rare_in_english(word: str) -> bool:
     return zipf_frequency(word, "en") < RARE_ZIPF
 
 
+_VERSION = re.compile(r"(?<![\w.])v?(\d+(?:\.\d+)+)(?![\w.]*\w)")  # "pytest 2.3", "v1.5.4", "Linux 3.2"
+
+
+def versions_in(description: str) -> list[str]:
+    """The version numbers a description gives ("the pytest 2.3 announcement" -> ["2.3"])."""
+    return list(dict.fromkeys(m.group(1) for m in _VERSION.finditer(description)))
+
+
+def says_version(text_: str, version: str) -> bool:
+    """The text gives that version, or a release of it ("2.3" in "pytest-2.3.0"), not another ("12.3", "2.30")."""
+    return bool(re.search(rf"(?<![\d.]){re.escape(version)}(?:\.\d+)*(?!\.?\d)", text_))
+
+
 def names_in(description: str, dictionary: frozenset[str] = frozenset()) -> list[str]:
     """The words of a description that name something (capitalised words, numbers, months, and words no
     dictionary knows: "mgetty", "biblatex"): the document must say them, where the rest of its words may be
@@ -849,6 +930,13 @@ def statements(chunks: list) -> tuple[list[Sentence], dict[int, Sentence]]:
     return out, commands
 
 
+# what stands after a document's say: thanks, credits, pointers, licence terms. Never one of its points
+_BACK_MATTER = re.compile(r"^\W*(?:[\dA-Z](?:\.\d+)*\.?\s+)?(?:acknowledge?ments?|thanks|credits|authors?|about\s+the\s+authors?|"
+                          r"see\s+also|copyright|licen[cs]e|licensing|references|bibliography|further\s+reading|colophon|"
+                          r"reporting\s+bugs|version\s+history|change\s*log)\W*$", re.I)
+# where a document sums itself up: its points are most likely there
+_SUMMING_UP = re.compile(r"^\W*(?:[\dA-Z](?:\.\d+)*\.?\s+)?(?:summary|in\s+summary|conclusions?|in\s+conclusion|tl;?\s?dr|"
+                         r"key\s+(?:points|takeaways)|takeaways|the\s+bottom\s+line|verdict|wrapping\s+up)\W*$", re.I)
 _CAPTION = re.compile(r"^\s*(?:figure|fig\.|table|listing|plate|exhibit)\s+\d+[.:]", re.I)  # a caption names a picture
 _ABSTRACT = re.compile(r"^\s*abstract\b", re.I)
 _CHAPTER = re.compile(r"^\s*(?:chapter|appendix)\b", re.I)

@@ -234,6 +234,8 @@ class Pipeline:
                 return _refuse(result, picked.reason, t0, picked.query, say=True) if asked.nouned else None
             if asked.asks == "section":
                 composed, why = docs.section_summary(picked, d.topic)
+            elif asked.asks == "summary" and (part := docs.part(picked.source, f"{d.hint} {d.topic}")):
+                composed, why = docs.section_summary(dataclasses.replace(picked, heading=part), d.topic or d.hint)
             elif asked.asks == "summary":
                 composed, why = docs.summary(picked.source, d.topic or d.hint), ""
             else:

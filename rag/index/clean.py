@@ -27,13 +27,14 @@ from collections.abc import Iterable
 
 from rag.index.parse import CAPTION, CODE, HEADING, LIST_ITEM, NAV, TABLE, TERM, Block, ParsedDoc
 from rag.index.parse.meta import byline, dateline
-from rag.index.parse.text import CHANGELOG_ENTRY
+from rag.index.parse.text import CHANGELOG_ENTRY, text_title
 from rag.types import CleanDoc, Dropped, Span
 
 log = logging.getLogger("rag.index.clean")
 
 BODY_MIN_WORDS = 8  # a paragraph that ends like a sentence and has at least this many words is body text...
 LONG_MIN_WORDS = 40  # ...as is any paragraph at least this long (one cut off mid-sentence)
+NEWS_TITLE_MIN_WORDS = 4  # a news page's shorter first line is its site's name ("London Daily"), not its title
 FIRST_BODY_MIN_WORDS = 20  # a news article starts at its first real paragraph; what comes before is page furniture
 FRONT_MATTER_MAX_BLOCKS = 10  # ...but only a little of it: more than this is a document, not a page header
 FRONT_MATTER_MAX_WORDS = 150
@@ -257,6 +258,11 @@ def clean(doc: ParsedDoc, repeated: dict[str, int] | None = None, enabled: bool 
     title = doc.title_hint
     if not title and front:
         title = next((t for b, t in front if _title_candidate(_lines(doc, b), t)), "")
+    if not title and doc.format == "text":  # the title block a plain text opens with ("GNU GENERAL PUBLIC LICENSE /
+        # Version 3, 29 June 2007", whose date makes it look like a news page); a news page's first line may be its
+        # site's name or a menu line instead
+        opening = text_title(doc.text)
+        title = opening if plan is None or (len(opening.split()) >= NEWS_TITLE_MIN_WORDS and not _NAV.match(opening)) else ""
     if not title:
         title = first_heading
     if not title and kept:  # no headline: name the document by the opening words of its first real paragraph

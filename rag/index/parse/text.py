@@ -32,6 +32,53 @@ _SMALL_WORDS = {"a", "an", "and", "as", "at", "but", "by", "for", "from", "in", 
 CHANGELOG_ENTRY = re.compile(r"^[a-z0-9][a-z0-9.+-]+ \([^()\s]+\)(?: [\w./+-]+)+;(?: [\w-]+=[\w-]+,?)+$")
 
 
+# A plain text's title is the short block it opens with ("GNU GENERAL PUBLIC LICENSE / Version 3, 29 June 2007",
+# "4 Program Behavior for All Programs" over its row of asterisks): lines that name, not sentences that state
+TITLE_MAX_LINES = 3
+TITLE_MAX_WORDS = 20
+_UNDERLINE = re.compile(r"^\s*([=*~^#.+-])\1{2,}\s*$")
+UNDERLINE_LEVELS = {"#": 1, "*": 1, "=": 2, "-": 3, "~": 3, ".": 4, "^": 4, "+": 4}  # makeinfo's and rST's habits
+UNDERLINE_SHARE = 0.6  # an underline is about as long as what it underlines
+UNDERLINED_MAX_WORDS = 15
+_MODE_LINE = re.compile(r"\s*-\*-.*?-\*-\s*")  # Emacs's "-*- outline -*-" says how to edit the file
+_NOT_TITLE = re.compile(r"^\s*(?:copyright\b|\(c\)|©)", re.I)
+_URL_LINE = re.compile(r"^\s*<?(?:https?://|www\.)\S+>?\s*$")  # where to find it, under its title
+# a rendered man page opens with its header line, "CHMOD(1)   User Commands   CHMOD(1)"; its NAME section names it
+MAN_HEADER = re.compile(r"^\s*(?P<page>[\w.:+-]+\(\d\w*\))\s{2,}.*\s(?P=page)\s*$")
+
+
+def text_title(text: str) -> str:
+    """The title a plain text gives itself in its first block; "" when it opens with prose, a list, a credit or
+    a changelog entry. A man page: its NAME line ("chmod - change file mode bits")."""
+    lines = text[:4000].split("\n")
+    start = next((i for i, line in enumerate(lines) if line.strip()), None)
+    if start is None:
+        return ""
+    if MAN_HEADER.match(lines[start]):
+        after = lines[start + 1:]
+        at = next((i for i, line in enumerate(after) if line.strip() == "NAME"), None)
+        named = []
+        for line in after[at + 1:] if at is not None else []:
+            if not line.strip() or not _INDENTED.match(line):
+                break
+            named.append(line.strip())
+        return " ".join(" ".join(named).split()) or " ".join(lines[start].split())
+    block = []
+    for line in lines[start:]:
+        if not line.strip():
+            break
+        block.append(line)
+    shown = [" ".join(_MODE_LINE.sub(" ", line).split()) for line in block
+             if not _UNDERLINE.match(line) and not _URL_LINE.match(line)]
+    if not shown or len(shown) > TITLE_MAX_LINES or len(" ".join(shown).split()) > TITLE_MAX_WORDS:
+        return ""
+    for line in shown:
+        if (not re.search(r"[A-Za-z]{2}", line) or line[-1] in ".:;,!?" or _NOT_TITLE.match(line)
+                or BULLET.match(line) or CHANGELOG_ENTRY.match(line)):
+            return ""
+    return " ".join(shown)
+
+
 def reads_as_prose(block: str) -> bool:
     """Sentences of words, not code or program output."""
     tokens = block.split()
@@ -39,6 +86,18 @@ def reads_as_prose(block: str) -> bool:
         return False
     words = sum(bool(_WORD.match(t)) for t in tokens)
     return words / len(tokens) >= PROSE_WORD_SHARE and bool(_SENTENCE_END.search(block))
+
+
+def underlined(line: str, under: str) -> int:
+    """The level of a heading underlined as makeinfo, reStructuredText and setext do ("Test Releases" over a row
+    of "=" as long), by its underline's character ("*" chapters, "=" sections, "-" subsections ...); 0 for none."""
+    m = _UNDERLINE.match(under)
+    text = line.strip()
+    if not m or not text or _UNDERLINE.match(line) or len(text.split()) > UNDERLINED_MAX_WORDS:
+        return 0
+    if not UNDERLINE_SHARE <= len(under.strip()) / len(text) <= 1 / UNDERLINE_SHARE:
+        return 0
+    return UNDERLINE_LEVELS.get(m.group(1), len(UNDERLINE_LEVELS) + 1)
 
 
 def is_heading_line(line: str) -> bool:
@@ -88,6 +147,11 @@ def _block(kind: str, rows, level: int = 0) -> Block:
 
 
 def _typed(rows) -> Iterator[Block]:
+    if len(rows) > 1 and (level := underlined(rows[0][0], rows[1][0])):
+        yield _block(HEADING, rows[:1], level=level)  # "12.5 Test Releases" over "=================="
+        if rows[2:]:
+            yield from _typed(rows[2:])
+        return
     if len(rows) == 1 and is_heading_line(rows[0][0]):
         yield _block(HEADING, rows, level=1)
         return
