@@ -17,7 +17,7 @@ SCHEMA_VERSION = 5  # 2: chunks carry kind, heading and page; the manifest recor
 #    comes before its file date, a Word file's title block is read, names are kept as the page writes them
 # 5: a PDF whose information dictionary has no title (or the name of the file it was made from) takes the title
 #    its first page prints
-TEXT_VERSION = 11  # 11: a plain-text line underlined with a row of "=", "*", "-" ... is a heading; 10: a plain text opening with a short title block (a man page: its NAME line) is titled so; 9: a plain-text heading line directly over an indented body heads it (indexes built under 8 in between lack it); 8: an indented paragraph of a plain text is prose, not code; 7: a changelog entry's first line heads its entry; 6: cleaning keeps a stated sentence before a news body, no site-specific phrases; 5: identical and
+TEXT_VERSION = 12  # 12: a rendered man page's header and footer lines are furniture, dropped and reported; 11: a plain-text line underlined with a row of "=", "*", "-" ... is a heading; 10: a plain text opening with a short title block (a man page: its NAME line) is titled so; 9: a plain-text heading line directly over an indented body heads it (indexes built under 8 in between lack it); 8: an indented paragraph of a plain text is prose, not code; 7: a changelog entry's first line heads its entry; 6: cleaning keeps a stated sentence before a news body, no site-specific phrases; 5: identical and
 #                   near-identical chunks of a file are stored once. Bump when parsing, cleaning or chunking rules change.
 ROOT = Path(__file__).resolve().parent.parent
 MODEL_CACHE_DIR = ROOT / "index" / "models"  # local exports of the embedding model (see rag/index/embed.py)

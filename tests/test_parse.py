@@ -277,6 +277,17 @@ def test_a_plain_text_is_titled_by_the_title_block_it_opens_with(opening, title)
     assert clean(doc).title == title
 
 
+def test_a_man_page_s_header_and_footer_lines_are_dropped_and_reported():
+    """"TIMEOUT(1)  User Commands  TIMEOUT(1)" came back as the answer to "who wrote the timeout utility"."""
+    text = ("TIMEOUT(1)                       User Commands                      TIMEOUT(1)\n\nNAME\n"
+            "       timeout - run a command with a time limit\n\nAUTHOR\n       Written by Padraig Brady.\n\n"
+            "GNU coreutils 9.1               September 2022                     TIMEOUT(1)\n")
+    cleaned = clean(parse_text(text, "timeout.txt"))
+    kept = " ".join(p.text for p in cleaned.paragraphs)
+    assert "User Commands" not in kept and "September 2022" not in kept and "Written by Padraig Brady." in kept
+    assert [d.reason for d in cleaned.dropped] == ["man page header or footer line"] * 2
+
+
 @pytest.mark.parametrize("opening", [
     "Copyright (c) The Regents of the University of California.\nAll rights reserved.\n\n",  # a credit
     "tmux (3.3a-3) unstable; urgency=medium\n\n",  # a changelog entry heads the entry, not the file

@@ -197,6 +197,10 @@ def test_credits_in_a_text_are_read_as_names_and_dates():
     assert credits("25/10/95 Peter Orbaek <poe@example.org>")[0][:2] == ("Peter Orbaek", "25/10/95")
     assert credits("This guide was written by Gurusamy Sarathy.")[0][:2] == ("Gurusamy Sarathy", "")
     assert credits("The copy runs every night, written to the server by the timer.") == []
+    # a header field (PEPs, reStructuredText documents): "who is the author of the docutils policies" was declined
+    assert credits("Author: David Goodger; open to all Docutils developers")[0][:2] == ("David Goodger", "")
+    assert credits("Author: David Goodger <goodger@python.org>\nStatus: Final")[0][:2] == ("David Goodger", "")
+    assert credits("The author: nobody in particular") == []
 
 
 def test_a_paper_s_author_is_the_name_line_of_its_title_block():

@@ -145,6 +145,8 @@ _WRITTEN_BY = re.compile(r"\b(?:[Ww]ritten|[Mm]aintained|[Cc]ompiled|[Pp]repared
                          r"(?P<names>[A-Z][^.\n;:()<>]{2,80})")
 _COPYRIGHT = re.compile(r"(?:\b[Cc]opyright\s*(?:©|\([Cc]\))?|©)\s*(?P<when>(?:19|20)\d\d(?:\s*[-–/,]\s*(?:19|20)?\d\d)*)\s*,?\s*"
                         r"(?:by\s+)?(?P<names>[A-Z][^.\n;:()<>,]{2,60})")
+# a header field, as PEPs, reStructuredText documents and RFC-822-style notes give it: "Author: David Goodger"
+_AUTHOR_FIELD = re.compile(r"^[ \t]*(?:Authors?|Author\(s\))[ \t]*:[ \t]*(?P<names>[A-Z][^\n;:()<>]{2,80}?)(?=[ \t]*(?:[;(<\n]|$))", re.M)
 _SIGNATURE = re.compile(rf"(?P<names>(?:[A-Z][\w'’.-]+\s+){{1,3}}[A-Z][\w'’.-]+),\s+"
                         rf"(?P<when>(?i:{_MONTH})\s+(?:\d{{1,2}},?\s+)?(?:19|20)\d\d)\s*$", re.M)
 
@@ -152,7 +154,7 @@ _SIGNATURE = re.compile(rf"(?P<names>(?:[A-Z][\w'’.-]+\s+){{1,3}}[A-Z][\w'’.
 def credits(text: str) -> list[tuple[str, str, int, int]]:
     """(names, date as written, start, end) of each credit in `text`, in reading order; names or date may be ""."""
     found = []
-    for pattern in (_SIGN_OFF, _WRITTEN_BY, _COPYRIGHT, _SIGNATURE):
+    for pattern in (_SIGN_OFF, _WRITTEN_BY, _AUTHOR_FIELD, _COPYRIGHT, _SIGNATURE):
         for m in pattern.finditer(text):
             names = byline("By " + m.group("names").strip())
             when = (m.groupdict().get("when") or m.groupdict().get("dated") or "").strip()

@@ -8,6 +8,7 @@ file, so offsets and line numbers are the file's own. Computed on demand: a 50 M
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Iterator
 
@@ -44,6 +45,7 @@ _MODE_LINE = re.compile(r"\s*-\*-.*?-\*-\s*")  # Emacs's "-*- outline -*-" says 
 _NOT_TITLE = re.compile(r"^\s*(?:copyright\b|\(c\)|©)", re.I)
 _URL_LINE = re.compile(r"^\s*<?(?:https?://|www\.)\S+>?\s*$")  # where to find it, under its title
 # a rendered man page opens with its header line, "CHMOD(1)   User Commands   CHMOD(1)"; its NAME section names it
+MAN_PAGE_FURNITURE = "man page header or footer line"
 MAN_HEADER = re.compile(r"^\s*(?P<page>[\w.:+-]+\(\d\w*\))\s{2,}.*\s(?P=page)\s*$")
 
 
@@ -121,7 +123,14 @@ class TextBlocks:
         self.text = text
 
     def __iter__(self) -> Iterator[Block]:
+        first = self.text[: self.text.find("\n")] if "\n" in self.text else self.text
+        page = m.group("page") if (m := MAN_HEADER.match(first)) else ""
         for rows in _runs(self.text):
+            if page and len(rows) == 1 and re.search(rf"\s{re.escape(page)}\s*$", rows[0][0]):
+                # a rendered man page's header and footer lines ("CHMOD(1)  User Commands  CHMOD(1)", "GNU
+                # coreutils 9.1  September 2022  CHMOD(1)") say where it stands in the manual: no prose, no answer
+                yield dataclasses.replace(_block(PARAGRAPH, rows), furniture=MAN_PAGE_FURNITURE)
+                continue
             yield from _typed(rows)
 
 
