@@ -234,6 +234,10 @@ def test_a_date_question_is_scored_by_its_day_however_it_is_spelled():
     ("Which of these documents talk about the storage server?", "the storage server"),
     ("Which pages of the lab guides bring up the fuser?", "the fuser"),
     ("Which documents in the guides folder mention systemd?", "systemd"),
+    # the kinds of document a folder holds, called by their name
+    ("which of these licenses say anything about patents?", "patents"),
+    ("which of the changelogs mention a CVE being fixed?", "a CVE being fixed"),
+    ("which readmes talk about extglobs?", "extglobs"),
 ])
 def test_which_documents_say_something_is_a_listing_however_it_is_asked(question, topic):
     from rag.engine.query import form_of

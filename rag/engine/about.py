@@ -170,6 +170,7 @@ SECTION_SUPPORT_WEIGHT = 0.5  # retrieval's say in which of the headings naming 
 SECTION_NAMES_MORE = 0.05  # a subsection is meant over its chapter only where its heading names more of the topic
 PART_MATCH_MIN = 0.75  # a summary request names a part of its document when a heading holds this share of the words
 # (idf-weighted) that the document's title does not: "summarize the recommendations in the pip security report"
+ENTRY_HEAD_CHARS = 60  # a changelog entry gives its version within its first line
 WHOLE_PART_MIN = 0.4  # a section asked about is a part, not the whole document, where a part's heading holds this share
 SECTION_MIN_WORDS = 4  # a section is short: its brief statements ("-h, --help is required.") count in its summary
 COMMAND_MAX_CHARS = 80  # a one-line code block under a statement that introduces it is a command, brought along
@@ -614,8 +615,11 @@ class Documents:
         hits = [h for h in found.hits if not meant or h.chunk.source in meant]
         around = None
         if best is None and (versions := versions_in(f"{d.hint} {d.topic}")):  # "the v1.5.4 entry": the passage giving it
-            around = next((c for s in meant for c in self.chunks[s]
-                           if all(says_version(f"{c.heading} {c.text}", v) for v in versions)), None)
+            giving = [c for s in meant for c in self.chunks[s] if all(says_version(f"{c.heading} {c.text}", v) for v in versions)]
+            # an entry opens with its version ("v1.5.4 (Feb 2023)", "* Noteworthy changes in release 3.4"); a later
+            # passage may only mention it ("bug introduced in 3.4")
+            around = next((c for c in giving if all(says_version(f"{c.heading} {c.text[:ENTRY_HEAD_CHARS]}", v) for v in versions)),
+                          giving[0] if giving else None)
             best = (around.source, around.heading) if around is not None else None
         if best is None and hits and not self.decider.decide(query, found).declined:
             around = hits[0].chunk  # no heading names it, but a passage does: the section around that passage

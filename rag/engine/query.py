@@ -26,7 +26,7 @@ _EXPLAIN = re.compile(
 )
 # what a document is called (the names of a document's kind only in the plural: "which chapter covers X" asks for one)
 _DOC = (r"(articles?|pieces?|stor(?:y|ies)|pages?|documents?|reports?|posts?|essays?|op-?eds?|docs?|texts?|guides|papers|"
-        r"manuals|tutorials|chapters|notes|faqs|memos)")
+        r"manuals|tutorials|chapters|notes|faqs|memos|changelogs|readmes|licen[cs]es|tables|announcements|man\s+pages|howtos)")
 _SUMMARY = re.compile(
     r"\b(summari[sz]e|summary|sum up|overview|gist|tl;?dr|main (points?|ideas?|arguments?)|key (points?|takeaways?)|"
     rf"what (is|are) (the |this |that )?{_DOC} about|"
