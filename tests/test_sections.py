@@ -469,22 +469,27 @@ def test_in_a_nutshell_is_how_short_not_what_about(folder):
 def test_a_document_noun_a_title_carries_picks_that_document(tmp_path):
     """"The Frobnicator manifesto": the noun is part of the name. Left out, "frobnicator" alone picked the project
     constitution, whose passages say Frobnicator more often."""
+    pipeline = _pipeline_over(tmp_path, {
+        "manifesto.md": "# The Frobnicator Manifesto\n\nWe believe that every file deserves to be frobbed by free "
+                        "software, and that nobody should pay for the tools that do it.\n\nOur tools will stay small, "
+                        "documented and easy to change.\n",
+        "constitution.md": "# Constitution of the Frobnicator Project\n\nThe Frobnicator Project is run by the "
+                           "Frobnicator developers. Frobnicator developers elect the Frobnicator leader every year.\n\n"
+                           "The Frobnicator leader appoints the Frobnicator release team, and Frobnicator developers "
+                           "may overrule the Frobnicator leader by a vote.\n"})
+    a = pipeline.answer("Summarize the Frobnicator manifesto")
+    assert not a.refused and {c.source for c in a.citations} == {"manifesto.md"}, a.answer
+
+
+def _pipeline_over(tmp_path, files: dict[str, str]):
+    """A pipeline over a folder of the given files (name -> text), indexed in tmp_path."""
     from rag.engine.pipeline import Pipeline
 
     corpus = tmp_path / "corpus"
     corpus.mkdir()
-    (corpus / "manifesto.md").write_text(
-        "# The Frobnicator Manifesto\n\nWe believe that every file deserves to be frobbed by free software, and that "
-        "nobody should pay for the tools that do it.\n\nOur tools will stay small, documented and easy to change.\n",
-        encoding="utf-8")
-    (corpus / "constitution.md").write_text(
-        "# Constitution of the Frobnicator Project\n\nThe Frobnicator Project is run by the Frobnicator developers. "
-        "Frobnicator developers elect the Frobnicator leader every year.\n\nThe Frobnicator leader appoints the "
-        "Frobnicator release team, and Frobnicator developers may overrule the Frobnicator leader by a vote.\n",
-        encoding="utf-8")
-    pipeline = Pipeline(Settings.from_env(corpus_dir=corpus, index_dir=tmp_path / "index", use_llm=False))
-    a = pipeline.answer("Summarize the Frobnicator manifesto")
-    assert not a.refused and {c.source for c in a.citations} == {"manifesto.md"}, a.answer
+    for name, text in files.items():
+        (corpus / name).write_text(text, encoding="utf-8")
+    return Pipeline(Settings.from_env(corpus_dir=corpus, index_dir=tmp_path / "index", use_llm=False))
 
 
 CACHING_GUIDE = """# Caching the API responses
@@ -520,12 +525,7 @@ Thanks to Ana Ruiz for the caching design of the API responses, and to Tom Berg 
 def test_thanks_and_credits_are_never_one_of_a_summary_s_points(tmp_path):
     """An acknowledgement that names the topic often looks central to the document; it says nothing of what the
     document says. (Before, the thanks below were one of the summary's six sentences.)"""
-    from rag.engine.pipeline import Pipeline
-
-    corpus = tmp_path / "corpus"
-    corpus.mkdir()
-    (corpus / "caching.md").write_text(CACHING_GUIDE, encoding="utf-8")
-    pipeline = Pipeline(Settings.from_env(corpus_dir=corpus, index_dir=tmp_path / "index", use_llm=False))
+    pipeline = _pipeline_over(tmp_path, {"caching.md": CACHING_GUIDE})
     a = pipeline.answer("Summarize the caching guide")
     assert not a.refused and a.mode == "summary", a.answer
     assert "Thanks to Ana Ruiz" not in a.answer and "expires after one hour" in a.answer
@@ -543,18 +543,13 @@ def test_a_version_number_names_the_release_it_gives_not_another():
 
 
 def test_an_announcement_is_picked_by_its_version_and_an_absent_version_is_declined(tmp_path):
-    from rag.engine.pipeline import Pipeline
-
-    corpus = tmp_path / "corpus"
-    corpus.mkdir()
-    (corpus / "frob-2.3.0-announcement.md").write_text(
-        "# frob-2.3: better fixtures\n\nfrob 2.3 brings fixtures that are set up once per module, and faster test "
-        "collection.\n\nThe old setup functions keep working unchanged.\n", encoding="utf-8")
-    (corpus / "frob-3.0.0-announcement.md").write_text(
-        "# frob-3.0.0\n\nThe frob team is proud to announce the 3.0.0 release of frob, the test runner, with a new "
-        "release announcement process.\n\nThis release announcement lists every change since the last frob release.\n",
-        encoding="utf-8")
-    pipeline = Pipeline(Settings.from_env(corpus_dir=corpus, index_dir=tmp_path / "index", use_llm=False))
+    pipeline = _pipeline_over(tmp_path, {
+        "frob-2.3.0-announcement.md": "# frob-2.3: better fixtures\n\nfrob 2.3 brings fixtures that are set up once "
+                                      "per module, and faster test collection.\n\nThe old setup functions keep "
+                                      "working unchanged.\n",
+        "frob-3.0.0-announcement.md": "# frob-3.0.0\n\nThe frob team is proud to announce the 3.0.0 release of frob, "
+                                      "the test runner, with a new release announcement process.\n\nThis release "
+                                      "announcement lists every change since the last frob release.\n"})
     a = pipeline.answer("What's the frob 2.3 release announcement about?")
     assert not a.refused and {c.source for c in a.citations} == {"frob-2.3.0-announcement.md"}, a.answer
     assert pipeline.answer("Summarize the frob 2.7 release announcement").refused

@@ -2,7 +2,8 @@
 
 Bullet lines are list items, a block indented by four spaces or a tab is code (or program output) unless it reads
 as prose (man pages, licences and NEWS files indent their paragraphs), a lone short Title Case or ALL CAPS line is a
-heading; everything else is a paragraph. Blocks are exact slices of the
+heading, and so is a line underlined with a row of "*", "=", "-" ... (makeinfo, reStructuredText, setext); a rendered
+man page's header and footer lines are furniture; everything else is a paragraph. Blocks are exact slices of the
 file, so offsets and line numbers are the file's own. Computed on demand: a 50 MB file holds a million blocks.
 """
 
@@ -37,6 +38,7 @@ CHANGELOG_ENTRY = re.compile(r"^[a-z0-9][a-z0-9.+-]+ \([^()\s]+\)(?: [\w./+-]+)+
 # "4 Program Behavior for All Programs" over its row of asterisks): lines that name, not sentences that state
 TITLE_MAX_LINES = 3
 TITLE_MAX_WORDS = 20
+TITLE_SCAN_CHARS = 4000  # the title block (a man page's NAME line) is near the top: never scan a 50 MB file
 _UNDERLINE = re.compile(r"^\s*([=*~^#.+-])\1{2,}\s*$")
 UNDERLINE_LEVELS = {"#": 1, "*": 1, "=": 2, "-": 3, "~": 3, ".": 4, "^": 4, "+": 4}  # makeinfo's and rST's habits
 UNDERLINE_SHARE = 0.6  # an underline is about as long as what it underlines
@@ -52,7 +54,7 @@ MAN_HEADER = re.compile(r"^\s*(?P<page>[\w.:+-]+\(\d\w*\))\s{2,}.*\s(?P=page)\s*
 def text_title(text: str) -> str:
     """The title a plain text gives itself in its first block; "" when it opens with prose, a list, a credit or
     a changelog entry. A man page: its NAME line ("chmod - change file mode bits")."""
-    lines = text[:4000].split("\n")
+    lines = text[:TITLE_SCAN_CHARS].split("\n")
     start = next((i for i, line in enumerate(lines) if line.strip()), None)
     if start is None:
         return ""
@@ -123,7 +125,7 @@ class TextBlocks:
         self.text = text
 
     def __iter__(self) -> Iterator[Block]:
-        first = self.text[: self.text.find("\n")] if "\n" in self.text else self.text
+        first = next((line for line in self.text[:TITLE_SCAN_CHARS].split("\n") if line.strip()), "")
         page = m.group("page") if (m := MAN_HEADER.match(first)) else ""
         for rows in _runs(self.text):
             if page and len(rows) == 1 and re.search(rf"\s{re.escape(page)}\s*$", rows[0][0]):
