@@ -440,7 +440,7 @@ class Documents:
         sentences = self.sentences(source)
         # a paper's title block (its title, authors and their affiliations) stands above its abstract: the abstract leads
         abstract = next((i for i, x in enumerate(sentences[:TITLE_BLOCK_SENTENCES])
-                         if _ABSTRACT.match(x.text) or _ABSTRACT.match(x.chunk.heading.split(TRAIL_SEPARATOR)[-1])), 0)
+                         if _ABSTRACT.match(x.text) or _ABSTRACT.match(_last(x.chunk.heading))), 0)
         return [x for x in sentences[abstract:] if len(x.text.split()) >= LEAD_MIN_WORDS and not contents_line(x.text)
                 and not credit_line(x.text)][:LEAD_SENTENCES]
 
@@ -482,7 +482,7 @@ class Documents:
                 candidates = sited
             else:
                 topic = f"{topic} {d.site}".strip()
-        if (versioned := self.versioned(candidates, f"{d.hint} {d.topic} {d.site}")) is not None:
+        if (versioned := self.versioned(candidates, versions_in(f"{d.hint} {d.topic} {d.site}"))) is not None:
             candidates = versioned
         if not candidates:
             return Picked(reason=f"no document in this folder is {d.named}")
@@ -523,16 +523,15 @@ class Documents:
                 return named, " ".join(words[n:])
         return [], hint
 
-    def versioned(self, candidates: list[str], description: str) -> list[str] | None:
-        """The candidates that give every version number the description does ("the pytest 2.3 announcement"), those
-        whose title or file name gives them first; None when it gives none. Word terms cannot tell 2.3 from 3.2."""
-        if not (versions := versions_in(description)):
+    def versioned(self, candidates: list[str], versions: list[str]) -> list[str] | None:
+        """The candidates that give every version number a description does (versions_in: "the pytest 2.3
+        announcement"), those whose title or file name gives them first; None when it gives none. Word terms cannot
+        tell 2.3 from 3.2."""
+        if not versions:
             return None
-        def gives(s: str, where: str) -> bool:
-            return all(says_version(where, v) for v in versions)
-        having = [s for s in candidates if gives(s, " ".join([self.title(s), s, self.headings(s),
-                                                               *(c.text for c in self.chunks.get(s, []))]))]
-        return [s for s in having if gives(s, f"{self.title(s)} {s}")] or having
+        having = [s for s in candidates if says_versions(" ".join([self.title(s), s, self.headings(s),
+                                                                    *(c.text for c in self.chunks.get(s, []))]), versions)]
+        return [s for s in having if says_versions(f"{self.title(s)} {s}", versions)] or having
 
     def mentions(self, source: str, topic_terms: set[str]) -> bool:
         """Nearly all of the topic's key terms (idf-weighted) are somewhere in the document."""
@@ -596,7 +595,8 @@ class Documents:
         # "Roegel's article": the section is sought in the documents of the author (or site) the description names; a
         # document named by its words ("the Debian FAQ") may be many files, so those words only weigh in its headings
         meant = self.owner(d.hint)[0] if d.hint else []
-        if (versioned := self.versioned(meant or sorted(self.chunks), f"{d.hint} {d.topic}")) is not None:
+        versions = versions_in(f"{d.hint} {d.topic}")
+        if (versioned := self.versioned(meant or sorted(self.chunks), versions)) is not None:
             if not versioned:  # "the zstd v1.5.4 entry" where no document gives 1.5.4
                 return Picked(reason=f"no section of these documents is about {d.topic}", found=found, query=query)
             meant = versioned
@@ -614,33 +614,34 @@ class Documents:
                     best, best_score = (source, node), score
         hits = [h for h in found.hits if not meant or h.chunk.source in meant]
         around = None
-        if best is None and (versions := versions_in(f"{d.hint} {d.topic}")):  # "the v1.5.4 entry": the passage giving it
-            giving = [c for s in meant for c in self.chunks[s] if all(says_version(f"{c.heading} {c.text}", v) for v in versions)]
+        if best is None and versions:  # "the v1.5.4 entry": the passage giving it
+            giving = [c for s in meant for c in self.chunks[s] if says_versions(f"{c.heading} {c.text}", versions)]
             # an entry opens with its version ("v1.5.4 (Feb 2023)", "* Noteworthy changes in release 3.4"); a later
             # passage may only mention it ("bug introduced in 3.4")
-            around = next((c for c in giving if all(says_version(f"{c.heading} {c.text[:ENTRY_HEAD_CHARS]}", v) for v in versions)),
+            around = next((c for c in giving if says_versions(f"{c.heading} {c.text[:ENTRY_HEAD_CHARS]}", versions)),
                           giving[0] if giving else None)
             best = (around.source, around.heading) if around is not None else None
         if best is None and hits and not self.decider.decide(query, found).declined:
             around = hits[0].chunk  # no heading names it, but a passage does: the section around that passage
             best = (around.source, around.heading)
-        if best is not None and not d.chapter and self.spans(*best):
+        if best is not None and not d.chapter and best[1] in self.spanning(best[0]):
             # the heading over the whole document was picked because its title names the topic: a part's heading that
             # names it too is the section meant
             best = (best[0], self.part(best[0], d.topic, beyond_whole=False, least=WHOLE_PART_MIN) or best[1])
         if best is None or not self.holds(best[0], names_in(d.topic, self.dictionary)):
             return Picked(reason=f"no section of these documents is about {d.topic}", found=found, query=query)
         if d.chapter:  # "the chapter on Y": the chapter (a heading that says so) holding the part that names Y best
-            best = (best[0], next((n for n in reversed(_trail(best[1])) if _CHAPTER.match(n.split(TRAIL_SEPARATOR)[-1])),
+            best = (best[0], next((n for n in reversed(_trail(best[1])) if _CHAPTER.match(_last(n))),
                                   best[1]))
         return Picked(best[0], found=found, query=query, heading=best[1], around=around)
 
     # ---- answers --------------------------------------------------------------------------------------
 
-    def spans(self, source: str, node: str) -> bool:
-        """The heading is over the whole document (its title as a heading): every passage is under it."""
-        return all(c.heading == node or c.heading.startswith(node + TRAIL_SEPARATOR)
-                   for c in self.chunks.get(source, []) if c.heading)  # a preamble above the title (a byline) aside
+    def spanning(self, source: str) -> set[str]:
+        """The headings over the whole document (its title as a heading): every passage with a heading is under them,
+        a preamble above the title (a byline) aside."""
+        trails = [set(_trail(c.heading)) for c in self.chunks.get(source, []) if c.heading]
+        return set.intersection(*trails) if trails else set()
 
     def part(self, source: str, description: str, beyond_whole: bool = True, least: float = PART_MATCH_MIN) -> str:
         """The part of a document that a summary request names besides the document itself ("summarize the
@@ -657,10 +658,11 @@ class Documents:
         if not rest or not chunks:
             return ""
         nodes = list(dict.fromkeys(n for c in chunks for n in _trail(c.heading)))
+        whole_document = self.spanning(source)
         best, best_named = "", 0.0
         for node in nodes:
-            name = node.split(TRAIL_SEPARATOR)[-1]
-            if self.spans(source, node) or len(name.split()) > OUTLINE_PART_WORDS or contents_line(name):
+            name = _last(node)
+            if node in whole_document or len(name.split()) > OUTLINE_PART_WORDS or contents_line(name):
                 continue  # the heading over the whole document is the document; a contents run names no one part
             named = text.coverage(rest, text.terms(name), self.vocabulary)
             if named >= least and named > best_named + 1e-9:  # widest first: a chapter over its subsection
@@ -672,13 +674,13 @@ class Documents:
         passage retrieval found and the statements around it."""
         source, node = picked.source, picked.heading
         if node:
-            chunks = [c for c in self.chunks.get(source, []) if c.heading == node or c.heading.startswith(node + TRAIL_SEPARATOR)]
+            chunks = [c for c in self.chunks.get(source, []) if _under(c.heading, node)]
         else:
             around = picked.around or next(h.chunk for h in picked.found.hits if h.chunk.source == source)
             ordinal = [c.id for c in self.chunks[source]].index(around.id)
             chunks = self.chunks[source][max(0, ordinal - SECTION_AROUND): ordinal + SECTION_AROUND + 1]
         sentences, commands = statements(chunks)
-        name = node.split(TRAIL_SEPARATOR)[-1] if node else ""
+        name = _last(node) if node else ""
         where = f"“{name}” in {source}" if name else source
         if not sentences:
             return None, f"{where} holds no statements to summarize, only code or tables"
@@ -702,7 +704,7 @@ class Documents:
         A summary of five sentences cannot say everything, so it says what else is there and where."""
         nodes = [n for n in dict.fromkeys(n for c in self.chunks.get(source, []) for n in _trail(c.heading))
                  if (n.startswith(node + TRAIL_SEPARATOR) if node else True)]
-        names = {n: n.split(TRAIL_SEPARATOR)[-1].strip() for n in nodes}
+        names = {n: _last(n).strip() for n in nodes}
         nodes = [n for n in nodes if 0 < len(names[n].split()) <= OUTLINE_PART_WORDS and not contents_line(names[n])
                  and not names[n].endswith(":")]  # "You probably can:" introduces a list; it names no part
         def depth(n: str) -> int:
@@ -730,7 +732,7 @@ class Documents:
         pool = [x for x in sentences if (len(x.text.split()) >= min_words or id(x) in commands) and x not in lead
                 and not contents_line(x.text) and not credit_line(x.text) and not _CAPTION.match(x.text)]
         # thanks, credits and pointers are no point of the document, unless they are all there is (the "Credits" part)
-        pool = [x for x in pool if not _BACK_MATTER.match(x.chunk.heading.split(TRAIL_SEPARATOR)[-1])] or pool
+        pool = [x for x in pool if not _BACK_MATTER.match(_last(x.chunk.heading))] or pool
         chosen, words = list(lead), sum(len(x.text.split()) for x in lead)
         chosen += [commands[id(x)] for x in lead if id(x) in commands]
         if pool:
@@ -747,8 +749,8 @@ class Documents:
             opening = {id(x) for i, x in enumerate(sentences) if x.chunk.heading and (i == 0 or heads[i - 1] != heads[i])}
             relevance = relevance + PART_OPENING * np.array([id(x) in opening or id(x) in commands for x in pool], dtype=float)
             # a part that sums the document up ("Summary", "Conclusion") says its points
-            relevance = relevance + SUMMING_UP * np.array([bool(_SUMMING_UP.match(x.chunk.heading.split(TRAIL_SEPARATOR)[-1]))
-                                                           for x in pool], dtype=float)
+            relevance = relevance + SUMMING_UP * np.array([bool(_SUMMING_UP.match(_last(x.chunk.heading))) for x in pool],
+                                                          dtype=float)
             picked = list(range(len(pool), len(pool) + len(chosen)))  # the lead counts as already said
             left, keys = set(range(len(pool))), 0
             while left and keys < KEY_SENTENCES:
@@ -886,6 +888,11 @@ def says_version(text_: str, version: str) -> bool:
     return bool(re.search(rf"(?<![\d.]){re.escape(version)}(?:\.\d+)*(?!\.?\d)", text_))
 
 
+def says_versions(text_: str, versions: list[str]) -> bool:
+    """The text gives every one of the versions."""
+    return all(says_version(text_, v) for v in versions)
+
+
 def names_in(description: str, dictionary: frozenset[str] = frozenset()) -> list[str]:
     """The words of a description that name something (capitalised words, numbers, months, and words no
     dictionary knows: "mgetty", "biblatex"): the document must say them, where the rest of its words may be
@@ -950,6 +957,16 @@ def credit_line(sentence: str) -> bool:
     """A sign-off, "Written by" or copyright line: who and when, never one of a summary's points."""
     covered = sum(end - start for _, _, start, end in credits(sentence))
     return covered >= len(sentence.strip()) / 2
+
+
+def _under(heading: str, node: str) -> bool:
+    """A chunk with this heading trail is in the section `node` (the node itself or a part below it)."""
+    return heading == node or heading.startswith(node + TRAIL_SEPARATOR)
+
+
+def _last(node: str) -> str:
+    """"A › B › C" -> "C": the heading a section is named by."""
+    return node.split(TRAIL_SEPARATOR)[-1]
 
 
 def _trail(heading: str) -> list[str]:

@@ -51,6 +51,12 @@ MAN_PAGE_FURNITURE = "man page header or footer line"
 MAN_HEADER = re.compile(r"^\s*(?P<page>[\w.:+-]+\(\d\w*\))\s{2,}.*\s(?P=page)\s*$")
 
 
+def man_page(text: str) -> str:
+    """The page a rendered man page names in its header line ("CHMOD(1)"); "" for any other text."""
+    first = next((line for line in text[:TITLE_SCAN_CHARS].split("\n") if line.strip()), "")
+    return m.group("page") if (m := MAN_HEADER.match(first)) else ""
+
+
 def text_title(text: str) -> str:
     """The title a plain text gives itself in its first block; "" when it opens with prose, a list, a credit or
     a changelog entry. A man page: its NAME line ("chmod - change file mode bits")."""
@@ -58,7 +64,7 @@ def text_title(text: str) -> str:
     start = next((i for i, line in enumerate(lines) if line.strip()), None)
     if start is None:
         return ""
-    if MAN_HEADER.match(lines[start]):
+    if man_page(text):
         after = lines[start + 1:]
         at = next((i for i, line in enumerate(after) if line.strip() == "NAME"), None)
         named = []
@@ -125,8 +131,7 @@ class TextBlocks:
         self.text = text
 
     def __iter__(self) -> Iterator[Block]:
-        first = next((line for line in self.text[:TITLE_SCAN_CHARS].split("\n") if line.strip()), "")
-        page = m.group("page") if (m := MAN_HEADER.match(first)) else ""
+        page = man_page(self.text)
         for rows in _runs(self.text):
             if page and len(rows) == 1 and re.search(rf"\s{re.escape(page)}\s*$", rows[0][0]):
                 # a rendered man page's header and footer lines ("CHMOD(1)  User Commands  CHMOD(1)", "GNU
